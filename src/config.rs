@@ -1,0 +1,244 @@
+//! The command line and the environment: how the process runs (what it serves is in the
+//! definitions).
+//!
+//! ```text
+//! fss [serve] [--operations DIR] [--data DIR] [--listen ADDR] [options]
+//! fss check [--operations DIR]
+//! ```
+//!
+//! Every flag has an `FSS_*` environment variable; a flag wins over its variable. A value
+//! that does not parse is an error naming the flag or variable and the value.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::runtime::RuntimeConfig;
+use crate::server::ServerConfig;
+
+/// `FSS_OPERATIONS`: the operations folder.
+pub const ENV_OPERATIONS: &str = "FSS_OPERATIONS";
+/// `FSS_DATA`: the data folder.
+pub const ENV_DATA: &str = "FSS_DATA";
+/// `FSS_LISTEN`: the listen address.
+pub const ENV_LISTEN: &str = "FSS_LISTEN";
+/// `FSS_MAX_CONNECTIONS`: the connection cap.
+pub const ENV_MAX_CONNECTIONS: &str = "FSS_MAX_CONNECTIONS";
+/// `FSS_HEADER_READ_TIMEOUT_SECONDS`: time to send request headers.
+pub const ENV_HEADER_READ_TIMEOUT: &str = "FSS_HEADER_READ_TIMEOUT_SECONDS";
+/// `FSS_SHUTDOWN_GRACE_SECONDS`: time in-flight requests get on shutdown.
+pub const ENV_SHUTDOWN_GRACE: &str = "FSS_SHUTDOWN_GRACE_SECONDS";
+/// `FSS_MAX_REQUEST_BYTES`: the largest JSON request body.
+pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
+/// `FSS_PUBLIC_BASE_URL`: base URL for download links.
+pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9090";
+
+/// The usage text.
+pub const USAGE: &str = "\
+fss - a low-latency Flow Services Server
+
+Usage:
+  fss [serve] [options]      serve the definitions of the operations folder
+  fss check [--operations DIR]
+                             validate the definitions and exit (64 when invalid)
+
+Options (each also from the environment variable shown):
+  --operations DIR           definitions folder            [FSS_OPERATIONS, default operations]
+  --data DIR                 data folder (tables, files)   [FSS_DATA, default data]
+  --listen ADDR              listen address                [FSS_LISTEN, default 127.0.0.1:9090]
+  --max-connections N        connection cap                [FSS_MAX_CONNECTIONS, default 10000]
+  --header-read-timeout S    seconds to send headers       [FSS_HEADER_READ_TIMEOUT_SECONDS, default 30]
+  --shutdown-grace S         seconds to drain on shutdown  [FSS_SHUTDOWN_GRACE_SECONDS, default 30]
+  --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
+  --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
+  -h, --help                 this text
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Serve.
+    Serve(Options),
+    /// Validate the definitions and exit.
+    Check(Options),
+    /// Print the usage.
+    Help,
+}
+
+/// Everything the process needs to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The definitions folder.
+    pub operations: PathBuf,
+    /// The listen address.
+    pub listen: SocketAddr,
+    /// The runtime's settings.
+    pub runtime: RuntimeConfig,
+    /// The server's settings.
+    pub server: ServerConfig,
+}
+
+/// Parses the command line and the environment.
+///
+/// # Errors
+///
+/// An unknown flag, a flag without its value, or a value that does not parse: the message
+/// names it.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, String> {
+    let mut args: Vec<String> = args
+        .into_iter()
+        .skip(1)
+        .map(|a| {
+            a.into_string()
+                .map_err(|a| format!("argument {a:?} is not UTF-8"))
+        })
+        .collect::<Result<_, _>>()?;
+    let check = match args.first().map(String::as_str) {
+        Some("serve") => {
+            args.remove(0);
+            false
+        }
+        Some("check") => {
+            args.remove(0);
+            true
+        }
+        _ => false,
+    };
+    let mut flags: Vec<(String, String)> = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        if a == "-h" || a == "--help" || a == "help" {
+            return Ok(Command::Help);
+        }
+        let (name, value) = match a.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), v.to_owned()),
+            _ if a.starts_with("--") => {
+                let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+                (a, v)
+            }
+            _ => return Err(format!("unexpected argument '{a}'; see fss --help")),
+        };
+        flags.push((name, value));
+    }
+    let get = |flag: &str, var: &str| -> Option<(String, String)> {
+        flags
+            .iter()
+            .rev()
+            .find(|(n, _)| n == flag)
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .or_else(|| env(var).map(|v| (var.to_owned(), v)))
+    };
+    const KNOWN: &[&str] = &[
+        "--operations",
+        "--data",
+        "--listen",
+        "--max-connections",
+        "--header-read-timeout",
+        "--shutdown-grace",
+        "--max-request-bytes",
+        "--public-base-url",
+    ];
+    if let Some((n, _)) = flags.iter().find(|(n, _)| !KNOWN.contains(&n.as_str())) {
+        return Err(format!("unknown option '{n}'; see fss --help"));
+    }
+
+    let mut o = Options {
+        operations: PathBuf::from("operations"),
+        listen: DEFAULT_LISTEN
+            .parse()
+            .expect("default listen address parses"),
+        runtime: RuntimeConfig::default(),
+        server: ServerConfig::default(),
+    };
+    if let Some((_, v)) = get("--operations", ENV_OPERATIONS) {
+        o.operations = v.into();
+    }
+    if let Some((_, v)) = get("--data", ENV_DATA) {
+        o.runtime.data_dir = v.into();
+    }
+    if let Some((n, v)) = get("--listen", ENV_LISTEN) {
+        o.listen = parse_value(&n, &v, "an address such as 127.0.0.1:9090")?;
+    }
+    if let Some((n, v)) = get("--max-connections", ENV_MAX_CONNECTIONS) {
+        o.server.max_connections = parse_value(&n, &v, "a positive number")?;
+    }
+    if let Some((n, v)) = get("--header-read-timeout", ENV_HEADER_READ_TIMEOUT) {
+        o.server.header_read_timeout = Duration::from_secs(parse_value(&n, &v, "seconds")?);
+    }
+    if let Some((n, v)) = get("--shutdown-grace", ENV_SHUTDOWN_GRACE) {
+        o.server.shutdown_grace = Duration::from_secs(parse_value(&n, &v, "seconds")?);
+    }
+    if let Some((n, v)) = get("--max-request-bytes", ENV_MAX_REQUEST_BYTES) {
+        o.runtime.max_request_bytes = parse_value(&n, &v, "a number of bytes")?;
+    }
+    if let Some((_, v)) = get("--public-base-url", ENV_PUBLIC_BASE_URL) {
+        o.runtime.public_base_url = Some(v.trim_end_matches('/').to_owned());
+    }
+    if o.server.max_connections == 0 {
+        return Err("the connection cap must be at least 1".into());
+    }
+    Ok(if check {
+        Command::Check(o)
+    } else {
+        Command::Serve(o)
+    })
+}
+
+fn parse_value<T: std::str::FromStr>(name: &str, value: &str, what: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{name}: '{value}' is not {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        std::iter::once("fss")
+            .chain(a.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn no_arguments_serve_the_defaults() {
+        let Command::Serve(o) = parse(args(&[]), |_| None).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(o.operations, PathBuf::from("operations"));
+        assert_eq!(o.runtime.data_dir, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn flags_win_over_environment() {
+        let env = |k: &str| (k == ENV_LISTEN).then(|| "127.0.0.1:1".to_owned());
+        let Command::Serve(o) = parse(args(&["serve", "--listen", "127.0.0.1:2"]), env).unwrap()
+        else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.listen.port(), 2);
+        let Command::Serve(o) = parse(args(&[]), env).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.listen.port(), 1);
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let err = parse(args(&["--listen=nope"]), |_| None).unwrap_err();
+        assert!(err.contains("--listen") && err.contains("nope"), "{err}");
+        let env = |k: &str| (k == ENV_MAX_CONNECTIONS).then(|| "x".to_owned());
+        let err = parse(args(&[]), env).unwrap_err();
+        assert!(err.contains(ENV_MAX_CONNECTIONS), "{err}");
+        assert!(parse(args(&["--bogus", "1"]), |_| None).is_err());
+    }
+}

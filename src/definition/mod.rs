@@ -1,0 +1,262 @@
+//! Service definitions: the JSON files users write, one per service (spec/definitions.md).
+//!
+//! Field names are fixed; unknown fields are refused so that a typo fails loudly instead of
+//! being silently ignored. Loading is two-phase: every file is parsed, then the set is
+//! validated as a whole, and every problem is collected with its file and JSON path before
+//! anything is mounted.
+
+mod load;
+mod validate;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::ContentType;
+
+pub use load::{load_dir, parse_definition, LoadedDefinition, Problem, Problems};
+pub use validate::{slugify, validate_set};
+
+/// Default sync budget of a message action, in seconds (Boomi's default).
+pub const DEFAULT_SYNC_TIMEOUT_SECONDS: u64 = 30;
+/// Default largest upload of a file resource: 1 GiB, the Flow file upload limit.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
+/// The system type of files.
+pub const FILE_TYPE: &str = "$File";
+
+/// One Flow Service component: an external name, configuration values, types, operations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceDefinition {
+    /// The External Name: the service is mounted at `/fs/{name}`. Unique.
+    pub name: String,
+    /// What the service is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Settings builders fill in; sent with every request.
+    #[serde(default)]
+    pub configuration_values: Vec<ValueDefinition>,
+    /// Types used by actions and data actions.
+    #[serde(default)]
+    pub types: Vec<TypeDefinition>,
+    /// Message actions, each mounted at `actions/{slug}`.
+    #[serde(default)]
+    pub message_actions: Vec<MessageActionDefinition>,
+    /// Data actions, one per object type: load, save, delete.
+    #[serde(default)]
+    pub data_actions: Vec<DataActionDefinition>,
+    /// File resources: list and upload.
+    #[serde(default)]
+    pub file_resources: Vec<FileResourceDefinition>,
+}
+
+/// The type of a value or property.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ValueType {
+    /// `ContentString`.
+    #[default]
+    String,
+    /// `ContentNumber`.
+    Number,
+    /// `ContentBoolean`.
+    Boolean,
+    /// `ContentDateTime`.
+    DateTime,
+    /// `ContentPassword`.
+    Password,
+    /// `ContentContent`.
+    Content,
+    /// `ContentEncrypted`.
+    Encrypted,
+    /// `ContentObject`; needs `typeName`.
+    Object,
+    /// `ContentList`; needs `typeName`.
+    List,
+}
+
+impl ValueType {
+    /// The Flow content type this maps to.
+    pub fn content_type(self) -> ContentType {
+        match self {
+            ValueType::String => ContentType::String,
+            ValueType::Number => ContentType::Number,
+            ValueType::Boolean => ContentType::Boolean,
+            ValueType::DateTime => ContentType::DateTime,
+            ValueType::Password => ContentType::Password,
+            ValueType::Content => ContentType::Content,
+            ValueType::Encrypted => ContentType::Encrypted,
+            ValueType::Object => ContentType::Object,
+            ValueType::List => ContentType::List,
+        }
+    }
+
+    /// Whether values of this type are objects rather than scalar strings.
+    pub fn is_object(self) -> bool {
+        matches!(self, ValueType::Object | ValueType::List)
+    }
+}
+
+/// A configuration value, an input or an output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ValueDefinition {
+    /// The name, matched against `developerName` on the wire.
+    pub name: String,
+    /// The type; default `String`.
+    #[serde(rename = "type", default)]
+    pub value_type: ValueType,
+    /// For `Object` and `List`: a type of this definition or a system type (`$File`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_name: Option<String>,
+    /// A request without it is refused with 400. Default false.
+    #[serde(default)]
+    pub required: bool,
+    /// What the value is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A type: a name and its properties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TypeDefinition {
+    /// The type name, used as `developerName` on the wire.
+    pub name: String,
+    /// What the type is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its properties.
+    #[serde(default)]
+    pub properties: Vec<PropertyDefinition>,
+}
+
+/// A property of a type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PropertyDefinition {
+    /// The property name.
+    pub name: String,
+    /// The type; default `String`.
+    #[serde(rename = "type", default)]
+    pub value_type: ValueType,
+    /// For `Object` and `List`: the referenced type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_name: Option<String>,
+}
+
+/// A message action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageActionDefinition {
+    /// The action name; its slug makes the URL.
+    pub name: String,
+    /// What the action does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// A URI part used in place of the slug: `"orders/approve"` → `actions/orders/approve`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Inputs, matched by name.
+    #[serde(default)]
+    pub inputs: Vec<ValueDefinition>,
+    /// Outputs, matched by name.
+    #[serde(default)]
+    pub outputs: Vec<ValueDefinition>,
+    /// How long the caller waits before the answer turns into `WAIT`. Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_timeout_seconds: Option<u64>,
+    /// The largest request body accepted, in bytes. Default: the server's limit (10 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_bytes: Option<u64>,
+    /// What runs.
+    pub process: ProcessSpec,
+}
+
+/// The data action of one object type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataActionDefinition {
+    /// The type this action loads, saves and deletes.
+    pub object_type: String,
+    /// The property holding the external id; rows created without one get a generated id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// What the data action is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Load (POST `/data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<ProcessSpec>,
+    /// Save (PUT `/data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<ProcessSpec>,
+    /// Delete (POST `/data/delete`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<ProcessSpec>,
+    /// The largest request body accepted, in bytes. Default: the server's limit (10 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_bytes: Option<u64>,
+}
+
+/// A file resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileResourceDefinition {
+    /// The resource path, e.g. `/file`.
+    pub path: String,
+    /// What the resource holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The largest upload, in bytes. Default 1 GiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_upload_bytes: Option<u64>,
+    /// List files (POST `/file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<ProcessSpec>,
+    /// Upload a file (POST `/file/content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<ProcessSpec>,
+}
+
+/// What runs behind an operation: exactly one of `builtin`, `command`, `handler`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProcessSpec {
+    /// `echo` (message actions) or `store` (data actions and file resources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin: Option<String>,
+    /// A program and its arguments, run per execution with the JSON document on stdin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// A Rust handler registered under this name by an embedding runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
+}
+
+impl ServiceDefinition {
+    /// The type named `name`.
+    pub fn type_named(&self, name: &str) -> Option<&TypeDefinition> {
+        self.types.iter().find(|t| t.name == name)
+    }
+}
+
+impl MessageActionDefinition {
+    /// The path after `actions/`: the explicit `uri`, or the slug of the name.
+    pub fn uri_suffix(&self) -> String {
+        match &self.uri {
+            Some(u) => u.trim_matches('/').to_owned(),
+            None => slugify(&self.name),
+        }
+    }
+
+    /// The sync budget in seconds.
+    pub fn sync_timeout_seconds(&self) -> u64 {
+        self.sync_timeout_seconds
+            .unwrap_or(DEFAULT_SYNC_TIMEOUT_SECONDS)
+    }
+}
+
+impl FileResourceDefinition {
+    /// The largest upload in bytes.
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_bytes.unwrap_or(DEFAULT_MAX_UPLOAD_BYTES)
+    }
+}

@@ -1,0 +1,151 @@
+//! The crate's one error type and its mapping onto HTTP answers.
+//!
+//! Flow endpoints answer every error with the ServiceProblem body of protocol §3.9
+//! (`kind`, `uri`, `statusCode`, `message`) and the `X-ManyWho-Service-Problem-Kind`
+//! header; the admin API (added later) answers `{"statusCode", "errorMessage"}`.
+//! Expected outcomes on the hot path (no route, limit exceeded) carry `&'static str`
+//! or `Cow` messages so that refusing a request costs no formatting.
+
+use std::borrow::Cow;
+
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::http::body::{self, ResBody};
+use crate::http::header::SERVICE_PROBLEM_KIND;
+
+/// Shorthand for results whose error is the crate [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every way a request, a definition or the runtime can fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request is malformed or lacks something it must carry (400).
+    #[error("{0}")]
+    BadRequest(Cow<'static, str>),
+    /// Nothing is mounted at the path, or the named thing does not exist (404).
+    #[error("{0}")]
+    NotFound(Cow<'static, str>),
+    /// The path exists but not for this method (405); `allow` lists the methods that are.
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The value of the `Allow` header.
+        allow: &'static str,
+    },
+    /// The body is larger than the operation accepts (413), decided while reading.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes that was exceeded.
+        limit: u64,
+    },
+    /// The body's media type is not one the operation reads (415).
+    #[error("{0}")]
+    UnsupportedMediaType(Cow<'static, str>),
+    /// The process behind the operation failed; the message is the process's own (500).
+    #[error("{0}")]
+    Process(String),
+    /// Something inside fss failed (500). The message is logged, not shown in full.
+    #[error("{0}")]
+    Internal(String),
+    /// The operation is declared but this build does not serve it (501).
+    #[error("{0}")]
+    NotImplemented(Cow<'static, str>),
+    /// An I/O error outside of a request (start-up, files).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// A 400 with a message that says what was wrong.
+    pub fn bad_request(msg: impl Into<Cow<'static, str>>) -> Self {
+        Error::BadRequest(msg.into())
+    }
+
+    /// A 404 naming what was not found.
+    pub fn not_found(msg: impl Into<Cow<'static, str>>) -> Self {
+        Error::NotFound(msg.into())
+    }
+
+    /// An internal failure; the message goes to the log and to the client.
+    pub fn internal(msg: impl std::fmt::Display) -> Self {
+        Error::Internal(msg.to_string())
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::Process(_) | Error::Internal(_) | Error::Io(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// Whether this error is a client's fault (4xx).
+    pub fn is_client_error(&self) -> bool {
+        self.status().is_client_error()
+    }
+
+    /// Renders the ServiceProblem answer of a Flow endpoint; `uri` is the request path.
+    pub fn into_service_problem(self, uri: &str) -> Response<ResBody> {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(%uri, error = %self, "Request failed.");
+        }
+        let mut message = self.to_string();
+        // The Java SDK truncates messages to 500 characters; keep the body bounded too.
+        if message.len() > 2000 {
+            let mut cut = 2000;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let problem = crate::protocol::ServiceProblem {
+            kind: "service",
+            uri,
+            status_code: status.as_u16(),
+            message: &message,
+        };
+        let mut resp = body::json_response(status, &problem);
+        let headers = resp.headers_mut();
+        headers.insert(SERVICE_PROBLEM_KIND, HeaderValue::from_static("service"));
+        if let Error::MethodNotAllowed { allow } = self {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        resp
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::BadRequest(format!("request body is not valid JSON: {e}").into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_variant() {
+        assert_eq!(Error::bad_request("x").status(), 400);
+        assert_eq!(Error::not_found("x").status(), 404);
+        assert_eq!(Error::MethodNotAllowed { allow: "POST" }.status(), 405);
+        assert_eq!(Error::PayloadTooLarge { limit: 1 }.status(), 413);
+        assert_eq!(Error::Process("boom".into()).status(), 500);
+    }
+
+    #[test]
+    fn method_not_allowed_carries_allow() {
+        let resp = Error::MethodNotAllowed { allow: "GET, POST" }.into_service_problem("/x");
+        assert_eq!(resp.status(), 405);
+        assert_eq!(resp.headers()[header::ALLOW], "GET, POST");
+        assert_eq!(resp.headers()[SERVICE_PROBLEM_KIND], "service");
+    }
+}

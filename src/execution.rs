@@ -1,0 +1,174 @@
+//! Executions: one request through one operation, with its id and its properties.
+//!
+//! Every operation request gets an execution id (returned in `X-Execution-Id`), the
+//! process properties taken from the request (`token`, `tenantId`, `stateId`,
+//! `callbackUri`, `culture`, each configuration value by name, `authorization`), and a
+//! tracked-properties map that file operations fill (`File Name`, `File Content Type`).
+//! Processes see all of it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::definition::ValueDefinition;
+use crate::error::{Error, Result};
+use crate::protocol::{Culture, EngineValue};
+
+/// Tracked property: the name of the file an operation handles.
+pub const FILE_NAME: &str = "File Name";
+/// Tracked property: the content type of that file.
+pub const FILE_CONTENT_TYPE: &str = "File Content Type";
+
+/// The kind of operation an execution runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationKind {
+    /// A message action.
+    Action,
+    /// A file upload.
+    FileUpload,
+    /// A file list.
+    FileList,
+    /// A file download.
+    FileDownload,
+    /// A file delete.
+    FileDelete,
+    /// A table load.
+    TableLoad,
+    /// A row update (save).
+    RowUpdate,
+    /// A row delete.
+    RowDelete,
+}
+
+impl OperationKind {
+    /// The name used in the command protocol's `operation` field and in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::Action => "action",
+            OperationKind::FileUpload => "upload",
+            OperationKind::FileList => "list",
+            OperationKind::FileDownload => "download",
+            OperationKind::FileDelete => "fileDelete",
+            OperationKind::TableLoad => "load",
+            OperationKind::RowUpdate => "save",
+            OperationKind::RowDelete => "delete",
+        }
+    }
+}
+
+/// Values taken from the request that the process may read.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessProperties {
+    /// The request's correlation token.
+    pub token: Option<String>,
+    /// The tenant.
+    pub tenant_id: Option<String>,
+    /// The Flow state.
+    pub state_id: Option<String>,
+    /// Where a later answer goes.
+    pub callback_uri: Option<String>,
+    /// The culture.
+    pub culture: Option<Culture>,
+    /// The `Authorization` header as sent.
+    pub authorization: Option<String>,
+    /// Each configuration value of the definition by name (absent ones are `None`).
+    pub configuration: BTreeMap<String, Option<String>>,
+}
+
+impl ProcessProperties {
+    /// Collects the service's configuration values from `sent`, refusing a request that
+    /// lacks a required one.
+    ///
+    /// # Errors
+    ///
+    /// 400 naming the first required configuration value that is missing or empty.
+    pub fn with_configuration(
+        mut self,
+        defined: &[ValueDefinition],
+        sent: Option<&[EngineValue]>,
+    ) -> Result<Self> {
+        for def in defined {
+            let value = sent
+                .unwrap_or_default()
+                .iter()
+                .find(|v| v.developer_name.as_deref() == Some(def.name.as_str()))
+                .and_then(|v| v.content_value.clone());
+            if def.required && value.as_deref().is_none_or(str::is_empty) {
+                return Err(Error::bad_request(format!(
+                    "configuration value '{}' is required",
+                    def.name
+                )));
+            }
+            self.configuration.insert(def.name.clone(), value);
+        }
+        Ok(self)
+    }
+
+    /// The plain JSON form processes see (command stdin `properties`).
+    pub fn to_json(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        let s = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+        m.insert("token".into(), s(&self.token));
+        m.insert("tenantId".into(), s(&self.tenant_id));
+        m.insert("stateId".into(), s(&self.state_id));
+        m.insert("callbackUri".into(), s(&self.callback_uri));
+        m.insert(
+            "culture".into(),
+            self.culture.as_ref().map_or(Value::Null, |c| {
+                serde_json::to_value(c).unwrap_or(Value::Null)
+            }),
+        );
+        m.insert("authorization".into(), s(&self.authorization));
+        for (k, v) in &self.configuration {
+            // Configuration values never shadow the request fields above.
+            m.entry(k.clone()).or_insert_with(|| s(v));
+        }
+        m
+    }
+}
+
+/// One request through one operation.
+#[derive(Debug)]
+pub struct Execution {
+    /// The id returned in `X-Execution-Id`.
+    pub id: String,
+    /// The service name.
+    pub service: Arc<str>,
+    /// The operation kind.
+    pub kind: OperationKind,
+    /// The action name, object type or resource path.
+    pub name: String,
+    /// Values from the request.
+    pub properties: ProcessProperties,
+    /// Tracked properties, filled by the operation kind.
+    pub tracked: BTreeMap<String, String>,
+    /// When the request arrived.
+    pub started: Instant,
+}
+
+impl Execution {
+    /// A new execution with a fresh id.
+    pub fn new(id: String, service: Arc<str>, kind: OperationKind, name: String) -> Self {
+        Execution {
+            id,
+            service,
+            kind,
+            name,
+            properties: ProcessProperties::default(),
+            tracked: BTreeMap::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Sets a tracked property.
+    pub fn track(&mut self, name: &str, value: impl Into<String>) {
+        self.tracked.insert(name.to_owned(), value.into());
+    }
+}
+
+/// A fresh execution id: a random UUID.
+pub fn new_execution_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,151 @@
+//! Request and response body types, and the bounded reader every JSON endpoint uses.
+//!
+//! Responses are either a complete buffer (`Full`) or a boxed stream (file downloads), so
+//! the common case allocates no box. Requests arrive boxed behind [`ReqBody`], so the
+//! runtime can be driven by hyper's `Incoming` or by an in-process body alike.
+
+use std::convert::Infallible;
+
+use bytes::{Bytes, BytesMut};
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Either, Empty, Full};
+
+use crate::error::{Error, Result};
+
+/// The error type of request bodies: whatever the transport reports.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body of every request the runtime handles.
+pub type ReqBody = BoxBody<Bytes, BoxError>;
+
+/// The body of every response: a full buffer, or a stream for large answers.
+pub type ResBody = Either<Full<Bytes>, BoxBody<Bytes, std::io::Error>>;
+
+static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// Boxes any body into a [`ReqBody`].
+pub fn boxed<B>(body: B) -> ReqBody
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed()
+}
+
+/// A request body holding `bytes`, for in-process calls and tests.
+pub fn from_bytes(bytes: impl Into<Bytes>) -> ReqBody {
+    Full::new(bytes.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
+}
+
+/// An empty request body.
+pub fn empty_request() -> ReqBody {
+    Empty::<Bytes>::new()
+        .map_err(|e: Infallible| match e {})
+        .boxed()
+}
+
+/// A response body holding `bytes`.
+pub fn full(bytes: impl Into<Bytes>) -> ResBody {
+    Either::Left(Full::new(bytes.into()))
+}
+
+/// A response whose body is `value` serialized as JSON.
+pub fn json_response<T: serde::Serialize + ?Sized>(
+    status: StatusCode,
+    value: &T,
+) -> Response<ResBody> {
+    // Serializing plain data structures into a Vec cannot fail; the types here own no maps
+    // with non-string keys.
+    let bytes = serde_json::to_vec(value).expect("wire types serialize to JSON");
+    json_bytes_response(status, bytes.into())
+}
+
+/// A response whose body is already-serialized JSON.
+pub fn json_bytes_response(status: StatusCode, bytes: Bytes) -> Response<ResBody> {
+    let mut resp = Response::new(full(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, APPLICATION_JSON.clone());
+    resp
+}
+
+/// Reads a whole body into memory, refusing it with 413 as soon as it passes `limit` bytes.
+///
+/// A `Content-Length` over the limit is refused before a byte is read. The buffer is
+/// pre-sized from `Content-Length` (capped by the limit), so a well-behaved client costs
+/// one allocation.
+pub async fn read_limited(
+    mut body: ReqBody,
+    content_length: Option<u64>,
+    limit: u64,
+) -> Result<Bytes> {
+    if let Some(len) = content_length {
+        if len > limit {
+            return Err(Error::PayloadTooLarge { limit });
+        }
+    }
+    // The common case is one data frame: hand its bytes over without copying, and only
+    // start a buffer when a second frame arrives.
+    let mut first: Option<Bytes> = None;
+    let mut buf: Option<BytesMut> = None;
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| Error::bad_request(format!("request body could not be read: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len() as u64;
+        if total > limit {
+            return Err(Error::PayloadTooLarge { limit });
+        }
+        match (&mut buf, first.take()) {
+            (Some(buf), _) => buf.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (None, Some(prev)) => {
+                let cap = content_length.unwrap_or(total).clamp(total, limit) as usize;
+                let mut b = BytesMut::with_capacity(cap);
+                b.extend_from_slice(&prev);
+                b.extend_from_slice(&data);
+                buf = Some(b);
+            }
+        }
+    }
+    Ok(match buf {
+        Some(buf) => buf.freeze(),
+        None => first.unwrap_or_default(),
+    })
+}
+
+/// The `Content-Length` of a request, when it sent a valid one.
+pub fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn read_limited_accepts_up_to_the_limit() {
+        let got = read_limited(from_bytes("12345"), None, 5).await.unwrap();
+        assert_eq!(&got[..], b"12345");
+    }
+
+    #[tokio::test]
+    async fn read_limited_refuses_past_the_limit() {
+        let err = read_limited(from_bytes("123456"), None, 5)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 413);
+        let err = read_limited(from_bytes("1"), Some(6), 5).await.unwrap_err();
+        assert_eq!(err.status(), 413);
+    }
+}

@@ -1,0 +1,103 @@
+//! The `fss` binary: parse the command line, load the definitions, serve.
+
+use std::process::ExitCode;
+
+use fss::config::{self, Command};
+use fss::definition;
+use fss::server;
+use fss::Runtime;
+
+/// Exit status for invalid definitions or usage (`EX_USAGE`).
+const EX_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let command = match config::parse(std::env::args_os(), |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fss: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let options = match command {
+        Command::Help => {
+            print!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Command::Check(o) => {
+            return match definition::load_dir(&o.operations) {
+                Ok(defs) => {
+                    println!("{} definitions are valid", defs.len());
+                    ExitCode::SUCCESS
+                }
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    ExitCode::from(EX_USAGE)
+                }
+            };
+        }
+        Command::Serve(o) => o,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(log_level())
+        .init();
+
+    let defs = match definition::load_dir(&options.operations) {
+        Ok(d) => d,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fss: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        if let Err(e) = std::fs::create_dir_all(&options.runtime.data_dir) {
+            eprintln!(
+                "fss: data folder {} cannot be created: {e}",
+                options.runtime.data_dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        let runtime = Runtime::new(options.runtime.clone());
+        if let Err(problems) = runtime.mount(defs) {
+            eprintln!("{problems}");
+            return ExitCode::from(EX_USAGE);
+        }
+        let listener = match tokio::net::TcpListener::bind(options.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("fss: cannot listen on {}: {e}", options.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(options.listen);
+        // The first line on stdout: scripts and tests read the bound address from it.
+        println!("listening on http://{addr}");
+        tracing::info!(%addr, services = runtime.snapshot().services().count(), "Serving.");
+        server::run(
+            listener,
+            runtime,
+            options.server,
+            server::signal::shutdown(),
+        )
+        .await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// The log level from `FSS_LOG` (`error`, `warn`, `info`, `debug`, `trace`); default `info`.
+fn log_level() -> tracing::Level {
+    std::env::var("FSS_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(tracing::Level::INFO)
+}

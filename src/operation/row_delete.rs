@@ -1,0 +1,17 @@
+//! The row delete operation.
+
+use http::{Request, Response};
+
+use super::Context;
+use crate::error::{Error, Result};
+use crate::http::body::{ReqBody, ResBody};
+
+/// Answers a row delete request.
+pub(crate) async fn handle(
+    _ctx: &Context<'_>,
+    _req: Request<ReqBody>,
+) -> Result<Response<ResBody>> {
+    Err(Error::NotImplemented(
+        "row delete is not served by this build yet".into(),
+    ))
+}

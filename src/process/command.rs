@@ -1,0 +1,129 @@
+//! The `command` process: a program per execution, JSON on stdin, JSON on stdout.
+//!
+//! Stdout is read up to a bound and stderr keeps only its tail, so a chatty or runaway
+//! program cannot grow the server's memory. The child is killed if the request is dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{ProcessCall, Reply};
+use crate::error::{Error, Result};
+
+/// The most stdout a command may write, in bytes.
+pub(crate) const MAX_STDOUT_BYTES: u64 = 64 << 20;
+/// How much of stderr's tail is kept to find the last line.
+const STDERR_TAIL_BYTES: usize = 16 << 10;
+
+/// A program and its arguments, with the folder it runs in.
+#[derive(Debug, Clone)]
+pub struct CommandProcess {
+    program: PathBuf,
+    args: Vec<String>,
+    dir: PathBuf,
+}
+
+impl CommandProcess {
+    /// A command from its argv; a relative program path with a `/` resolves against `dir`,
+    /// and the program runs with `dir` as its working directory.
+    pub fn new(argv: &[String], dir: &Path) -> Self {
+        let first = argv.first().map(String::as_str).unwrap_or_default();
+        let program = if first.contains('/') && Path::new(first).is_relative() {
+            dir.join(first)
+        } else {
+            PathBuf::from(first)
+        };
+        CommandProcess {
+            program,
+            args: argv.iter().skip(1).cloned().collect(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Runs the program once with `call` on stdin.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Process`] when the program cannot start, exits non-zero (the message is
+    /// the last line of stderr), writes too much, or answers something that is not a
+    /// JSON object.
+    pub async fn run(&self, call: &ProcessCall) -> Result<Reply> {
+        let input = serde_json::to_vec(call).map_err(Error::internal)?;
+        let mut child = tokio::process::Command::new(&self.program)
+            .args(&self.args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                Error::Process(format!(
+                    "command '{}' could not start: {e}",
+                    self.program.display()
+                ))
+            })?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+
+        let write = async move {
+            // A program that does not read its stdin closes the pipe early; that is its
+            // business, not an error of the execution.
+            let _ = stdin.write_all(&input).await;
+            let _ = stdin.shutdown().await;
+        };
+        let read_out = async {
+            let mut buf = Vec::new();
+            let n = (&mut stdout)
+                .take(MAX_STDOUT_BYTES + 1)
+                .read_to_end(&mut buf)
+                .await?;
+            Ok::<_, std::io::Error>((buf, n as u64 > MAX_STDOUT_BYTES))
+        };
+        let read_err = async {
+            let mut tail: Vec<u8> = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = stderr.read(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&chunk[..n]);
+                if tail.len() > STDERR_TAIL_BYTES * 2 {
+                    tail.drain(..tail.len() - STDERR_TAIL_BYTES);
+                }
+            }
+            Ok::<_, std::io::Error>(tail)
+        };
+        let ((), out, err) = tokio::join!(write, read_out, read_err);
+        let status = child.wait().await.map_err(Error::internal)?;
+        let (out, too_long) = out.map_err(Error::internal)?;
+        let err = err.unwrap_or_default();
+
+        if !status.success() {
+            let text = String::from_utf8_lossy(&err);
+            let last = text.lines().rev().find(|l| !l.trim().is_empty());
+            return Err(Error::Process(match last {
+                Some(line) => line.trim().to_owned(),
+                None => format!("command exited with {status}"),
+            }));
+        }
+        if too_long {
+            return Err(Error::Process(format!(
+                "command wrote more than {MAX_STDOUT_BYTES} bytes on stdout"
+            )));
+        }
+        match serde_json::from_slice::<Value>(&out) {
+            Ok(Value::Object(m)) => Ok(Reply(m)),
+            Ok(_) => Err(Error::Process(
+                "command answered JSON that is not an object".into(),
+            )),
+            Err(e) => Err(Error::Process(format!(
+                "command answered invalid JSON on stdout: {e}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! A mounted service: its definition compiled for routing, with processes resolved.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::RouteInfo;
+use crate::definition::{
+    DataActionDefinition, FileResourceDefinition, LoadedDefinition, MessageActionDefinition,
+    Problem, Problems, ProcessSpec, ServiceDefinition,
+};
+use crate::process::{CommandProcess, Handler, Process};
+
+/// A message action ready to run.
+#[derive(Debug)]
+pub struct MessageAction {
+    /// Its index in the definition's `messageActions`.
+    pub index: usize,
+    /// The path after `actions/`.
+    pub uri: String,
+    /// What runs.
+    pub process: Process,
+}
+
+/// A data action ready to run: the processes it declares.
+#[derive(Debug)]
+pub struct DataAction {
+    /// Its index in the definition's `dataActions`.
+    pub index: usize,
+    /// Load, if declared.
+    pub load: Option<Process>,
+    /// Save, if declared.
+    pub save: Option<Process>,
+    /// Delete, if declared.
+    pub delete: Option<Process>,
+}
+
+/// A file resource ready to run.
+#[derive(Debug)]
+pub struct FileResource {
+    /// Its index in the definition's `fileResources`.
+    pub index: usize,
+    /// List, if declared.
+    pub list: Option<Process>,
+    /// Upload, if declared.
+    pub upload: Option<Process>,
+}
+
+/// A service as mounted.
+#[derive(Debug)]
+pub struct Service {
+    /// The External Name.
+    pub name: Arc<str>,
+    /// The definition it was built from.
+    pub definition: Arc<ServiceDefinition>,
+    /// Where the definition came from.
+    pub source: String,
+    /// The folder relative command paths resolve against.
+    pub base_dir: PathBuf,
+    /// Message actions, in definition order.
+    pub actions: Vec<MessageAction>,
+    action_by_uri: HashMap<String, usize>,
+    /// Data actions by object type name.
+    pub data_actions: HashMap<String, DataAction>,
+    /// File resources, in definition order.
+    pub file_resources: Vec<FileResource>,
+    pub(super) has_load: bool,
+    pub(super) has_save: bool,
+    pub(super) has_delete: bool,
+    pub(super) has_list: bool,
+    pub(super) has_upload: bool,
+}
+
+impl Service {
+    /// Compiles a validated definition; `handler` resolves handler names.
+    ///
+    /// # Errors
+    ///
+    /// A handler name that is not registered, for each place it is used.
+    pub fn build(
+        loaded: &LoadedDefinition,
+        handler: &dyn Fn(&str) -> Option<Arc<dyn Handler>>,
+    ) -> Result<Self, Problems> {
+        let def = &loaded.definition;
+        let mut problems = Vec::new();
+        let mut resolve = |spec: &ProcessSpec, at: String| -> Process {
+            resolve_process(spec, loaded, handler).unwrap_or_else(|msg| {
+                problems.push(Problem::new(&loaded.source, at, msg));
+                Process::Echo
+            })
+        };
+
+        let actions: Vec<MessageAction> = def
+            .message_actions
+            .iter()
+            .enumerate()
+            .map(|(i, a): (usize, &MessageActionDefinition)| MessageAction {
+                index: i,
+                uri: a.uri_suffix(),
+                process: resolve(&a.process, format!("messageActions[{i}].process")),
+            })
+            .collect();
+        let action_by_uri = actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.uri.clone(), i))
+            .collect();
+
+        let mut data_actions = HashMap::new();
+        for (i, d) in def.data_actions.iter().enumerate() {
+            let d: &DataActionDefinition = d;
+            let mut one = |spec: &Option<ProcessSpec>, field: &str| {
+                spec.as_ref()
+                    .map(|s| resolve(s, format!("dataActions[{i}].{field}")))
+            };
+            let action = DataAction {
+                index: i,
+                load: one(&d.load, "load"),
+                save: one(&d.save, "save"),
+                delete: one(&d.delete, "delete"),
+            };
+            data_actions.insert(d.object_type.clone(), action);
+        }
+
+        let file_resources: Vec<FileResource> = def
+            .file_resources
+            .iter()
+            .enumerate()
+            .map(|(i, f): (usize, &FileResourceDefinition)| FileResource {
+                index: i,
+                list: f
+                    .list
+                    .as_ref()
+                    .map(|s| resolve(s, format!("fileResources[{i}].list"))),
+                upload: f
+                    .upload
+                    .as_ref()
+                    .map(|s| resolve(s, format!("fileResources[{i}].upload"))),
+            })
+            .collect();
+
+        if !problems.is_empty() {
+            return Err(Problems(problems));
+        }
+        let any = |f: fn(&DataAction) -> bool| data_actions.values().any(f);
+        Ok(Service {
+            name: Arc::from(def.name.as_str()),
+            definition: Arc::new(def.clone()),
+            source: loaded.source.clone(),
+            base_dir: loaded.base_dir.clone(),
+            has_load: any(|d| d.load.is_some()),
+            has_save: any(|d| d.save.is_some()),
+            has_delete: any(|d| d.delete.is_some()),
+            has_list: file_resources.iter().any(|f| f.list.is_some()),
+            has_upload: file_resources.iter().any(|f| f.upload.is_some()),
+            actions,
+            action_by_uri,
+            data_actions,
+            file_resources,
+        })
+    }
+
+    /// The index of the action mounted at `actions/{uri}`.
+    pub fn action_index(&self, uri: &str) -> Option<usize> {
+        if let Some(i) = self.action_by_uri.get(uri) {
+            return Some(*i);
+        }
+        let decoded = percent_encoding::percent_decode_str(uri)
+            .decode_utf8()
+            .ok()?;
+        self.action_by_uri
+            .get(decoded.trim_end_matches('/'))
+            .copied()
+    }
+
+    /// The definition of the action at `idx`.
+    pub fn action_definition(&self, idx: usize) -> &MessageActionDefinition {
+        &self.definition.message_actions[self.actions[idx].index]
+    }
+
+    /// Every URL this service answers.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        let base = format!(
+            "/fs/{}",
+            percent_encoding::utf8_percent_encode(&self.name, PATH_SEGMENT)
+        );
+        let service = self.name.to_string();
+        let mut out = Vec::new();
+        let mut add = |method: &'static str, sub: &str, kind: &'static str| {
+            out.push(RouteInfo {
+                method,
+                path: format!("{base}{sub}"),
+                service: service.clone(),
+                kind,
+            });
+        };
+        add("GET", "/metadata", "describe");
+        add("POST", "/metadata", "describe");
+        add("POST", "/metadata/install", "describe");
+        add("GET", "/health", "health");
+        for a in &self.actions {
+            add("POST", &format!("/actions/{}", a.uri), "action");
+        }
+        if self.has_load {
+            add("POST", "/data", "table load");
+        }
+        if self.has_save {
+            add("PUT", "/data", "row update");
+        }
+        if self.has_delete {
+            add("POST", "/data/delete", "row delete");
+        }
+        if self.has_list {
+            add("POST", "/file", "file list");
+        }
+        if self.has_upload {
+            add("POST", "/file/content", "file upload");
+            add("POST", "/files/content", "file upload");
+            add("POST", "/file/delete", "file delete");
+            add("GET", "/file/content/{id}", "file download");
+        }
+        out
+    }
+}
+
+/// Characters escaped in a service name used as one path segment.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+fn resolve_process(
+    spec: &ProcessSpec,
+    loaded: &LoadedDefinition,
+    handler: &dyn Fn(&str) -> Option<Arc<dyn Handler>>,
+) -> Result<Process, String> {
+    if let Some(b) = &spec.builtin {
+        return match b.as_str() {
+            "echo" => Ok(Process::Echo),
+            "store" => Ok(Process::Store),
+            other => Err(format!("unknown builtin '{other}'")),
+        };
+    }
+    if let Some(argv) = &spec.command {
+        return Ok(Process::Command(Arc::new(CommandProcess::new(
+            argv,
+            &loaded.base_dir,
+        ))));
+    }
+    if let Some(name) = &spec.handler {
+        return handler(name)
+            .map(Process::Handler)
+            .ok_or_else(|| format!("no handler named '{name}' is registered"));
+    }
+    Err("a process needs exactly one of \"builtin\", \"command\", \"handler\"".into())
+}

@@ -1,0 +1,209 @@
+//! The runtime: the mounted services, the registered handlers, and the request entry point.
+//!
+//! [`Runtime::handle`] is the whole data path after the socket: route on the current
+//! snapshot, run the operation, render its answer or its error. Mounting builds a new
+//! snapshot from the old one and swaps it in atomically; requests in flight keep theirs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use arc_swap::ArcSwap;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+
+use crate::definition::{validate_set, LoadedDefinition, Problem, Problems};
+use crate::error::Error;
+use crate::http::body::{self, ReqBody, ResBody};
+use crate::operation;
+use crate::process::Handler;
+use crate::router::{Service, Snapshot, SERVICE_PREFIX};
+
+/// Default largest JSON request body: 10 MiB.
+pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 10 << 20;
+
+/// How the runtime serves requests (what the server's sockets do is in `ServerConfig`).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The data folder: tables, files and their index live under it.
+    pub data_dir: PathBuf,
+    /// The largest JSON request body, unless an operation sets its own. Default 10 MiB.
+    pub max_request_bytes: u64,
+    /// The base URL used in download links; default: built from the request's `Host`.
+    pub public_base_url: Option<String>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            data_dir: PathBuf::from("data"),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            public_base_url: None,
+        }
+    }
+}
+
+/// The runtime, cheap to clone and share between connections.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RuntimeConfig,
+    snapshot: ArcSwap<Snapshot>,
+    handlers: RwLock<HashMap<String, Arc<dyn Handler>>>,
+    /// Serializes mounts so that two concurrent deploys cannot lose each other's services.
+    mount_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime with nothing mounted.
+    pub fn new(config: RuntimeConfig) -> Self {
+        Runtime {
+            inner: Arc::new(Inner {
+                config,
+                snapshot: ArcSwap::from_pointee(Snapshot::default()),
+                handlers: RwLock::new(HashMap::new()),
+                mount_lock: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Registers a Rust handler under `name`, for definitions that say
+    /// `"process": {"handler": name}`. Register before mounting those definitions.
+    pub fn register_handler(&self, name: impl Into<String>, handler: impl Handler) {
+        self.inner
+            .handlers
+            .write()
+            .expect("handler registry lock is never poisoned: no code panics under it")
+            .insert(name.into(), Arc::new(handler));
+    }
+
+    /// The snapshot of mounted services right now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.load_full()
+    }
+
+    /// Mounts `defs` atomically: either every service answers afterwards, or none of them
+    /// does and every problem is returned. A service of the same name is replaced.
+    ///
+    /// # Errors
+    ///
+    /// The definitions are invalid as a set, or name a handler that is not registered.
+    pub fn mount(&self, defs: Vec<LoadedDefinition>) -> Result<(), Problems> {
+        let problems = validate_set(&defs);
+        if !problems.0.is_empty() {
+            return Err(problems);
+        }
+        let handlers = self
+            .inner
+            .handlers
+            .read()
+            .expect("handler registry lock is never poisoned")
+            .clone();
+        let resolve = |name: &str| handlers.get(name).cloned();
+        let mut built = Vec::with_capacity(defs.len());
+        let mut all = Vec::new();
+        for d in &defs {
+            match Service::build(d, &resolve) {
+                Ok(s) => built.push(Arc::new(s)),
+                Err(p) => all.extend(p.0),
+            }
+        }
+        for s in &built {
+            if let Err(e) = operation::prepare(self, s) {
+                all.push(Problem::new(&s.source, ".", e.to_string()));
+            }
+        }
+        if !all.is_empty() {
+            return Err(Problems(all));
+        }
+        let _guard = self
+            .inner
+            .mount_lock
+            .lock()
+            .expect("mount lock is never poisoned");
+        let current = self.inner.snapshot.load();
+        let mut services: HashMap<Arc<str>, Arc<Service>> = current
+            .services()
+            .map(|s| (Arc::clone(&s.name), Arc::clone(s)))
+            .collect();
+        for s in built {
+            tracing::info!(service = %s.name, "Service mounted.");
+            services.insert(Arc::clone(&s.name), s);
+        }
+        self.inner
+            .snapshot
+            .store(Arc::new(Snapshot::new(services.into_values())));
+        Ok(())
+    }
+
+    /// Unmounts the services named `names`; returns the names that were mounted.
+    /// Requests in flight on them finish; new requests get 404.
+    pub fn unmount(&self, names: &[&str]) -> Vec<String> {
+        let _guard = self
+            .inner
+            .mount_lock
+            .lock()
+            .expect("mount lock is never poisoned");
+        let current = self.inner.snapshot.load();
+        let mut removed = Vec::new();
+        let kept: Vec<Arc<Service>> = current
+            .services()
+            .filter(|s| {
+                let gone = names.contains(&s.name.as_ref());
+                if gone {
+                    removed.push(s.name.to_string());
+                }
+                !gone
+            })
+            .cloned()
+            .collect();
+        self.inner.snapshot.store(Arc::new(Snapshot::new(kept)));
+        removed
+    }
+
+    /// Answers one request. Never fails: errors become their HTTP answers.
+    pub async fn handle(&self, req: Request<ReqBody>) -> Response<ResBody> {
+        let path = req.uri().path();
+        if path.starts_with(SERVICE_PREFIX) {
+            let snapshot = self.inner.snapshot.load_full();
+            return match snapshot.route(req.method(), path) {
+                Ok((service, route)) => operation::dispatch(self, service, route, req).await,
+                Err(e) => e.into_service_problem(path),
+            };
+        }
+        match (req.method(), path) {
+            (&Method::GET, "/health") => health(),
+            (_, "/health") => Error::MethodNotAllowed { allow: "GET" }.into_service_problem(path),
+            _ => Error::not_found(
+                "no service is mounted at this path; services live under /fs/{name}",
+            )
+            .into_service_problem(path),
+        }
+    }
+}
+
+/// `GET /health`: 200 with a small JSON status.
+pub(crate) fn health() -> Response<ResBody> {
+    let mut resp = Response::new(body::full(r#"{"status":"UP"}"#));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *resp.status_mut() = StatusCode::OK;
+    resp
+}
