@@ -30,6 +30,7 @@ pub mod protocol;
 pub mod router;
 pub mod runtime;
 pub mod server;
+mod store;
 
 pub use error::{Error, Result};
 pub use operation_api::describe;

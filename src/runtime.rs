@@ -17,6 +17,7 @@ use crate::http::body::{self, ReqBody, ResBody};
 use crate::operation;
 use crate::process::Handler;
 use crate::router::{Service, Snapshot, SERVICE_PREFIX};
+use crate::store::Stores;
 
 /// Default largest JSON request body: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 10 << 20;
@@ -50,6 +51,7 @@ pub struct Runtime {
 
 struct Inner {
     config: RuntimeConfig,
+    stores: Stores,
     snapshot: ArcSwap<Snapshot>,
     handlers: RwLock<HashMap<String, Arc<dyn Handler>>>,
     /// Serializes mounts so that two concurrent deploys cannot lose each other's services.
@@ -69,6 +71,7 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> Self {
         Runtime {
             inner: Arc::new(Inner {
+                stores: Stores::new(&config.data_dir),
                 config,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
                 handlers: RwLock::new(HashMap::new()),
@@ -80,6 +83,12 @@ impl Runtime {
     /// The configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
+    }
+
+    /// The embedded stores (tables, files).
+    #[allow(dead_code)] // read by the store operations
+    pub(crate) fn stores(&self) -> &Stores {
+        &self.inner.stores
     }
 
     /// Registers a Rust handler under `name`, for definitions that say
