@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
+use crate::callback::{CallbackPolicy, Callbacks};
 use crate::definition::{validate_set, LoadedDefinition, Problem, Problems};
 use crate::error::Error;
 use crate::http::body::{self, ReqBody, ResBody};
@@ -31,6 +32,8 @@ pub struct RuntimeConfig {
     pub max_request_bytes: u64,
     /// The base URL used in download links; default: built from the request's `Host`.
     pub public_base_url: Option<String>,
+    /// Retry policy of WAIT callbacks.
+    pub callback: CallbackPolicy,
 }
 
 impl Default for RuntimeConfig {
@@ -39,6 +42,7 @@ impl Default for RuntimeConfig {
             data_dir: PathBuf::from("data"),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             public_base_url: None,
+            callback: CallbackPolicy::default(),
         }
     }
 }
@@ -52,6 +56,7 @@ pub struct Runtime {
 struct Inner {
     config: RuntimeConfig,
     stores: Stores,
+    callbacks: Callbacks,
     snapshot: ArcSwap<Snapshot>,
     handlers: RwLock<HashMap<String, Arc<dyn Handler>>>,
     /// Serializes mounts so that two concurrent deploys cannot lose each other's services.
@@ -72,6 +77,7 @@ impl Runtime {
         Runtime {
             inner: Arc::new(Inner {
                 stores: Stores::new(&config.data_dir),
+                callbacks: Callbacks::new(config.callback),
                 config,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
                 handlers: RwLock::new(HashMap::new()),
@@ -83,6 +89,11 @@ impl Runtime {
     /// The configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
+    }
+
+    /// The callback client of WAIT answers.
+    pub fn callbacks(&self) -> &Callbacks {
+        &self.inner.callbacks
     }
 
     /// The embedded stores (tables, files).

@@ -163,6 +163,9 @@ pub struct MessageActionDefinition {
     /// How long the caller waits before the answer turns into `WAIT`. Default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_timeout_seconds: Option<u64>,
+    /// The message shown to users while the answer is `WAIT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_message: Option<String>,
     /// The largest request body accepted, in bytes. Default: the server's limit (10 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_bytes: Option<u64>,
