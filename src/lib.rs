@@ -19,6 +19,7 @@
 //! - [`error`]: the one error type and its ServiceProblem answer. [`http`]: body helpers.
 //! - [`config`]: the command line and environment.
 
+pub mod admission;
 pub mod callback;
 pub mod config;
 pub mod definition;

@@ -36,6 +36,8 @@ pub(crate) async fn handle(
 ) -> Result<Response<ResBody>> {
     let service = &ctx.service;
     let def = service.action_definition(index);
+    // Admission first: a refused request costs no body read.
+    let admitted = service.actions[index].admission.admit().await?;
     let (parts, body) = req.into_parts();
     let limit = def
         .max_request_bytes
@@ -125,6 +127,8 @@ pub(crate) async fn handle(
                 let action = def.name.clone();
                 let exec_id = execution.id.clone();
                 tokio::spawn(async move {
+                    // The execution keeps its slot until it really ends.
+                    let _admitted = admitted;
                     let response = match run.await {
                         Ok(outputs) => ServiceResponse {
                             outputs: Some(outputs),

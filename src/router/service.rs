@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::RouteInfo;
+use crate::admission::Admission;
 use crate::definition::{
     DataActionDefinition, FileResourceDefinition, LoadedDefinition, MessageActionDefinition,
     Problem, Problems, ProcessSpec, ServiceDefinition,
@@ -20,6 +21,8 @@ pub struct MessageAction {
     pub uri: String,
     /// What runs.
     pub process: Process,
+    /// Its concurrency and rate limits.
+    pub admission: Admission,
 }
 
 /// A data action ready to run: the processes it declares.
@@ -33,6 +36,8 @@ pub struct DataAction {
     pub save: Option<Process>,
     /// Delete, if declared.
     pub delete: Option<Process>,
+    /// Its concurrency and rate limits (shared by load, save and delete).
+    pub admission: Admission,
 }
 
 /// A file resource ready to run.
@@ -44,6 +49,8 @@ pub struct FileResource {
     pub list: Option<Process>,
     /// Upload, if declared.
     pub upload: Option<Process>,
+    /// Its concurrency and rate limits (shared by its operations).
+    pub admission: Admission,
 }
 
 /// A service as mounted.
@@ -98,6 +105,7 @@ impl Service {
                 index: i,
                 uri: a.uri_suffix(),
                 process: resolve(&a.process, format!("messageActions[{i}].process")),
+                admission: Admission::new(a.limits()),
             })
             .collect();
         let action_by_uri = actions
@@ -118,6 +126,7 @@ impl Service {
                 load: one(&d.load, "load"),
                 save: one(&d.save, "save"),
                 delete: one(&d.delete, "delete"),
+                admission: Admission::new(d.limits()),
             };
             data_actions.insert(d.object_type.clone(), action);
         }
@@ -136,6 +145,7 @@ impl Service {
                     .upload
                     .as_ref()
                     .map(|s| resolve(s, format!("fileResources[{i}].upload"))),
+                admission: Admission::new(f.limits()),
             })
             .collect();
 
