@@ -188,6 +188,19 @@ async fn action_past_budget_answers_wait_then_calls_back() {
     assert_eq!(c.body["invokeType"], "FORWARD");
     assert_eq!(c.body["outputs"][0]["developerName"], "Slept");
     assert_eq!(c.body["outputs"][0]["contentValue"], "1500");
+    let id = a.header("x-execution-id").unwrap();
+    let mut record = s.runtime.records().get(id).unwrap();
+    for _ in 0..100 {
+        if record.callback.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        record = s.runtime.records().get(id).unwrap();
+    }
+    assert_eq!(record.status, "succeeded");
+    let cb = record.callback.expect("callback recorded");
+    assert!(cb.delivered);
+    assert_eq!(cb.attempts, 1);
     s.stop().await;
 }
 

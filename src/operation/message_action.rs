@@ -20,13 +20,14 @@ use http::{header, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
 use super::Context;
-use crate::callback::CallbackTarget;
+use crate::callback::{CallbackOutcome, CallbackTarget};
 use crate::definition::{MessageActionDefinition, ServiceDefinition, ValueDefinition};
 use crate::error::{Error, Result};
 use crate::execution::{Execution, OperationKind, ProcessProperties};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::process::{value, Process, ProcessCall, Reply};
 use crate::protocol::{EngineValue, InvokeType, ServiceRequest, ServiceResponse};
+use crate::records::CallbackRecord;
 
 /// Answers a message action request.
 pub(crate) async fn handle(
@@ -81,7 +82,7 @@ pub(crate) async fn handle(
     let process = service.actions[index].process.clone();
     if let Process::Echo = process {
         let response = ServiceResponse::forward(&request, echo(def, inputs));
-        return Ok(body::json_response(StatusCode::OK, &response));
+        return Ok(answer(ctx, &bytes, &response));
     }
     let call = ProcessCall {
         service: service.name.clone(),
@@ -129,31 +130,59 @@ pub(crate) async fn handle(
                 tokio::spawn(async move {
                     // The execution keeps its slot until it really ends.
                     let _admitted = admitted;
-                    let response = match run.await {
-                        Ok(outputs) => ServiceResponse {
-                            outputs: Some(outputs),
-                            ..template
-                        },
-                        Err(e) => ServiceResponse {
-                            root_faults: Some([(action, e.to_string())].into_iter().collect()),
-                            ..template
-                        },
+                    let (response, ok) = match run.await {
+                        Ok(outputs) => (
+                            ServiceResponse {
+                                outputs: Some(outputs),
+                                ..template
+                            },
+                            true,
+                        ),
+                        Err(e) => (
+                            ServiceResponse {
+                                root_faults: Some([(action, e.to_string())].into_iter().collect()),
+                                ..template
+                            },
+                            false,
+                        ),
                     };
                     let outcome = rt.callbacks().deliver(&target, &response).await;
-                    tracing::debug!(execution = %exec_id, ?outcome, "Callback finished.");
+                    rt.records().update(&exec_id, |r| {
+                        r.status = if ok { "succeeded" } else { "failed" };
+                        r.callback = Some(match outcome {
+                            CallbackOutcome::Delivered { attempts } => CallbackRecord {
+                                attempts,
+                                delivered: true,
+                                reason: None,
+                            },
+                            CallbackOutcome::GaveUp { attempts, reason } => CallbackRecord {
+                                attempts,
+                                delivered: false,
+                                reason: Some(reason),
+                            },
+                        });
+                    });
                 });
+                ctx.note(|n| n.waiting = true);
                 let wait = ServiceResponse {
                     wait_message: Some(def.wait_message.clone().unwrap_or_else(|| {
                         format!("{} is still running; its result will follow.", def.name)
                     })),
                     ..ServiceResponse::reply_to(&request, InvokeType::Wait)
                 };
-                return Ok(body::json_response(StatusCode::OK, &wait));
+                return Ok(answer(ctx, &bytes, &wait));
             }
         },
     };
     let response = ServiceResponse::forward(&request, outputs);
-    Ok(body::json_response(StatusCode::OK, &response))
+    Ok(answer(ctx, &bytes, &response))
+}
+
+/// Renders the 200 answer, keeping both bodies when the request asked for debug capture.
+fn answer(ctx: &Context<'_>, request: &[u8], response: &ServiceResponse) -> Response<ResBody> {
+    let bytes = serde_json::to_vec(response).expect("wire types serialize to JSON");
+    ctx.capture(request, &bytes);
+    body::json_bytes_response(StatusCode::OK, bytes.into())
 }
 
 /// The outputs the definition declares, from a process reply; undeclared ones are dropped.

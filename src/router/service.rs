@@ -10,6 +10,7 @@ use crate::definition::{
     DataActionDefinition, FileResourceDefinition, LoadedDefinition, MessageActionDefinition,
     Problem, Problems, ProcessSpec, ServiceDefinition,
 };
+use crate::metrics::OpStats;
 use crate::process::{CommandProcess, Handler, Process};
 
 /// A message action ready to run.
@@ -71,6 +72,8 @@ pub struct Service {
     pub data_actions: HashMap<String, DataAction>,
     /// File resources, in definition order.
     pub file_resources: Vec<FileResource>,
+    /// Counters per operation, indexed by [`super::Route::slot`].
+    pub stats: Vec<OpStats>,
     pub(super) has_load: bool,
     pub(super) has_save: bool,
     pub(super) has_delete: bool,
@@ -153,6 +156,15 @@ impl Service {
             return Err(Problems(problems));
         }
         let any = |f: fn(&DataAction) -> bool| data_actions.values().any(f);
+        let mut stats: Vec<OpStats> = super::FIXED_SLOTS
+            .iter()
+            .map(|op| OpStats::new(op, String::new()))
+            .collect();
+        stats.extend(
+            def.message_actions
+                .iter()
+                .map(|a| OpStats::new("action", a.name.clone())),
+        );
         Ok(Service {
             name: Arc::from(def.name.as_str()),
             definition: Arc::new(def.clone()),
@@ -167,6 +179,7 @@ impl Service {
             action_by_uri,
             data_actions,
             file_resources,
+            stats,
         })
     }
 
