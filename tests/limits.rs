@@ -50,8 +50,16 @@ async fn concurrency_cap_sheds_with_503_and_retry_after() {
     let msg = shed.problem(503);
     assert!(msg.contains("maxConcurrentExecutions"), "{msg}");
     assert_eq!(shed.header("retry-after"), Some("1"));
-    assert_eq!(slow.await.unwrap().status, 200, "the running execution finishes");
-    assert_eq!(post_json(&url, &nap(0)).await.status, 200, "the slot is free again");
+    assert_eq!(
+        slow.await.unwrap().status,
+        200,
+        "the running execution finishes"
+    );
+    assert_eq!(
+        post_json(&url, &nap(0)).await.status,
+        200,
+        "the slot is free again"
+    );
     s.stop().await;
 }
 
