@@ -19,6 +19,8 @@
 //! - [`error`]: the one error type and its ServiceProblem answer. [`http`]: body helpers.
 //! - [`config`]: the command line and environment.
 
+#![forbid(unsafe_code)]
+
 pub mod admission;
 pub mod callback;
 pub mod config;
