@@ -467,11 +467,13 @@ impl RowWrite {
             Some(ext) => {
                 if let Some((k, c)) = key {
                     match key_value {
-                        Some(kv) if kv != ext => return Err(Error::bad_request(format!(
+                        Some(kv) if kv != ext => {
+                            return Err(Error::bad_request(format!(
                             "key property '{}' is '{kv}' but the object's externalId is '{ext}'; \
                                  the key of a stored row cannot change",
                             c.name
-                        ))),
+                        )))
+                        }
                         Some(_) => {}
                         None => {
                             let v = value::parse(c.kind, Some(ext))
