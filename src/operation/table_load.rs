@@ -128,13 +128,15 @@ impl<'a> DataCall<'a> {
     ) -> Result<DataCall<'a>> {
         let service: &'a Service = &ctx.service;
         let (parts, body) = req.into_parts();
+        // The type is only known once the body is read: take the largest limit.
+        let default = ctx.rt.config().max_request_bytes;
         let limit = service
             .definition
             .data_actions
             .iter()
-            .filter_map(|d| d.max_request_bytes)
+            .map(|d| d.max_request_bytes.unwrap_or(default))
             .max()
-            .unwrap_or(ctx.rt.config().max_request_bytes);
+            .unwrap_or(default);
         let bytes = body::read_limited(body, body::content_length(&parts.headers), limit).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(Error::bad_request(

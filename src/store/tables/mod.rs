@@ -6,7 +6,8 @@
 //! `spawn_blocking` with a read-only connection from a small pool, at most
 //! [`Tables`]' reader count at once. The database is in WAL mode
 //! (`synchronous=NORMAL`), so readers never wait on the writer. No SQLite call runs on an
-//! async worker thread, except creating tables at mount time.
+//! async worker thread; creating tables at mount time (a synchronous call) runs under
+//! `block_in_place` when it is called from a multi-thread runtime.
 //!
 //! Save semantics: an object whose `externalId` is null or empty is created with the key
 //! property's value as its id (a new UUID when the key is not given or the data action
@@ -97,9 +98,11 @@ impl Tables {
         key: Option<&str>,
     ) -> Result<()> {
         let table = Table::new(service, ty, key)?;
-        let db = self.open()?;
-        let mut conn = open_connection(&db.path, false)?;
-        table.create_or_extend(&mut conn)?;
+        off_worker(|| {
+            let db = self.open()?;
+            let mut conn = open_connection(&db.path, false)?;
+            table.create_or_extend(&mut conn)
+        })?;
         self.tables
             .write()
             .expect("tables map lock is never poisoned: no code panics under it")
@@ -340,6 +343,18 @@ impl Db {
         })
         .await
         .map_err(|e| Error::internal(format!("a table load failed: {e}")))?
+    }
+}
+
+/// Runs blocking `f` in place, first telling a multi-thread tokio runtime (when called
+/// from one of its workers) to move its other tasks elsewhere. Mounting is synchronous, so
+/// this is the most it can do; on a current-thread runtime `f` simply runs.
+fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
