@@ -16,6 +16,7 @@ use http::{header, Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::Context;
+use crate::admission::Admitted;
 use crate::definition::{DataActionDefinition, ServiceDefinition, TypeDefinition};
 use crate::error::{Error, Result};
 use crate::execution::{OperationKind, ProcessProperties};
@@ -111,6 +112,8 @@ pub(super) struct DataCall<'a> {
     /// The definition both come from.
     service: &'a ServiceDefinition,
     kind: OperationKind,
+    /// The execution slot of the data action, held until the answer is built.
+    _admitted: Admitted,
 }
 
 impl<'a> DataCall<'a> {
@@ -161,6 +164,8 @@ impl<'a> DataCall<'a> {
             ))
         })?;
         let process = operation_process(action, kind, type_name)?;
+        ctx.note(|n| n.name = type_name.to_owned());
+        let admitted = action.admission.admit().await?;
         let def = &service.definition.data_actions[action.index];
         let ty = service
             .definition
@@ -174,6 +179,7 @@ impl<'a> DataCall<'a> {
             process,
             service: &service.definition,
             kind,
+            _admitted: admitted,
         })
     }
 
