@@ -91,10 +91,15 @@ pub(crate) async fn handle(
         header::CONTENT_DISPOSITION,
         content_disposition(if inline { "inline" } else { "attachment" }, &record.name),
     );
-    // The content type is the uploader's word: browsers must not second-guess it.
+    // The content type is the uploader's word: browsers must not second-guess it, and an
+    // uploaded page shown inline must not run scripts in this server's origin.
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
     );
     if let Some((a, b)) = range {
         h.insert(

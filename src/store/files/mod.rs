@@ -35,6 +35,8 @@ const INDEX_FILE: &str = "files.db";
 pub(crate) const WRITE_CHUNK: usize = 256 << 10;
 /// How many chunks may wait for the writer before the upload waits for the disk.
 pub(crate) const CHANNEL_DEPTH: usize = 4;
+/// A temp upload untouched for this long is a crash leftover, removed at mount.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The files store under the data folder; cheap to clone.
 #[derive(Debug, Clone)]
@@ -82,7 +84,8 @@ impl Files {
         p
     }
 
-    /// Creates the folders of `resource_paths` and opens the index (mount time).
+    /// Creates the folders of `resource_paths`, removes temp files that a crash left
+    /// behind, and opens the index (mount time).
     ///
     /// # Errors
     ///
@@ -93,6 +96,7 @@ impl Files {
             std::fs::create_dir_all(&dir).map_err(|e| {
                 Error::internal(format!("cannot create folder {}: {e}", dir.display()))
             })?;
+            remove_stale_temps(&dir);
         }
         self.inner.index.with(|_| Ok(()))
     }
@@ -211,6 +215,40 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| Error::internal(format!("store task failed: {e}")))?
 }
 
+/// Removes the temp files under `dir` that no upload has written to for
+/// [`STALE_TEMP_AGE`]: leftovers of a crash. A live upload keeps its file's mtime fresh,
+/// so a remount while uploads run leaves them alone.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(meta) = e.metadata() else { continue };
+        if meta.is_dir() {
+            remove_stale_temps(&path);
+            continue;
+        }
+        let is_temp = e
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(sink::TEMP_PREFIX) && n.ends_with(sink::TEMP_SUFFIX));
+        let stale = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP_AGE);
+        if is_temp && stale {
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::info!(path = %path.display(), "Stale temp upload removed."),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "Stale temp upload not removed.")
+                }
+            }
+        }
+    }
+}
+
 /// Syncs a folder so that a rename into it is durable; best effort (not every file system
 /// lets a directory be opened for sync).
 fn sync_dir(dir: &Path) {
@@ -276,6 +314,27 @@ mod tests {
         assert_eq!(iso_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(iso_millis(1_718_454_645_007), "2024-06-15T12:30:45.007Z");
+    }
+
+    #[test]
+    fn only_stale_temp_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let old = std::time::SystemTime::now() - 2 * STALE_TEMP_AGE;
+        let make = |p: &Path, mtime: Option<std::time::SystemTime>| {
+            let f = std::fs::File::create(p).unwrap();
+            if let Some(t) = mtime {
+                f.set_modified(t).unwrap();
+            }
+        };
+        make(&sub.join(".upload-a.part"), Some(old));
+        make(&dir.path().join(".upload-b.part"), None);
+        make(&dir.path().join("stored-id"), Some(old));
+        remove_stale_temps(dir.path());
+        assert!(!sub.join(".upload-a.part").exists());
+        assert!(dir.path().join(".upload-b.part").exists());
+        assert!(dir.path().join("stored-id").exists());
     }
 
     #[test]

@@ -16,6 +16,12 @@ use tokio::task::JoinHandle;
 use super::{CHANNEL_DEPTH, WRITE_CHUNK};
 use crate::error::{Error, Result};
 
+/// Temp files are `.upload-{execution id}.part`: hidden, and never a stored file's name
+/// (those are ids).
+pub(super) const TEMP_PREFIX: &str = ".upload-";
+/// See [`TEMP_PREFIX`].
+pub(super) const TEMP_SUFFIX: &str = ".part";
+
 /// What the writer receives.
 enum Msg {
     Data(Bytes),
@@ -45,7 +51,7 @@ impl std::fmt::Debug for Msg {
 impl Sink {
     /// Starts the writer of a new hidden temp file in `folder`.
     pub(crate) fn start(folder: PathBuf, exec_id: &str) -> Sink {
-        let path = folder.join(format!(".upload-{exec_id}.part"));
+        let path = folder.join(format!("{TEMP_PREFIX}{exec_id}{TEMP_SUFFIX}"));
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         let target = path.clone();
         let writer = tokio::task::spawn_blocking(move || write_all(&folder, &target, rx));
