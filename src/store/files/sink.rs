@@ -14,6 +14,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{CHANNEL_DEPTH, WRITE_CHUNK};
+
+/// Bytes written between two early syncs of a large upload.
+const SYNC_EVERY: u64 = 32 << 20;
 use crate::error::{Error, Result};
 
 /// Temp files are `.upload-{execution id}.part`: hidden, and never a stored file's name
@@ -163,19 +166,37 @@ impl Finished {
 
 /// The blocking writer: creates the file, writes every chunk, syncs on `Finish`.
 ///
-/// An abandoned or failed upload removes its own file here too: the sink's drop guard
-/// may run before this thread has even created it.
+/// Every [`SYNC_EVERY`] bytes a helper thread starts `fdatasync` on the data written so
+/// far, so that the disk works while the socket delivers the rest and the final sync
+/// only has the tail left to flush. An abandoned or failed upload removes its own file
+/// here too: the sink's drop guard may run before this thread has even created it.
 fn write_all(folder: &Path, path: &Path, mut rx: mpsc::Receiver<Msg>) -> std::io::Result<()> {
     std::fs::create_dir_all(folder)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)?;
+    let mut syncer: Option<std::thread::JoinHandle<()>> = None;
     let mut run = || {
+        let mut unsynced = 0u64;
         while let Some(msg) = rx.blocking_recv() {
             match msg {
-                Msg::Data(b) => file.write_all(&b)?,
+                Msg::Data(b) => {
+                    file.write_all(&b)?;
+                    unsynced += b.len() as u64;
+                    if unsynced >= SYNC_EVERY && syncer.as_ref().is_none_or(|h| h.is_finished()) {
+                        unsynced = 0;
+                        let early = file.try_clone()?;
+                        // Errors surface in the final sync below.
+                        syncer = Some(std::thread::spawn(move || {
+                            let _ = early.sync_data();
+                        }));
+                    }
+                }
                 Msg::Finish => {
+                    if let Some(h) = syncer.take() {
+                        let _ = h.join();
+                    }
                     file.flush()?;
                     return file.sync_all();
                 }
