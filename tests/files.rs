@@ -737,7 +737,7 @@ async fn resource_paths_select_resources_and_sub_folders() {
         async move { names(&list(server, svc, json!({"resourcePath": rp})).await).0 }
     };
     assert_eq!(in_folder("Files", "/file/reports/2024").await, ["deep.txt"]);
-    assert_eq!(in_folder("Files", "file").await, ["root.txt"]);
+    assert_eq!(in_folder("Files", "/file").await, ["root.txt"]);
     assert_eq!(in_folder("Files", "").await, ["root.txt"]);
     assert!(server
         .data
@@ -761,6 +761,8 @@ async fn resource_paths_select_resources_and_sub_folders() {
     // Several resources and no match: 404 naming the path.
     let a = list(&server, "Files", json!({"resourcePath": "/nowhere"})).await;
     assert!(a.problem(404).contains("/nowhere"));
+    let a = list(&server, "Files", json!({"resourcePath": "file"})).await;
+    assert!(a.problem(404).contains("'file'"));
     server.stop().await;
 }
 

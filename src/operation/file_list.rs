@@ -165,10 +165,12 @@ pub(super) fn select_resource<'a>(
     if segs.is_empty() {
         return Ok(pick(0, &[]));
     }
+    // Resource paths start with `/`: a relative one can only be a sub-folder.
     let best = service
         .file_resources
         .iter()
         .enumerate()
+        .filter(|_| raw.starts_with('/'))
         .filter_map(|(i, r)| {
             let root = segments(&defs[r.index].path).ok()?;
             (segs.len() >= root.len() && segs[..root.len()] == root[..]).then_some((i, root.len()))
