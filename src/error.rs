@@ -38,6 +38,21 @@ pub enum Error {
         /// The limit in bytes that was exceeded.
         limit: u64,
     },
+    /// An uploaded file is larger than its file resource's `maxUploadBytes` (413), decided
+    /// while streaming.
+    #[error(
+        "the file exceeds the upload limit of {limit} bytes (maxUploadBytes of the file resource)"
+    )]
+    FileTooLarge {
+        /// The `maxUploadBytes` that was exceeded.
+        limit: u64,
+    },
+    /// A `Range` asks for bytes past the end of the file (416).
+    #[error("the requested range is not satisfiable: the file has {size} bytes")]
+    RangeNotSatisfiable {
+        /// The file's size, sent back in `Content-Range: bytes */{size}`.
+        size: u64,
+    },
     /// The body's media type is not one the operation reads (415).
     #[error("{0}")]
     UnsupportedMediaType(Cow<'static, str>),
@@ -97,7 +112,10 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -145,6 +163,11 @@ impl Error {
             Error::Overloaded { retry_after, .. } | Error::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
+            Error::RangeNotSatisfiable { size } => {
+                let v = HeaderValue::from_str(&format!("bytes */{size}"))
+                    .expect("a number is a valid header value");
+                headers.insert(header::CONTENT_RANGE, v);
+            }
             _ => {}
         }
         resp
@@ -167,6 +190,8 @@ mod tests {
         assert_eq!(Error::not_found("x").status(), 404);
         assert_eq!(Error::MethodNotAllowed { allow: "POST" }.status(), 405);
         assert_eq!(Error::PayloadTooLarge { limit: 1 }.status(), 413);
+        assert_eq!(Error::FileTooLarge { limit: 1 }.status(), 413);
+        assert_eq!(Error::RangeNotSatisfiable { size: 1 }.status(), 416);
         assert_eq!(Error::Process("boom".into()).status(), 500);
     }
 

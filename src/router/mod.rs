@@ -214,10 +214,10 @@ impl Service {
             "/file/content" | "/files/content" if self.has_upload => {
                 allow(method, POST, "POST", Route::FileUpload)
             }
-            "/file/delete" if self.has_upload => allow(method, POST, "POST", Route::FileDelete),
+            "/file/delete" if self.has_files() => allow(method, POST, "POST", Route::FileDelete),
             _ => {
                 if let Some(id) = sub.strip_prefix("/file/content/") {
-                    if self.has_upload && !id.is_empty() && !id.contains('/') {
+                    if self.has_files() && !id.is_empty() && !id.contains('/') {
                         return allow(method, GET, "GET", Route::FileDownload(id.to_owned()));
                     }
                 } else if let Some(uri) = sub.strip_prefix("/actions/") {

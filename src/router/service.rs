@@ -183,6 +183,12 @@ impl Service {
         })
     }
 
+    /// Whether the service has a file resource: stored files can then be downloaded and
+    /// deleted by id, whichever of list and upload the resources declare.
+    pub fn has_files(&self) -> bool {
+        !self.file_resources.is_empty()
+    }
+
     /// The index of the action mounted at `actions/{uri}`.
     pub fn action_index(&self, uri: &str) -> Option<usize> {
         if let Some(i) = self.action_by_uri.get(uri) {
@@ -239,6 +245,8 @@ impl Service {
         if self.has_upload {
             add("POST", "/file/content", "file upload");
             add("POST", "/files/content", "file upload");
+        }
+        if self.has_files() {
             add("POST", "/file/delete", "file delete");
             add("GET", "/file/content/{id}", "file download");
         }

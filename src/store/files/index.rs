@@ -1,0 +1,309 @@
+//! The SQLite index of stored files (`files.db`, WAL mode).
+//!
+//! One connection behind a mutex, opened on first use; callers run on the blocking pool.
+//! Listing asks for one row more than the page to know whether more follow.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS file (
+    id            TEXT PRIMARY KEY,
+    service       TEXT NOT NULL,
+    resource_path TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    created       INTEGER NOT NULL,
+    modified      INTEGER NOT NULL,
+    rel_path      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS file_by_folder ON file (service, resource_path, name);
+";
+
+const COLUMNS: &str =
+    "id, service, resource_path, name, content_type, size, created, modified, rel_path";
+
+/// One stored file as indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileRecord {
+    /// The file id (`$File` `Id` and `externalId`).
+    pub(crate) id: String,
+    /// The service.
+    pub(crate) service: String,
+    /// The canonical resource path (`/file/reports`).
+    pub(crate) resource_path: String,
+    /// The cleaned name.
+    pub(crate) name: String,
+    /// The content type.
+    pub(crate) content_type: String,
+    /// Size in bytes.
+    pub(crate) size: i64,
+    /// Milliseconds since the epoch.
+    pub(crate) created: i64,
+    /// Milliseconds since the epoch.
+    pub(crate) modified: i64,
+    /// Where the bytes are, relative to the data folder.
+    pub(crate) rel_path: String,
+}
+
+/// The column a listing is ordered by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum OrderColumn {
+    /// The name (default).
+    #[default]
+    Name,
+    /// The id.
+    Id,
+    /// The content type.
+    ContentType,
+    /// Creation time.
+    Created,
+    /// Modification time.
+    Modified,
+}
+
+impl OrderColumn {
+    fn sql(self) -> &'static str {
+        match self {
+            OrderColumn::Name => "name",
+            OrderColumn::Id => "id",
+            OrderColumn::ContentType => "content_type",
+            OrderColumn::Created => "created",
+            OrderColumn::Modified => "modified",
+        }
+    }
+}
+
+/// Order, page and search of a listing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListQuery {
+    /// Order column.
+    pub(crate) order: OrderColumn,
+    /// Descending when true.
+    pub(crate) descending: bool,
+    /// Page size.
+    pub(crate) limit: u32,
+    /// Files skipped.
+    pub(crate) offset: u64,
+    /// Substring of the name, case-insensitive for ASCII letters.
+    pub(crate) search: Option<String>,
+}
+
+/// The index database, opened lazily.
+#[derive(Debug)]
+pub(super) struct Index {
+    path: PathBuf,
+    conn: Mutex<Option<Connection>>,
+}
+
+impl Index {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Index {
+            path,
+            conn: Mutex::new(None),
+        }
+    }
+
+    /// Runs `f` on the open connection, opening it first when needed.
+    pub(super) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        // A panic under this lock can only come from rusqlite itself; the connection is
+        // still usable, so a poisoned lock is taken over.
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(open(&self.path)?);
+        }
+        f(guard.as_ref().expect("opened just above"))
+    }
+
+    pub(super) fn insert(&self, r: &FileRecord) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO file ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ),
+                params![
+                    r.id,
+                    r.service,
+                    r.resource_path,
+                    r.name,
+                    r.content_type,
+                    r.size,
+                    r.created,
+                    r.modified,
+                    r.rel_path
+                ],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn get(&self, service: &str, id: &str) -> Result<Option<FileRecord>> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM file WHERE id = ?1 AND service = ?2"),
+                params![id, service],
+                record,
+            )
+            .optional()
+            .map_err(sql)
+        })
+    }
+
+    pub(super) fn delete(&self, service: &str, id: &str) -> Result<Option<FileRecord>> {
+        self.with(|c| {
+            c.query_row(
+                &format!("DELETE FROM file WHERE id = ?1 AND service = ?2 RETURNING {COLUMNS}"),
+                params![id, service],
+                record,
+            )
+            .optional()
+            .map_err(sql)
+        })
+    }
+
+    pub(super) fn list(
+        &self,
+        service: &str,
+        resource_path: &str,
+        q: &ListQuery,
+    ) -> Result<(Vec<FileRecord>, bool)> {
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let col = q.order.sql();
+        let search = q.search.as_deref().filter(|s| !s.is_empty());
+        let query = format!(
+            "SELECT {COLUMNS} FROM file WHERE service = ?1 AND resource_path = ?2 {} \
+             ORDER BY {col} {dir}, id {dir} LIMIT ?3 OFFSET ?4",
+            if search.is_some() {
+                "AND name LIKE ?5 ESCAPE '\\'"
+            } else {
+                "AND ?5 IS NULL"
+            }
+        );
+        let pattern = search.map(|s| format!("%{}%", escape_like(s)));
+        let want = i64::from(q.limit) + 1;
+        let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&query).map_err(sql)?;
+            let mut rows: Vec<FileRecord> = stmt
+                .query_map(
+                    params![service, resource_path, want, offset, pattern],
+                    record,
+                )
+                .map_err(sql)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(sql)?;
+            let more = rows.len() as i64 > i64::from(q.limit);
+            rows.truncate(q.limit as usize);
+            Ok((rows, more))
+        })
+    }
+}
+
+fn open(path: &std::path::Path) -> Result<Connection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::internal(format!("cannot create data folder {}: {e}", dir.display()))
+        })?;
+    }
+    let c = Connection::open(path)
+        .map_err(|e| Error::internal(format!("cannot open file index {}: {e}", path.display())))?;
+    c.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(sql)?;
+    c.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+    c.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sql)?;
+    c.execute_batch(SCHEMA).map_err(sql)?;
+    Ok(c)
+}
+
+fn record(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
+    Ok(FileRecord {
+        id: r.get(0)?,
+        service: r.get(1)?,
+        resource_path: r.get(2)?,
+        name: r.get(3)?,
+        content_type: r.get(4)?,
+        size: r.get(5)?,
+        created: r.get(6)?,
+        modified: r.get(7)?,
+        rel_path: r.get(8)?,
+    })
+}
+
+/// Escapes `%`, `_` and the escape character itself for a LIKE pattern.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn sql(e: rusqlite::Error) -> Error {
+    Error::internal(format!("file index: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, name: &str, created: i64) -> FileRecord {
+        FileRecord {
+            id: id.into(),
+            service: "S".into(),
+            resource_path: "/file".into(),
+            name: name.into(),
+            content_type: "text/plain".into(),
+            size: 1,
+            created,
+            modified: created,
+            rel_path: format!("files/S/file/{id}"),
+        }
+    }
+
+    #[test]
+    fn list_orders_pages_and_searches() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = Index::new(dir.path().join("files.db"));
+        for (i, n) in ["b.txt", "a_1.txt", "c.txt", "a%2.txt"].iter().enumerate() {
+            idx.insert(&rec(&format!("id{i}"), n, i as i64)).unwrap();
+        }
+        let q = ListQuery {
+            limit: 2,
+            ..ListQuery::default()
+        };
+        let (page, more) = idx.list("S", "/file", &q).unwrap();
+        let names: Vec<_> = page.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a%2.txt", "a_1.txt"]);
+        assert!(more);
+        let q = ListQuery {
+            limit: 10,
+            search: Some("_".into()),
+            ..ListQuery::default()
+        };
+        let (page, more) = idx.list("S", "/file", &q).unwrap();
+        assert_eq!(page.len(), 1);
+        assert!(!more);
+        let q = ListQuery {
+            limit: 10,
+            offset: 1,
+            order: OrderColumn::Created,
+            descending: true,
+            ..ListQuery::default()
+        };
+        let (page, _) = idx.list("S", "/file", &q).unwrap();
+        assert_eq!(page[0].name, "c.txt");
+        assert_eq!(idx.delete("S", "id0").unwrap().unwrap().name, "b.txt");
+        assert!(idx.get("S", "id0").unwrap().is_none());
+        assert!(idx.delete("Other", "id1").unwrap().is_none());
+    }
+}
