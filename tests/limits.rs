@@ -159,3 +159,78 @@ async fn data_action_rate_limit_applies_per_type_and_is_recorded() {
     assert_eq!((record.operation, record.name.as_str()), ("load", "Item"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn stalled_upload_is_cut_off_with_408_and_leaves_no_file() {
+    let s = server(ServerConfig {
+        body_idle_timeout: Duration::from_millis(500),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    let head = "POST /fs/Limited/file/content HTTP/1.1\r\nhost: x\r\n\
+                content-type: multipart/form-data; boundary=XyZ\r\ncontent-length: 100000\r\n\r\n";
+    let part = "--XyZ\r\ncontent-disposition: form-data; name=\"FileData\"; filename=\"a.bin\"\r\n\r\nsome bytes";
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(part.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server answered and closed");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // The temp file is removed by the writer thread once the upload is dropped.
+    let mut leftovers = Vec::new();
+    for _ in 0..100 {
+        leftovers = walk(s.data.path())
+            .into_iter()
+            .filter(|p| p.contains("a.bin") || p.contains(".part"))
+            .collect();
+        if leftovers.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn uploads_are_recorded_with_their_tracked_properties() {
+    let s = server(ServerConfig::default()).await;
+    let body = "--XyZ\r\ncontent-disposition: form-data; name=\"FileDataRequest\"\r\ncontent-type: application/json\r\n\r\n{}\r\n\
+                --XyZ\r\ncontent-disposition: form-data; name=\"FileData\"; filename=\"notes.txt\"\r\n\r\nhello\r\n--XyZ--\r\n";
+    let a = support::request(
+        http::Method::POST,
+        &s.url("/fs/Limited/file/content"),
+        &[("content-type", "multipart/form-data; boundary=XyZ")],
+        body,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let r = s
+        .runtime
+        .records()
+        .get(a.header("x-execution-id").unwrap())
+        .unwrap();
+    assert_eq!(r.operation, "upload");
+    assert_eq!(r.name, "/file");
+    assert_eq!(r.tracked["File Name"], "notes.txt");
+    assert_eq!(r.tracked["File Content Type"], "text/plain");
+    s.stop().await;
+}
+
+/// Every path under `dir`, as strings.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}

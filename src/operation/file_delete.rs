@@ -49,6 +49,7 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
     execution.properties = properties;
     execution.track(FILE_NAME, record.name);
     execution.track(FILE_CONTENT_TYPE, record.content_type);
+    ctx.note_execution(&execution);
     tracing::debug!(%id, "File deleted.");
     let response = ObjectDataResponse {
         culture: request.culture,

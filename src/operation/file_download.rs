@@ -47,6 +47,7 @@ pub(crate) async fn handle(
     );
     execution.track(FILE_NAME, record.name.clone());
     execution.track(FILE_CONTENT_TYPE, record.content_type.clone());
+    ctx.note_execution(&execution);
 
     let mut file = match tokio::fs::File::open(files.path_of(&record)).await {
         Ok(f) => f,

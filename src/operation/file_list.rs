@@ -59,6 +59,8 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
         selected.resource_path.clone(),
     );
     execution.properties = properties(service, &parts, &request)?;
+    ctx.note_execution(&execution);
+    let _admitted = selected.resource.admission.admit().await?;
     let filter = request.list_filter.clone().unwrap_or_default();
     let base = base_url(ctx, &parts);
 

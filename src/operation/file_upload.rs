@@ -61,6 +61,12 @@ pub(crate) fn prepare(rt: &Runtime, service: &Service) -> Result<()> {
 
 /// Answers a file upload request.
 pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<Response<ResBody>> {
+    // With one file resource the limits are known before a byte is streamed; with several,
+    // the request part picks the resource, and its limits apply once that is read.
+    let early = match ctx.service.file_resources.as_slice() {
+        [only] => Some(only.admission.admit().await?),
+        _ => None,
+    };
     let (parts, body) = req.into_parts();
     let content_type = parts
         .headers
@@ -86,7 +92,7 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
             ))
         }
     };
-    finish(ctx, &parts, received).await
+    finish(ctx, &parts, received, early.is_some()).await
 }
 
 /// A file streamed to its temp file, with the request that came with it.
@@ -98,7 +104,12 @@ struct Received {
 }
 
 /// Stores (or hands to the process) a received upload and answers its `$File`.
-async fn finish(ctx: &Context<'_>, parts: &Parts, received: Received) -> Result<Response<ResBody>> {
+async fn finish(
+    ctx: &Context<'_>,
+    parts: &Parts,
+    received: Received,
+    admitted: bool,
+) -> Result<Response<ResBody>> {
     let service = &ctx.service;
     let Received {
         request,
@@ -107,6 +118,10 @@ async fn finish(ctx: &Context<'_>, parts: &Parts, received: Received) -> Result<
         content_type,
     } = received;
     let selected = upload_resource(service, &request)?;
+    let _admitted = match admitted {
+        true => None,
+        false => Some(selected.resource.admission.admit().await?),
+    };
     let limit = selected.definition.max_upload_bytes();
     if file.size() > limit {
         return Err(Error::FileTooLarge { limit });
@@ -125,6 +140,7 @@ async fn finish(ctx: &Context<'_>, parts: &Parts, received: Received) -> Result<
     execution.properties = file_list::properties(service, parts, &request)?;
     execution.track(FILE_NAME, name.clone());
     execution.track(FILE_CONTENT_TYPE, content_type.clone());
+    ctx.note_execution(&execution);
     let base = file_list::base_url(ctx, parts);
     let files = &ctx.rt.stores().files;
 
@@ -318,9 +334,7 @@ fn multer_error(e: multer::Error) -> Error {
     match e {
         multer::Error::FieldSizeExceeded { limit, .. } => Error::FileTooLarge { limit },
         multer::Error::StreamSizeExceeded { limit } => Error::PayloadTooLarge { limit },
-        multer::Error::StreamReadFailed(e) => {
-            Error::bad_request(format!("request body could not be read: {e}"))
-        }
+        multer::Error::StreamReadFailed(e) => body::read_error(e),
         other => Error::bad_request(format!("multipart body is malformed: {other}")),
     }
 }
@@ -360,8 +374,7 @@ async fn raw(ctx: &Context<'_>, parts: &Parts, mut body: ReqBody) -> Result<Rece
         &ctx.exec_id,
     );
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| Error::bad_request(format!("request body could not be read: {e}")))?;
+        let frame = frame.map_err(body::read_error)?;
         let Ok(chunk) = frame.into_data() else {
             continue;
         };

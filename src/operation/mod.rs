@@ -160,6 +160,14 @@ impl Context<'_> {
         }
     }
 
+    /// Copies the execution's name and tracked properties into its record.
+    pub(crate) fn note_execution(&self, execution: &crate::execution::Execution) {
+        self.note(|n| {
+            n.name.clone_from(&execution.name);
+            n.tracked.clone_from(&execution.tracked);
+        });
+    }
+
     /// Keeps the request and response bodies of a debug execution, redacted.
     pub(crate) fn capture(&self, request: &[u8], response: &[u8]) {
         if !self.debug {
