@@ -17,8 +17,11 @@
 //! - [`execution`]: the execution id, process properties and tracked properties.
 //! - [`protocol`]: the Flow wire types. [`definition`]: the service definition files.
 //! - [`error`]: the one error type and its ServiceProblem answer. [`http`]: body helpers.
+//! - [`admin`]: the admin API under `/api/`: deployments (hot mount), service versions,
+//!   routes, engine, health, users.
 //! - [`config`]: the command line and environment.
 
+pub mod admin;
 pub mod config;
 pub mod definition;
 pub mod error;
