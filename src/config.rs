@@ -30,6 +30,8 @@ pub const ENV_MAX_CONNECTIONS: &str = "FSS_MAX_CONNECTIONS";
 pub const ENV_HEADER_READ_TIMEOUT: &str = "FSS_HEADER_READ_TIMEOUT_SECONDS";
 /// `FSS_SHUTDOWN_GRACE_SECONDS`: time in-flight requests get on shutdown.
 pub const ENV_SHUTDOWN_GRACE: &str = "FSS_SHUTDOWN_GRACE_SECONDS";
+/// `FSS_BODY_IDLE_TIMEOUT_SECONDS`: time a client may pause mid-body.
+pub const ENV_BODY_IDLE_TIMEOUT: &str = "FSS_BODY_IDLE_TIMEOUT_SECONDS";
 /// `FSS_MAX_REQUEST_BYTES`: the largest JSON request body.
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
@@ -59,6 +61,7 @@ Options (each also from the environment variable shown):
   --max-connections N        connection cap                [FSS_MAX_CONNECTIONS, default 10000]
   --header-read-timeout S    seconds to send headers       [FSS_HEADER_READ_TIMEOUT_SECONDS, default 30]
   --shutdown-grace S         seconds to drain on shutdown  [FSS_SHUTDOWN_GRACE_SECONDS, default 30]
+  --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
@@ -152,6 +155,7 @@ pub fn parse(
         "--max-connections",
         "--header-read-timeout",
         "--shutdown-grace",
+        "--body-idle-timeout",
         "--max-request-bytes",
         "--public-base-url",
         "--admin-user",
@@ -187,6 +191,9 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--shutdown-grace", ENV_SHUTDOWN_GRACE) {
         o.server.shutdown_grace = Duration::from_secs(parse_value(&n, &v, "seconds")?);
+    }
+    if let Some((n, v)) = get("--body-idle-timeout", ENV_BODY_IDLE_TIMEOUT) {
+        o.server.body_idle_timeout = Duration::from_secs(parse_value(&n, &v, "seconds")?);
     }
     if let Some((n, v)) = get("--max-request-bytes", ENV_MAX_REQUEST_BYTES) {
         o.runtime.max_request_bytes = parse_value(&n, &v, "a number of bytes")?;

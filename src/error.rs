@@ -50,6 +50,26 @@ pub enum Error {
     /// The body's media type is not one the operation reads (415).
     #[error("{0}")]
     UnsupportedMediaType(Cow<'static, str>),
+    /// The operation is at its concurrency limit (503 with `Retry-After`).
+    #[error("{message}")]
+    Overloaded {
+        /// Which limit, for the caller.
+        message: &'static str,
+        /// Seconds to wait before retrying.
+        retry_after: u64,
+    },
+    /// The operation's request rate is exceeded (429 with `Retry-After`).
+    #[error("the operation's maxRequestsPerSecond limit is exceeded; retry after {retry_after} s")]
+    RateLimited {
+        /// Seconds to wait before retrying.
+        retry_after: u64,
+    },
+    /// The client stopped sending its body (408).
+    #[error("the request body stalled: no data for {seconds} s")]
+    BodyTimeout {
+        /// The idle limit in seconds.
+        seconds: u64,
+    },
     /// The process behind the operation failed; the message is the process's own (500).
     #[error("{0}")]
     Process(String),
@@ -97,6 +117,9 @@ impl Error {
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::Process(_) | Error::Internal(_) | Error::Io(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -132,8 +155,14 @@ impl Error {
         let mut resp = body::json_response(status, &problem);
         let headers = resp.headers_mut();
         headers.insert(SERVICE_PROBLEM_KIND, HeaderValue::from_static("service"));
-        if let Error::MethodNotAllowed { allow } = self {
-            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        match self {
+            Error::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Error::Overloaded { retry_after, .. } | Error::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
         }
         resp
     }

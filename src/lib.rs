@@ -22,14 +22,18 @@
 //! - [`config`]: the command line and environment.
 
 pub mod admin;
+pub mod admission;
+pub mod callback;
 pub mod config;
 pub mod definition;
 pub mod error;
 pub mod execution;
 pub mod http;
+pub mod metrics;
 mod operation;
 pub mod process;
 pub mod protocol;
+pub mod records;
 pub mod router;
 pub mod runtime;
 pub mod server;

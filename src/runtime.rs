@@ -5,17 +5,21 @@
 //! snapshot from the old one and swaps it in atomically; requests in flight keep theirs.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
+use crate::callback::{CallbackPolicy, Callbacks};
 use crate::definition::{validate_set, LoadedDefinition, Problem, Problems};
 use crate::error::Error;
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::operation;
 use crate::process::Handler;
+use crate::records::{Records, DEFAULT_RECORDS};
 use crate::router::{Service, Snapshot, SERVICE_PREFIX};
 use crate::store::Stores;
 
@@ -31,6 +35,10 @@ pub struct RuntimeConfig {
     pub max_request_bytes: u64,
     /// The base URL used in download links; default: built from the request's `Host`.
     pub public_base_url: Option<String>,
+    /// Retry policy of WAIT callbacks.
+    pub callback: CallbackPolicy,
+    /// How many execution records the in-memory ring keeps (0: none). Default 10 000.
+    pub execution_records: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -39,6 +47,8 @@ impl Default for RuntimeConfig {
             data_dir: PathBuf::from("data"),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             public_base_url: None,
+            callback: CallbackPolicy::default(),
+            execution_records: DEFAULT_RECORDS,
         }
     }
 }
@@ -52,6 +62,10 @@ pub struct Runtime {
 struct Inner {
     config: RuntimeConfig,
     stores: Stores,
+    callbacks: Callbacks,
+    records: Records,
+    /// Requests being answered right now.
+    in_flight: AtomicI64,
     snapshot: ArcSwap<Snapshot>,
     handlers: RwLock<HashMap<String, Arc<dyn Handler>>>,
     /// Serializes mounts so that two concurrent deploys cannot lose each other's services.
@@ -74,6 +88,9 @@ impl Runtime {
         Runtime {
             inner: Arc::new(Inner {
                 stores: Stores::new(&config.data_dir),
+                callbacks: Callbacks::new(config.callback),
+                records: Records::new(config.execution_records),
+                in_flight: AtomicI64::new(0),
                 config,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
                 handlers: RwLock::new(HashMap::new()),
@@ -86,6 +103,53 @@ impl Runtime {
     /// The configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
+    }
+
+    /// The ring of recent executions.
+    pub fn records(&self) -> &Records {
+        &self.inner.records
+    }
+
+    /// The metrics of every mounted service, in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str(crate::metrics::HEADER);
+        let snapshot = self.snapshot();
+        let mut services: Vec<_> = snapshot.services().collect();
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        let (mut shed, mut limited) = (0, 0);
+        for s in services {
+            for op in &s.stats {
+                op.render(&s.name, &mut out);
+                shed += op.count(503);
+                limited += op.count(429);
+            }
+        }
+        let (delivered, retried, failed) = self.callbacks().counts();
+        let in_flight = self.inner.in_flight.load(Ordering::Relaxed);
+        let _ = write!(
+            out,
+            "# HELP fss_in_flight_requests Requests being answered now.\n\
+             # TYPE fss_in_flight_requests gauge\n\
+             fss_in_flight_requests {in_flight}\n\
+             # HELP fss_shed_total Requests shed at a concurrency limit (503).\n\
+             # TYPE fss_shed_total counter\n\
+             fss_shed_total {shed}\n\
+             # HELP fss_rate_limited_total Requests refused by a rate limit (429).\n\
+             # TYPE fss_rate_limited_total counter\n\
+             fss_rate_limited_total {limited}\n\
+             # HELP fss_callbacks_total WAIT callbacks by outcome.\n\
+             # TYPE fss_callbacks_total counter\n\
+             fss_callbacks_total{{outcome=\"delivered\"}} {delivered}\n\
+             fss_callbacks_total{{outcome=\"retried\"}} {retried}\n\
+             fss_callbacks_total{{outcome=\"failed\"}} {failed}\n"
+        );
+        out
+    }
+
+    /// The callback client of WAIT answers.
+    pub fn callbacks(&self) -> &Callbacks {
+        &self.inner.callbacks
     }
 
     /// The embedded stores (tables, files).
@@ -203,6 +267,13 @@ impl Runtime {
 
     /// Answers one request. Never fails: errors become their HTTP answers.
     pub async fn handle(&self, req: Request<ReqBody>) -> Response<ResBody> {
+        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        let resp = self.answer(req).await;
+        self.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+        resp
+    }
+
+    async fn answer(&self, req: Request<ReqBody>) -> Response<ResBody> {
         let path = req.uri().path();
         if path.starts_with(SERVICE_PREFIX) {
             let snapshot = self.inner.snapshot.load_full();

@@ -10,6 +10,7 @@ mod validate;
 
 use serde::{Deserialize, Serialize};
 
+use crate::admission::Limits;
 use crate::protocol::ContentType;
 
 pub use load::{load_dir, parse_definition, LoadedDefinition, Problem, Problems};
@@ -163,9 +164,23 @@ pub struct MessageActionDefinition {
     /// How long the caller waits before the answer turns into `WAIT`. Default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_timeout_seconds: Option<u64>,
+    /// The message shown to users while the answer is `WAIT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_message: Option<String>,
     /// The largest request body accepted, in bytes. Default: the server's limit (10 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_bytes: Option<u64>,
+    /// The most executions running at once; further requests wait up to `queueTimeoutMs`,
+    /// then get 503. Default: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_executions: Option<usize>,
+    /// How long a request waits for a free execution slot, in ms. Default 10 000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_timeout_ms: Option<u64>,
+    /// The most requests per second (bursts of one second's worth); more get 429.
+    /// Default: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_second: Option<f64>,
     /// What runs.
     pub process: ProcessSpec,
 }
@@ -194,6 +209,17 @@ pub struct DataActionDefinition {
     /// The largest request body accepted, in bytes. Default: the server's limit (10 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_bytes: Option<u64>,
+    /// The most executions running at once; further requests wait up to `queueTimeoutMs`,
+    /// then get 503. Default: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_executions: Option<usize>,
+    /// How long a request waits for a free execution slot, in ms. Default 10 000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_timeout_ms: Option<u64>,
+    /// The most requests per second (bursts of one second's worth); more get 429.
+    /// Default: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_second: Option<f64>,
 }
 
 /// A file resource.
@@ -214,6 +240,17 @@ pub struct FileResourceDefinition {
     /// Upload a file (POST `/file/content`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<ProcessSpec>,
+    /// The most executions running at once; further requests wait up to `queueTimeoutMs`,
+    /// then get 503. Default: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_executions: Option<usize>,
+    /// How long a request waits for a free execution slot, in ms. Default 10 000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_timeout_ms: Option<u64>,
+    /// The most requests per second (bursts of one second's worth); more get 429.
+    /// Default: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_second: Option<f64>,
 }
 
 /// What runs behind an operation: exactly one of `builtin`, `command`, `handler`.
@@ -230,6 +267,25 @@ pub struct ProcessSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handler: Option<String>,
 }
+
+/// Builds the admission [`Limits`] of a definition that carries the three limit fields.
+macro_rules! limits_of {
+    ($t:ty) => {
+        impl $t {
+            /// The admission limits this operation sets.
+            pub fn limits(&self) -> Limits {
+                Limits {
+                    max_concurrent: self.max_concurrent_executions,
+                    queue_timeout: self.queue_timeout_ms.map(std::time::Duration::from_millis),
+                    max_per_second: self.max_requests_per_second,
+                }
+            }
+        }
+    };
+}
+limits_of!(MessageActionDefinition);
+limits_of!(DataActionDefinition);
+limits_of!(FileResourceDefinition);
 
 impl ServiceDefinition {
     /// The type named `name`.

@@ -197,6 +197,12 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
                 format!("type '{}' already has a data action", d.object_type),
             );
         }
+        check_limits(
+            &at,
+            d.max_concurrent_executions,
+            d.max_requests_per_second,
+            &mut push,
+        );
         if d.load.is_none() && d.save.is_none() && d.delete.is_none() {
             push(
                 at.clone(),
@@ -233,6 +239,12 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
         if f.max_upload_bytes == Some(0) {
             push(format!("{at}.maxUploadBytes"), "must be at least 1".into());
         }
+        check_limits(
+            &at,
+            f.max_concurrent_executions,
+            f.max_requests_per_second,
+            &mut push,
+        );
         if f.list.is_none() && f.upload.is_none() {
             push(
                 at.clone(),
@@ -244,6 +256,26 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
                 check_process(&format!("{at}.{field}"), spec, STORE_BUILTINS, &mut push);
             }
         }
+    }
+}
+
+fn check_limits(
+    at: &str,
+    max_concurrent: Option<usize>,
+    max_per_second: Option<f64>,
+    push: &mut impl FnMut(String, String),
+) {
+    if max_concurrent == Some(0) {
+        push(
+            format!("{at}.maxConcurrentExecutions"),
+            "must be at least 1".into(),
+        );
+    }
+    if max_per_second.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        push(
+            format!("{at}.maxRequestsPerSecond"),
+            "must be a positive number".into(),
+        );
     }
 }
 

@@ -92,8 +92,7 @@ pub async fn read_limited(
     let mut buf: Option<BytesMut> = None;
     let mut total: u64 = 0;
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| Error::bad_request(format!("request body could not be read: {e}")))?;
+        let frame = frame.map_err(read_error)?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -147,5 +146,91 @@ mod tests {
         assert_eq!(err.status(), 413);
         let err = read_limited(from_bytes("1"), Some(6), 5).await.unwrap_err();
         assert_eq!(err.status(), 413);
+    }
+}
+
+/// The error a request body yields when the client stops sending for too long.
+#[derive(Debug)]
+pub struct BodyIdle {
+    /// The idle limit.
+    pub idle: std::time::Duration,
+}
+
+impl std::fmt::Display for BodyIdle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no body data for {} s", self.idle.as_secs())
+    }
+}
+
+impl std::error::Error for BodyIdle {}
+
+/// A request body that fails with [`BodyIdle`] when no frame arrives within `idle` of
+/// the previous one (or of the first read), so a client that stalls mid-body is cut off
+/// and its resources freed.
+#[derive(Debug)]
+pub struct IdleTimeout<B> {
+    inner: B,
+    idle: std::time::Duration,
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> IdleTimeout<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, idle: std::time::Duration) -> Self {
+        IdleTimeout {
+            inner,
+            idle,
+            sleep: None,
+        }
+    }
+}
+
+impl<B> hyper::body::Body for IdleTimeout<B>
+where
+    B: hyper::body::Body + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = B::Data;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = self.get_mut();
+        let idle = this.idle;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                sleep.as_mut().reset(tokio::time::Instant::now() + idle);
+                Poll::Ready(frame.map(|r| r.map_err(Into::into)))
+            }
+            Poll::Pending => match sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyIdle { idle })))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Maps a body read error: a stall becomes 408, anything else 400.
+pub fn read_error(e: BoxError) -> Error {
+    match e.downcast_ref::<BodyIdle>() {
+        Some(idle) => Error::BodyTimeout {
+            seconds: idle.idle.as_secs(),
+        },
+        None => Error::bad_request(format!("request body could not be read: {e}")),
     }
 }

@@ -3,17 +3,31 @@
 //! Inputs are matched by `developerName`; a required input or configuration value that is
 //! missing is refused with 400 naming it before the process runs. The answer is `FORWARD`
 //! with the outputs, echoing `token` and `tenantId`.
+//!
+//! Sync budget, then WAIT: a process still running after the action's
+//! `syncTimeoutSeconds` (default 30) is answered `WAIT` with a `waitMessage` at once; it
+//! keeps running, and its final ServiceResponse (`FORWARD` with the outputs, or `FORWARD`
+//! with `rootFaults` `{action name: message}` when it failed) is POSTed to the request's
+//! `callbackUri` (see [`crate::callback`]). A request without `callbackUri` has nowhere to
+//! receive a late answer, so its response waits for the process to end.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use http::{header, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
 use super::Context;
-use crate::definition::{MessageActionDefinition, ValueDefinition};
+use crate::callback::{CallbackOutcome, CallbackTarget};
+use crate::definition::{MessageActionDefinition, ServiceDefinition, ValueDefinition};
 use crate::error::{Error, Result};
 use crate::execution::{Execution, OperationKind, ProcessProperties};
 use crate::http::body::{self, ReqBody, ResBody};
-use crate::process::{value, Process, ProcessCall};
-use crate::protocol::{EngineValue, ServiceRequest, ServiceResponse};
+use crate::process::{value, Process, ProcessCall, Reply};
+use crate::protocol::{EngineValue, InvokeType, ServiceRequest, ServiceResponse};
+use crate::records::CallbackRecord;
 
 /// Answers a message action request.
 pub(crate) async fn handle(
@@ -23,6 +37,8 @@ pub(crate) async fn handle(
 ) -> Result<Response<ResBody>> {
     let service = &ctx.service;
     let def = service.action_definition(index);
+    // Admission first: a refused request costs no body read.
+    let admitted = service.actions[index].admission.admit().await?;
     let (parts, body) = req.into_parts();
     let limit = def
         .max_request_bytes
@@ -63,34 +79,128 @@ pub(crate) async fn handle(
     );
     execution.properties = properties;
 
-    let process = &service.actions[index].process;
-    let outputs = match process {
-        Process::Echo => echo(def, inputs),
-        _ => {
-            let call = ProcessCall {
-                service: service.name.clone(),
-                operation: OperationKind::Action.as_str(),
-                name: def.name.clone(),
-                execution_id: execution.id.clone(),
-                inputs: plain_inputs(def, inputs, &service.definition),
-                properties: execution.properties.to_json(),
-                tracked: execution.tracked.clone(),
-                extra: Map::new(),
-            };
+    let process = service.actions[index].process.clone();
+    if let Process::Echo = process {
+        let response = ServiceResponse::forward(&request, echo(def, inputs));
+        return Ok(answer(ctx, &bytes, &response));
+    }
+    let call = ProcessCall {
+        service: service.name.clone(),
+        operation: OperationKind::Action.as_str(),
+        name: def.name.clone(),
+        execution_id: execution.id.clone(),
+        inputs: plain_inputs(def, inputs, &service.definition),
+        properties: execution.properties.to_json(),
+        tracked: execution.tracked.clone(),
+        extra: Map::new(),
+    };
+    let owner = Arc::clone(service);
+    // The process runs on this task; only when it outlives the sync budget is it moved
+    // to a task of its own, so the common case costs no spawn and no channel.
+    let mut run: Pin<Box<dyn Future<Output = Result<Vec<EngineValue>>> + Send>> =
+        Box::pin(async move {
             let reply = process.call(call).await?;
-            let empty = Map::new();
-            let outs = reply.outputs_map().unwrap_or(&empty);
-            def.outputs
-                .iter()
-                .filter_map(|o| {
-                    outs.get(&o.name)
-                        .map(|v| value::plain_to_engine(o, v, &service.definition))
-                })
-                .collect()
-        }
+            Ok(outputs_of(
+                owner.action_definition(index),
+                &reply,
+                &owner.definition,
+            ))
+        });
+    let budget = Duration::from_secs(def.sync_timeout_seconds());
+    let finished = tokio::select! {
+        biased;
+        r = &mut run => Some(r),
+        () = tokio::time::sleep(budget) => None,
+    };
+    let outputs = match finished {
+        Some(r) => r?,
+        None => match request.callback_uri.as_deref().filter(|u| !u.is_empty()) {
+            // Nowhere to send a late answer: the caller waits for the end.
+            None => run.await?,
+            Some(uri) => {
+                let target = CallbackTarget {
+                    uri: uri.to_owned(),
+                    tenant_id: request.tenant_id.clone(),
+                    authorization: execution.properties.authorization.clone(),
+                };
+                let rt = ctx.rt.clone();
+                let template = ServiceResponse::reply_to(&request, InvokeType::Forward);
+                let action = def.name.clone();
+                let exec_id = execution.id.clone();
+                tokio::spawn(async move {
+                    // The execution keeps its slot until it really ends.
+                    let _admitted = admitted;
+                    let (response, ok) = match run.await {
+                        Ok(outputs) => (
+                            ServiceResponse {
+                                outputs: Some(outputs),
+                                ..template
+                            },
+                            true,
+                        ),
+                        Err(e) => (
+                            ServiceResponse {
+                                root_faults: Some([(action, e.to_string())].into_iter().collect()),
+                                ..template
+                            },
+                            false,
+                        ),
+                    };
+                    let outcome = rt.callbacks().deliver(&target, &response).await;
+                    rt.records().update(&exec_id, |r| {
+                        r.status = if ok { "succeeded" } else { "failed" };
+                        r.callback = Some(match outcome {
+                            CallbackOutcome::Delivered { attempts } => CallbackRecord {
+                                attempts,
+                                delivered: true,
+                                reason: None,
+                            },
+                            CallbackOutcome::GaveUp { attempts, reason } => CallbackRecord {
+                                attempts,
+                                delivered: false,
+                                reason: Some(reason),
+                            },
+                        });
+                    });
+                });
+                ctx.note(|n| n.waiting = true);
+                let wait = ServiceResponse {
+                    wait_message: Some(def.wait_message.clone().unwrap_or_else(|| {
+                        format!("{} is still running; its result will follow.", def.name)
+                    })),
+                    ..ServiceResponse::reply_to(&request, InvokeType::Wait)
+                };
+                return Ok(answer(ctx, &bytes, &wait));
+            }
+        },
     };
     let response = ServiceResponse::forward(&request, outputs);
-    Ok(body::json_response(StatusCode::OK, &response))
+    Ok(answer(ctx, &bytes, &response))
+}
+
+/// Renders the 200 answer, keeping both bodies when the request asked for debug capture.
+fn answer(ctx: &Context<'_>, request: &[u8], response: &ServiceResponse) -> Response<ResBody> {
+    let bytes = serde_json::to_vec(response).expect("wire types serialize to JSON");
+    ctx.capture(request, &bytes);
+    body::json_bytes_response(StatusCode::OK, bytes.into())
+}
+
+/// The outputs the definition declares, from a process reply; undeclared ones are dropped.
+fn outputs_of(
+    def: &MessageActionDefinition,
+    reply: &Reply,
+    service: &ServiceDefinition,
+) -> Vec<EngineValue> {
+    let Some(outs) = reply.outputs_map() else {
+        return Vec::new();
+    };
+    def.outputs
+        .iter()
+        .filter_map(|o| {
+            outs.get(&o.name)
+                .map(|v| value::plain_to_engine(o, v, service))
+        })
+        .collect()
 }
 
 /// Whether a value carries something: a non-empty string, or objects for Object/List.
@@ -124,7 +234,7 @@ fn check_required_inputs(def: &MessageActionDefinition, inputs: &[EngineValue]) 
 fn plain_inputs(
     def: &MessageActionDefinition,
     inputs: &[EngineValue],
-    service: &crate::definition::ServiceDefinition,
+    service: &ServiceDefinition,
 ) -> Map<String, Value> {
     def.inputs
         .iter()

@@ -13,14 +13,18 @@ mod row_delete;
 mod row_update;
 mod table_load;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use http::{HeaderValue, Request, Response};
 
+use crate::definition::ValueType;
 use crate::error::Result;
 use crate::execution::new_execution_id;
 use crate::http::body::{ReqBody, ResBody};
-use crate::http::header::EXECUTION_ID;
+use crate::http::header::{BOOMI_DEBUG, EXECUTION_ID};
+use crate::records::{self, DebugCapture, ExecutionRecord};
 use crate::router::{Route, Service};
 use crate::runtime::Runtime;
 
@@ -35,22 +39,35 @@ pub(crate) fn prepare(rt: &Runtime, service: &Service) -> Result<()> {
     file_upload::prepare(rt, service)
 }
 
-/// Runs the operation `route` of `service` for `req`.
+/// Runs the operation `route` of `service` for `req`, then records its counters and,
+/// for operations, its execution record.
 pub(crate) async fn dispatch(
     rt: &Runtime,
     service: Arc<Service>,
     route: Route,
     req: Request<ReqBody>,
 ) -> Response<ResBody> {
+    let started = Instant::now();
     let path = req.uri().path().to_owned();
+    let slot = route.slot();
+    let label = route.label();
     let exec_id = match route {
         Route::Describe | Route::Install | Route::Health => None,
         _ => Some(new_execution_id()),
     };
+    let name = match route {
+        Route::Action(i) => service.action_definition(i).name.clone(),
+        _ => String::new(),
+    };
     let ctx = Context {
         rt,
-        service,
+        service: Arc::clone(&service),
         exec_id: exec_id.clone().unwrap_or_default(),
+        debug: is_debug(&req),
+        notes: Mutex::new(Notes {
+            name,
+            ..Notes::default()
+        }),
     };
     let result = match route {
         Route::Describe => describe::handle(&ctx, req, false).await,
@@ -66,12 +83,62 @@ pub(crate) async fn dispatch(
         Route::FileDownload(id) => file_download::handle(&ctx, &id, req).await,
     };
     let mut resp = result.unwrap_or_else(|e| e.into_service_problem(&path));
+    let elapsed = started.elapsed();
+    let status = resp.status().as_u16();
+    if let Some(stats) = service.stats.get(slot) {
+        stats.record(status, elapsed);
+    }
     if let Some(id) = exec_id {
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert(EXECUTION_ID, v);
         }
+        let records = rt.records();
+        if records.is_enabled() {
+            let notes = ctx.notes.into_inner().unwrap_or_default();
+            let mut record = ExecutionRecord::new(
+                id,
+                service.name.to_string(),
+                label,
+                notes.name,
+                SystemTime::now() - elapsed,
+                elapsed,
+                status,
+                notes.waiting,
+            );
+            record.tracked = notes.tracked;
+            record.debug = notes.debug;
+            records.push(record);
+        }
     }
     resp
+}
+
+/// Whether the request asks for debug capture: `X-Boomi-Debug: true` or
+/// `?_boomi_debug=true`.
+fn is_debug(req: &Request<ReqBody>) -> bool {
+    let header = req
+        .headers()
+        .get(BOOMI_DEBUG)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    header
+        || req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .any(|kv| kv.eq_ignore_ascii_case("_boomi_debug=true"))
+        })
+}
+
+/// What an operation learns about its execution for the record.
+#[derive(Debug, Default)]
+pub(crate) struct Notes {
+    /// The action name, object type or resource path.
+    pub(crate) name: String,
+    /// Tracked properties.
+    pub(crate) tracked: BTreeMap<String, String>,
+    /// Answered WAIT; the result comes by callback.
+    pub(crate) waiting: bool,
+    /// Captured bodies (debug requests only).
+    pub(crate) debug: Option<DebugCapture>,
 }
 
 /// What every operation handler gets: the runtime, the service, the execution id.
@@ -79,4 +146,36 @@ pub(crate) struct Context<'a> {
     pub(crate) rt: &'a Runtime,
     pub(crate) service: Arc<Service>,
     pub(crate) exec_id: String,
+    /// The request asked for debug capture.
+    pub(crate) debug: bool,
+    notes: Mutex<Notes>,
+}
+
+impl Context<'_> {
+    /// Updates the execution's notes for its record.
+    pub(crate) fn note(&self, f: impl FnOnce(&mut Notes)) {
+        if let Ok(mut n) = self.notes.lock() {
+            f(&mut n);
+        }
+    }
+
+    /// Keeps the request and response bodies of a debug execution, redacted.
+    pub(crate) fn capture(&self, request: &[u8], response: &[u8]) {
+        if !self.debug {
+            return;
+        }
+        let secrets: Vec<&str> = self
+            .service
+            .definition
+            .configuration_values
+            .iter()
+            .filter(|v| matches!(v.value_type, ValueType::Password | ValueType::Encrypted))
+            .map(|v| v.name.as_str())
+            .collect();
+        let debug = DebugCapture {
+            request: records::capture(request, &secrets),
+            response: records::capture(response, &secrets),
+        };
+        self.note(|n| n.debug = Some(debug));
+    }
 }

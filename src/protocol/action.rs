@@ -101,20 +101,29 @@ pub struct ServiceResponse {
 }
 
 impl ServiceResponse {
-    /// A `FORWARD` answer to `req` carrying `outputs`.
-    pub fn forward(req: &ServiceRequest, outputs: Vec<EngineValue>) -> Self {
+    /// An answer to `req` of `invoke_type`, echoing its token, tenant, culture and
+    /// annotations, with nothing else set.
+    pub fn reply_to(req: &ServiceRequest, invoke_type: InvokeType) -> Self {
         ServiceResponse {
             token: req.token.clone(),
             tenant_id: req.tenant_id.clone(),
             culture: req.culture.clone(),
             annotations: req.annotations.clone(),
-            invoke_type: InvokeType::Forward,
+            invoke_type,
             wait_message: None,
-            outputs: Some(outputs),
+            outputs: None,
             selected_outcome_id: None,
             root_faults: None,
             value_faults: None,
             mode: None,
+        }
+    }
+
+    /// A `FORWARD` answer to `req` carrying `outputs`.
+    pub fn forward(req: &ServiceRequest, outputs: Vec<EngineValue>) -> Self {
+        ServiceResponse {
+            outputs: Some(outputs),
+            ..Self::reply_to(req, InvokeType::Forward)
         }
     }
 }

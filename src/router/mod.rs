@@ -60,6 +60,45 @@ pub enum Route {
     FileDownload(String),
 }
 
+/// The operation labels of the fixed stats slots of a service; actions follow them.
+pub(crate) const FIXED_SLOTS: [&str; 9] = [
+    "describe",
+    "health",
+    "load",
+    "save",
+    "delete",
+    "list",
+    "upload",
+    "download",
+    "fileDelete",
+];
+
+impl Route {
+    /// The index of this route's counters in [`Service::stats`].
+    pub fn slot(&self) -> usize {
+        match self {
+            Route::Describe | Route::Install => 0,
+            Route::Health => 1,
+            Route::TableLoad => 2,
+            Route::RowUpdate => 3,
+            Route::RowDelete => 4,
+            Route::FileList => 5,
+            Route::FileUpload => 6,
+            Route::FileDownload(_) => 7,
+            Route::FileDelete => 8,
+            Route::Action(i) => FIXED_SLOTS.len() + i,
+        }
+    }
+
+    /// The operation label of this route.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Action(_) => "action",
+            other => FIXED_SLOTS[other.slot()],
+        }
+    }
+}
+
 /// One mounted URL, as the admin API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouteInfo {

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::RouteInfo;
+use crate::admission::Admission;
 use crate::definition::{
     DataActionDefinition, FileResourceDefinition, LoadedDefinition, MessageActionDefinition,
     Problem, Problems, ProcessSpec, ServiceDefinition,
 };
+use crate::metrics::OpStats;
 use crate::process::{CommandProcess, Handler, Process};
 
 /// A message action ready to run.
@@ -20,6 +22,8 @@ pub struct MessageAction {
     pub uri: String,
     /// What runs.
     pub process: Process,
+    /// Its concurrency and rate limits.
+    pub admission: Admission,
 }
 
 /// A data action ready to run: the processes it declares.
@@ -33,6 +37,8 @@ pub struct DataAction {
     pub save: Option<Process>,
     /// Delete, if declared.
     pub delete: Option<Process>,
+    /// Its concurrency and rate limits (shared by load, save and delete).
+    pub admission: Admission,
 }
 
 /// A file resource ready to run.
@@ -44,6 +50,8 @@ pub struct FileResource {
     pub list: Option<Process>,
     /// Upload, if declared.
     pub upload: Option<Process>,
+    /// Its concurrency and rate limits (shared by its operations).
+    pub admission: Admission,
 }
 
 /// A service as mounted.
@@ -64,6 +72,8 @@ pub struct Service {
     pub data_actions: HashMap<String, DataAction>,
     /// File resources, in definition order.
     pub file_resources: Vec<FileResource>,
+    /// Counters per operation, indexed by [`super::Route::slot`].
+    pub stats: Vec<OpStats>,
     pub(super) has_load: bool,
     pub(super) has_save: bool,
     pub(super) has_delete: bool,
@@ -98,6 +108,7 @@ impl Service {
                 index: i,
                 uri: a.uri_suffix(),
                 process: resolve(&a.process, format!("messageActions[{i}].process")),
+                admission: Admission::new(a.limits()),
             })
             .collect();
         let action_by_uri = actions
@@ -118,6 +129,7 @@ impl Service {
                 load: one(&d.load, "load"),
                 save: one(&d.save, "save"),
                 delete: one(&d.delete, "delete"),
+                admission: Admission::new(d.limits()),
             };
             data_actions.insert(d.object_type.clone(), action);
         }
@@ -136,6 +148,7 @@ impl Service {
                     .upload
                     .as_ref()
                     .map(|s| resolve(s, format!("fileResources[{i}].upload"))),
+                admission: Admission::new(f.limits()),
             })
             .collect();
 
@@ -143,6 +156,15 @@ impl Service {
             return Err(Problems(problems));
         }
         let any = |f: fn(&DataAction) -> bool| data_actions.values().any(f);
+        let mut stats: Vec<OpStats> = super::FIXED_SLOTS
+            .iter()
+            .map(|op| OpStats::new(op, String::new()))
+            .collect();
+        stats.extend(
+            def.message_actions
+                .iter()
+                .map(|a| OpStats::new("action", a.name.clone())),
+        );
         Ok(Service {
             name: Arc::from(def.name.as_str()),
             definition: Arc::new(def.clone()),
@@ -157,6 +179,7 @@ impl Service {
             action_by_uri,
             data_actions,
             file_resources,
+            stats,
         })
     }
 

@@ -28,6 +28,8 @@ use crate::runtime::Runtime;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default time a client has to send its request headers.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a client may pause while sending a request body.
+pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time in-flight requests get to finish on shutdown.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -40,6 +42,8 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after shutdown starts. Default 30 s.
     pub shutdown_grace: Duration,
+    /// How long a client may pause mid-body before it is cut off (408). Default 30 s.
+    pub body_idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +52,7 @@ impl Default for ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
         }
     }
 }
@@ -88,7 +93,15 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        serve_connection(stream, peer, &runtime, &builder, &graceful, permit);
+        serve_connection(
+            stream,
+            peer,
+            &runtime,
+            &builder,
+            &graceful,
+            permit,
+            config.body_idle_timeout,
+        );
     }
 
     drop(listener);
@@ -108,13 +121,15 @@ fn serve_connection(
     builder: &Arc<auto::Builder<TokioExecutor>>,
     graceful: &GracefulShutdown,
     permit: tokio::sync::OwnedSemaphorePermit,
+    body_idle: Duration,
 ) {
     // Low latency: answers leave as soon as they are written.
     let _ = stream.set_nodelay(true);
     let runtime = runtime.clone();
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let runtime = runtime.clone();
-        async move { Ok::<_, Infallible>(runtime.handle(req.map(body::boxed)).await) }
+        let req = req.map(|b| body::boxed(body::IdleTimeout::new(b, body_idle)));
+        async move { Ok::<_, Infallible>(runtime.handle(req).await) }
     });
     let builder = Arc::clone(builder);
     let conn = builder.serve_connection(TokioIo::new(stream), service);

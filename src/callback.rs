@@ -1,0 +1,202 @@
+//! Callbacks: delivering a late ServiceResponse to the engine's `callbackUri`.
+//!
+//! When a message action outlives its sync budget the caller is answered `WAIT` and the
+//! final ServiceResponse is POSTed here once the process ends (protocol §4.2). The engine
+//! answers a JSON string invoke type; `"BUSY"`, a 5xx or a connection error is retried with
+//! exponential back-off, up to the configured attempts, and the outcome is logged and
+//! counted. One HTTP client (hyper's own, with a connection pool) serves every callback.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+
+use crate::http::header::MANYWHO_TENANT;
+use crate::protocol::ServiceResponse;
+
+/// Default attempts per callback (the first try included).
+pub const DEFAULT_CALLBACK_ATTEMPTS: u32 = 4;
+/// Default delay before the second attempt; each later delay doubles.
+pub const DEFAULT_CALLBACK_BACKOFF: Duration = Duration::from_millis(500);
+/// How long one attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most of the engine's reply that is read.
+const MAX_REPLY_BYTES: usize = 64 << 10;
+
+/// Retry policy of callbacks.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackPolicy {
+    /// Attempts per callback, the first included. Default 4.
+    pub attempts: u32,
+    /// Delay before the second attempt; doubles after each. Default 500 ms.
+    pub backoff: Duration,
+}
+
+impl Default for CallbackPolicy {
+    fn default() -> Self {
+        CallbackPolicy {
+            attempts: DEFAULT_CALLBACK_ATTEMPTS,
+            backoff: DEFAULT_CALLBACK_BACKOFF,
+        }
+    }
+}
+
+/// How one callback ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// The engine accepted it, after this many attempts.
+    Delivered {
+        /// Attempts used.
+        attempts: u32,
+    },
+    /// Every attempt failed; the last reason is kept.
+    GaveUp {
+        /// Attempts used.
+        attempts: u32,
+        /// Why the last attempt failed.
+        reason: String,
+    },
+}
+
+/// The callback client and its counters.
+#[derive(Debug)]
+pub struct Callbacks {
+    client: Client<HttpConnector, Full<Bytes>>,
+    policy: CallbackPolicy,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// What is sent, besides the body.
+#[derive(Debug, Clone, Default)]
+pub struct CallbackTarget {
+    /// The request's `callbackUri`.
+    pub uri: String,
+    /// The request's `tenantId`, sent as `ManyWhoTenant`.
+    pub tenant_id: Option<String>,
+    /// The original `Authorization` header.
+    pub authorization: Option<String>,
+}
+
+impl Callbacks {
+    /// A client with `policy`.
+    pub fn new(policy: CallbackPolicy) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        Callbacks {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            policy,
+            delivered: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts so far: (delivered, retried attempts, given up).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.delivered.load(Ordering::Relaxed),
+            self.retried.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// POSTs `response` to `target`, retrying per the policy.
+    pub async fn deliver(
+        &self,
+        target: &CallbackTarget,
+        response: &ServiceResponse,
+    ) -> CallbackOutcome {
+        let body = Bytes::from(serde_json::to_vec(response).expect("wire types serialize"));
+        let attempts = self.policy.attempts.max(1);
+        let mut delay = self.policy.backoff;
+        let mut reason = String::new();
+        for attempt in 1..=attempts {
+            if attempt > 1 {
+                self.retried.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, self.attempt(target, body.clone())).await {
+                Ok(Ok(())) => {
+                    self.delivered.fetch_add(1, Ordering::Relaxed);
+                    return CallbackOutcome::Delivered { attempts: attempt };
+                }
+                Ok(Err((e, retry))) => {
+                    reason = e;
+                    if !retry {
+                        tracing::debug!(uri = %target.uri, attempt, %reason, "Callback refused.");
+                        self.failed.fetch_add(1, Ordering::Relaxed);
+                        return CallbackOutcome::GaveUp {
+                            attempts: attempt,
+                            reason,
+                        };
+                    }
+                }
+                Err(_) => reason = format!("no answer within {ATTEMPT_TIMEOUT:?}"),
+            }
+            tracing::debug!(uri = %target.uri, attempt, %reason, "Callback attempt failed.");
+        }
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(uri = %target.uri, attempts, %reason, "Callback given up.");
+        CallbackOutcome::GaveUp { attempts, reason }
+    }
+
+    /// One attempt: `Ok` when the engine accepted, else the reason and whether a retry may
+    /// help (`BUSY`, 5xx, connection errors) or not (a 4xx, an unusable URI).
+    async fn attempt(&self, target: &CallbackTarget, body: Bytes) -> Result<(), (String, bool)> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(&target.uri)
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        if let Some(t) = target
+            .tenant_id
+            .as_deref()
+            .and_then(|t| HeaderValue::from_str(t).ok())
+        {
+            req = req.header(MANYWHO_TENANT, t);
+        }
+        if let Some(a) = target
+            .authorization
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| (format!("callback URI is not usable: {e}"), false))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| (format!("connection failed: {e}"), true))?;
+        let status = resp.status();
+        let reply = Limited::new(resp.into_body(), MAX_REPLY_BYTES)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        if status.is_server_error() {
+            return Err((format!("engine answered {status}"), true));
+        }
+        if !status.is_success() {
+            // A 4xx will not get better by retrying.
+            let text = String::from_utf8_lossy(&reply[..reply.len().min(200)]).into_owned();
+            return Err((format!("engine answered {status}: {text}"), false));
+        }
+        match serde_json::from_slice::<String>(&reply) {
+            Ok(s) if s.eq_ignore_ascii_case("BUSY") => Err(("engine answered BUSY".into(), true)),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Admission control and limits: concurrency cap with bounded wait (503), rate limit
+//! (429), a stalled body (408), and idle connections that do not starve other clients.
+
+mod support;
+
+use std::time::Duration;
+
+use fss::process::{Handler, HandlerFuture, ProcessCall, Reply};
+use fss::server::ServerConfig;
+use serde_json::json;
+use support::{fixture, post_json, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Nap;
+
+impl Handler for Nap {
+    fn call(&self, call: ProcessCall) -> HandlerFuture {
+        Box::pin(async move {
+            let ms = call.inputs["Millis"].as_u64().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(Reply::outputs(json!({ "Slept": ms })))
+        })
+    }
+}
+
+async fn server(config: ServerConfig) -> TestServer {
+    TestServer::start_with(
+        &fixture("limits"),
+        |rt| rt.register_handler("nap", Nap),
+        config,
+    )
+    .await
+}
+
+fn nap(ms: u64) -> serde_json::Value {
+    json!({"token": "t", "inputs": [{"developerName": "Millis", "contentValue": ms.to_string()}]})
+}
+
+#[tokio::test]
+async fn concurrency_cap_sheds_with_503_and_retry_after() {
+    let s = server(ServerConfig::default()).await;
+    let url = s.url("/fs/Limited/actions/gate");
+    let slow = tokio::spawn({
+        let url = url.clone();
+        async move { post_json(&url, &nap(1500)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let shed = post_json(&url, &nap(0)).await;
+    let msg = shed.problem(503);
+    assert!(msg.contains("maxConcurrentExecutions"), "{msg}");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    assert_eq!(
+        slow.await.unwrap().status,
+        200,
+        "the running execution finishes"
+    );
+    assert_eq!(
+        post_json(&url, &nap(0)).await.status,
+        200,
+        "the slot is free again"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn waiting_request_gets_the_slot_when_it_frees_in_time() {
+    let s = server(ServerConfig::default()).await;
+    let url = s.url("/fs/Limited/actions/gate");
+    let first = tokio::spawn({
+        let url = url.clone();
+        async move { post_json(&url, &nap(100)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // Queue timeout is 200 ms; the slot frees after ~100 ms.
+    assert_eq!(post_json(&url, &nap(0)).await.status, 200);
+    assert_eq!(first.await.unwrap().status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let s = server(ServerConfig::default()).await;
+    let url = s.url("/fs/Limited/actions/rated");
+    let body = json!({"inputs": [{"developerName": "Name", "contentValue": "x"}]});
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(post_json(&url, &body).await);
+    }
+    assert_eq!(statuses[0].status, 200);
+    assert_eq!(statuses[1].status, 200);
+    let limited = &statuses[3];
+    let msg = limited.problem(429);
+    assert!(msg.contains("maxRequestsPerSecond"), "{msg}");
+    assert!(limited.header("retry-after").is_some());
+    // Other operations of the service are not limited.
+    let echo = post_json(&s.url("/fs/Limited/actions/echo"), &body).await;
+    assert_eq!(echo.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn stalled_body_is_cut_off_with_408() {
+    let s = server(ServerConfig {
+        body_idle_timeout: Duration::from_millis(500),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    conn.write_all(
+        b"POST /fs/Limited/actions/echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"token\":",
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server answered and closed");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("stalled"), "{text}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn idle_connections_do_not_starve_other_clients() {
+    let s = server(ServerConfig::default()).await;
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        // Half a request line, then nothing (slow loris).
+        c.write_all(b"POST /fs/Limited/act").await.unwrap();
+        idle.push(c);
+    }
+    let body = json!({"inputs": [{"developerName": "Name", "contentValue": "still served"}]});
+    let a = tokio::time::timeout(
+        Duration::from_secs(10),
+        post_json(&s.url("/fs/Limited/actions/echo"), &body),
+    )
+    .await
+    .expect("a normal client is served while 500 connections idle");
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["outputs"][0]["contentValue"], "still served");
+    drop(idle);
+    s.stop().await;
+}
