@@ -1630,3 +1630,57 @@ async fn everything_survives_a_restart() {
     assert!(!data.path().join("deployments").join(gone_id).exists());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_deploys_of_one_name_get_distinct_versions() {
+    let data = tempfile::tempdir().unwrap();
+    let s = start_default(data.path()).await;
+    let s = std::sync::Arc::new(s);
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let s = std::sync::Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            let def = echo_def("Race", &[&format!("Run {i}")]);
+            deploy(&s, "race.json", "race.json", &def, "").await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let v = api(
+        &s,
+        Method::GET,
+        "/api/repository/services?key=Race&sort=version",
+    )
+    .await
+    .json();
+    let versions: Vec<i64> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    // exactly the newest version answers, and it is the one marked mounted
+    let newest = v["data"][4]["id"].as_str().unwrap().to_owned();
+    let model = api(
+        &s,
+        Method::GET,
+        &format!("/api/repository/services/{newest}/model"),
+    )
+    .await
+    .json();
+    let action = model["messageActions"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(v["data"][4]["mounted"], true);
+    for i in 0..5 {
+        let name = format!("Run {i}");
+        let path = format!("/fs/Race/actions/run-{i}");
+        let status = call(&s, &path, &[]).await.status;
+        assert_eq!(status == 200, name == action, "{path} answered {status}");
+    }
+    let s = std::sync::Arc::into_inner(s).expect("no task holds the server");
+    s.stop().await;
+}
