@@ -21,6 +21,8 @@
 //!   routes, engine, health, users.
 //! - [`config`]: the command line and environment.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod admission;
 pub mod callback;

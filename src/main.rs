@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use fss::config::{self, Command};
 use fss::definition;
+use fss::router::Service;
 use fss::server;
 use fss::Runtime;
 
@@ -24,7 +25,21 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Check(o) => {
-            return match definition::load_dir(&o.operations) {
+            // The same checks `serve` makes before mounting, handlers included: the
+            // binary registers none, so a definition naming one cannot be served by it.
+            let checked = definition::load_dir(&o.operations).and_then(|defs| {
+                let unresolved: Vec<_> = defs
+                    .iter()
+                    .filter_map(|d| Service::build(d, &|_| None).err())
+                    .flat_map(|p| p.0)
+                    .collect();
+                if unresolved.is_empty() {
+                    Ok(defs)
+                } else {
+                    Err(definition::Problems(unresolved))
+                }
+            });
+            return match checked {
                 Ok(defs) => {
                     println!("{} definitions are valid", defs.len());
                     ExitCode::SUCCESS

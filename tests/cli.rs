@@ -168,6 +168,22 @@ fn serve_refuses_invalid_definitions_without_listening() {
 }
 
 #[test]
+fn check_refuses_a_handler_that_the_binary_cannot_serve() {
+    let out = fss(&[
+        "check",
+        "--operations",
+        fixture("handler").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(EX_USAGE));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no handler named 'inspect' is registered"),
+        "{err}"
+    );
+    assert!(err.contains(".process"), "{err}");
+}
+
+#[test]
 fn serve_refuses_a_handler_that_is_not_registered() {
     // The binary registers no handlers: a definition naming one cannot be served.
     let data = tempfile::tempdir().unwrap();

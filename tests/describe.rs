@@ -177,7 +177,8 @@ async fn describe_flags_follow_the_definition() {
         assert_eq!(desk[*f], false, "{f}");
     }
 
-    let vault = get(&server.url("/fs/Vault/metadata")).await.json();
+    // A name with a space is mounted percent-encoded.
+    let vault = get(&server.url("/fs/Doc%20Vault/metadata")).await.json();
     assert_eq!(vault["providesLogic"], false);
     assert_eq!(vault["providesDatabase"], false);
     assert_eq!(vault["providesFiles"], true);

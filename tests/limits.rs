@@ -143,3 +143,19 @@ async fn idle_connections_do_not_starve_other_clients() {
     drop(idle);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn data_action_rate_limit_applies_per_type_and_is_recorded() {
+    let s = server(ServerConfig::default()).await;
+    let body = json!({"objectDataType": {"developerName": "Item"}, "listFilter": {}});
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(post_json(&s.url("/fs/Limited/data"), &body).await);
+    }
+    assert_eq!(answers[0].status, 200);
+    answers[3].problem(429);
+    let id = answers[0].header("x-execution-id").unwrap();
+    let record = s.runtime.records().get(id).unwrap();
+    assert_eq!((record.operation, record.name.as_str()), ("load", "Item"));
+    s.stop().await;
+}

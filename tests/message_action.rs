@@ -220,7 +220,7 @@ async fn engine_payload_with_null_everywhere_parses() {
     let server = TestServer::start(&fixture("core")).await;
     let body = json!({
         "token": null, "tenantId": null, "stateId": null, "callbackUri": null,
-        "platformUri": null, "culture": null, "executionMode": null,
+        "platformUri": null, "culture": null, "executionMode": "SOMETHING_NEW",
         "configurationValues": null, "authorization": null, "annotations": null,
         "attributes": null, "joinPlayerUri": null, "playerUri": null, "uri": null,
         "debugMode": null,
@@ -229,6 +229,7 @@ async fn engine_payload_with_null_everywhere_parses() {
              "developerName": "Name", "typeElementDeveloperName": null,
              "typeElementPropertyDeveloperName": null, "contentValue": null,
              "contentType": null, "objectData": null, "objectDataResponse": null},
+            {"developerName": "Count", "contentValue": "7", "contentType": "ContentFromTheFuture"},
             {"developerName": null, "contentValue": null, "contentType": null,
              "objectData": [{"internalId": null, "externalId": null, "developerName": null,
                              "typeElementId": null, "order": null, "properties": null,
@@ -251,6 +252,9 @@ async fn engine_payload_with_null_everywhere_parses() {
     let r = answer.json();
     assert_eq!(r["invokeType"], "FORWARD");
     assert_eq!(r["token"], Value::Null);
+    // An unknown content type is carried, not refused; the output takes the declared type.
+    assert_eq!(output(&r, "Count")["contentValue"], "7");
+    assert_eq!(output(&r, "Count")["contentType"], "ContentNumber");
 
     // The same with nulls inside a data-shaped request for the command action too.
     let mut approve = body.clone();

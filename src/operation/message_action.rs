@@ -51,6 +51,21 @@ pub(crate) async fn handle(
     }
     let request: ServiceRequest = serde_json::from_slice(&bytes)?;
 
+    let inputs = request.inputs.as_deref().unwrap_or_default();
+    check_required_configuration(
+        &service.definition.configuration_values,
+        request.configuration_values.as_deref(),
+    )?;
+    check_required_inputs(def, inputs)?;
+
+    let process = service.actions[index].process.clone();
+    if let Process::Echo = process {
+        // The hot path: nothing to hand to a process, so no properties are built.
+        let outputs = echo(def, inputs);
+        let response = ServiceResponse::forward_from(request, outputs);
+        return Ok(answer(ctx, &bytes, &response));
+    }
+
     let properties = ProcessProperties {
         token: request.token.clone(),
         tenant_id: request.tenant_id.clone(),
@@ -68,9 +83,6 @@ pub(crate) async fn handle(
         &service.definition.configuration_values,
         request.configuration_values.as_deref(),
     )?;
-    let inputs = request.inputs.as_deref().unwrap_or_default();
-    check_required_inputs(def, inputs)?;
-
     let mut execution = Execution::new(
         ctx.exec_id.clone(),
         service.name.clone(),
@@ -79,11 +91,6 @@ pub(crate) async fn handle(
     );
     execution.properties = properties;
 
-    let process = service.actions[index].process.clone();
-    if let Process::Echo = process {
-        let response = ServiceResponse::forward(&request, echo(def, inputs));
-        return Ok(answer(ctx, &bytes, &response));
-    }
     let call = ProcessCall {
         service: service.name.clone(),
         operation: OperationKind::Action.as_str(),
@@ -180,7 +187,9 @@ pub(crate) async fn handle(
 
 /// Renders the 200 answer, keeping both bodies when the request asked for debug capture.
 fn answer(ctx: &Context<'_>, request: &[u8], response: &ServiceResponse) -> Response<ResBody> {
-    let bytes = serde_json::to_vec(response).expect("wire types serialize to JSON");
+    // Sized for a typical answer so serialization does not grow the buffer step by step.
+    let mut bytes = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut bytes, response).expect("wire types serialize to JSON");
     ctx.capture(request, &bytes);
     body::json_bytes_response(StatusCode::OK, bytes.into())
 }
@@ -216,6 +225,25 @@ fn find<'a>(inputs: &'a [EngineValue], name: &str) -> Option<&'a EngineValue> {
     inputs
         .iter()
         .find(|v| v.developer_name.as_deref() == Some(name))
+}
+
+fn check_required_configuration(
+    defined: &[ValueDefinition],
+    sent: Option<&[EngineValue]>,
+) -> Result<()> {
+    for d in defined.iter().filter(|d| d.required) {
+        let given = sent.unwrap_or_default().iter().any(|v| {
+            v.developer_name.as_deref() == Some(d.name.as_str())
+                && v.content_value.as_deref().is_some_and(|s| !s.is_empty())
+        });
+        if !given {
+            return Err(Error::bad_request(format!(
+                "configuration value '{}' is required",
+                d.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_required_inputs(def: &MessageActionDefinition, inputs: &[EngineValue]) -> Result<()> {

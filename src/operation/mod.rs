@@ -48,7 +48,8 @@ pub(crate) async fn dispatch(
     req: Request<ReqBody>,
 ) -> Response<ResBody> {
     let started = Instant::now();
-    let path = req.uri().path().to_owned();
+    // A clone of the parsed URI shares its bytes: no allocation.
+    let uri = req.uri().clone();
     let slot = route.slot();
     let label = route.label();
     let exec_id = match route {
@@ -82,7 +83,7 @@ pub(crate) async fn dispatch(
         Route::FileDelete => file_delete::handle(&ctx, req).await,
         Route::FileDownload(id) => file_download::handle(&ctx, &id, req).await,
     };
-    let mut resp = result.unwrap_or_else(|e| e.into_service_problem(&path));
+    let mut resp = result.unwrap_or_else(|e| e.into_service_problem(uri.path()));
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     if let Some(stats) = service.stats.get(slot) {

@@ -119,6 +119,24 @@ impl ServiceResponse {
         }
     }
 
+    /// A `FORWARD` answer carrying `outputs` that takes the echoed fields out of `req`
+    /// instead of copying them.
+    pub fn forward_from(req: ServiceRequest, outputs: Vec<EngineValue>) -> Self {
+        ServiceResponse {
+            token: req.token,
+            tenant_id: req.tenant_id,
+            culture: req.culture,
+            annotations: req.annotations,
+            invoke_type: InvokeType::Forward,
+            wait_message: None,
+            outputs: Some(outputs),
+            selected_outcome_id: None,
+            root_faults: None,
+            value_faults: None,
+            mode: None,
+        }
+    }
+
     /// A `FORWARD` answer to `req` carrying `outputs`.
     pub fn forward(req: &ServiceRequest, outputs: Vec<EngineValue>) -> Self {
         ServiceResponse {

@@ -1,19 +1,536 @@
-//! The tables store.
+//! The tables store: one SQLite table per (service, type) in `<data>/tables.db`.
+//!
+//! Concurrency: one dedicated writer thread owns the only write connection and takes jobs
+//! from a bounded channel (a full queue makes senders wait, memory does not grow); each
+//! job is one transaction, so a request is written whole or not at all. Loads run on
+//! `spawn_blocking` with a read-only connection from a small pool, at most
+//! [`Tables`]' reader count at once. The database is in WAL mode
+//! (`synchronous=NORMAL`), so readers never wait on the writer. No SQLite call runs on an
+//! async worker thread; creating tables at mount time (a synchronous call) runs under
+//! `block_in_place` when it is called from a multi-thread runtime.
+//!
+//! Save semantics: an object whose `externalId` is null or empty is created with the key
+//! property's value as its id (a new UUID when the key is not given or the data action
+//! names no key); an object with an `externalId` updates that row, or creates it with that
+//! id. Only the properties an object carries are written; a Password sent without a value
+//! keeps the stored one (passwords are never rendered back). Values are parsed by property
+//! type before anything is written (see [`value`]); one that does not fit refuses the whole
+//! request with 400 naming the property.
 
+mod query;
+mod schema;
+mod value;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::definition::TypeDefinition;
+use crate::error::{Error, Result};
+use crate::protocol::{ListFilter, MObject, Property};
+use schema::{quote, sql_error, Table, ID_COLUMN};
+use value::Kind;
+
+/// The database file under the data folder.
+pub(crate) const DB_FILE: &str = "tables.db";
+/// Write jobs queued before senders wait.
+const WRITE_QUEUE: usize = 256;
+/// How long a connection waits on a lock held by another connection (mount-time DDL).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
 
 /// The tables store under the data folder.
-#[derive(Debug)]
 pub(crate) struct Tables {
-    #[allow(dead_code)]
     data_dir: PathBuf,
+    /// Opened by the first mount that needs a table.
+    db: OnceLock<Arc<Db>>,
+    /// Tables by service, then type; replaced when a service is mounted again.
+    tables: RwLock<HashMap<String, HashMap<String, Arc<Table>>>>,
+}
+
+impl std::fmt::Debug for Tables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tables")
+            .field("data_dir", &self.data_dir)
+            .field("open", &self.db.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A write job: runs on the writer thread with the write connection.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The open database: the writer's queue and the readers' pool.
+struct Db {
+    path: PathBuf,
+    /// Sender side of the writer thread's queue; the thread ends when this drops.
+    writer: mpsc::Sender<Job>,
+    /// Idle read-only connections.
+    readers: Mutex<Vec<Connection>>,
+    /// Caps loads running at once (and so the pool's size).
+    read_permits: Arc<Semaphore>,
 }
 
 impl Tables {
-    /// The store under `data_dir`; nothing is opened until first use.
+    /// The store under `data_dir`; nothing is opened until a service needs a table.
     pub(crate) fn new(data_dir: &Path) -> Self {
         Self {
             data_dir: data_dir.to_path_buf(),
+            db: OnceLock::new(),
+            tables: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Creates or extends the table of `ty` for `service` (mount time; blocking).
+    ///
+    /// # Errors
+    ///
+    /// The database cannot be opened; a name cannot be a column; a property changed type.
+    pub(crate) fn prepare(
+        &self,
+        service: &str,
+        ty: &TypeDefinition,
+        key: Option<&str>,
+    ) -> Result<()> {
+        let table = Table::new(service, ty, key)?;
+        off_worker(|| {
+            let db = self.open()?;
+            let mut conn = open_connection(&db.path, false)?;
+            table.create_or_extend(&mut conn)
+        })?;
+        self.tables
+            .write()
+            .expect("tables map lock is never poisoned: no code panics under it")
+            .entry(service.to_owned())
+            .or_default()
+            .insert(ty.name.clone(), Arc::new(table));
+        Ok(())
+    }
+
+    /// Loads the rows of `type_name` that `filter` selects: the page and whether more
+    /// rows follow it.
+    ///
+    /// # Errors
+    ///
+    /// 400 for a filter that names unknown columns or carries unfit values.
+    pub(crate) async fn load(
+        &self,
+        service: &str,
+        type_name: &str,
+        filter: Option<&ListFilter>,
+        provided: &[MObject],
+    ) -> Result<(Vec<MObject>, bool)> {
+        let (db, table) = self.get(service, type_name)?;
+        let q = query::build(&table, filter, provided)?;
+        db.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
+            let mut rows = stmt.query(params_from_iter(q.params)).map_err(sql_error)?;
+            let mut out = Vec::new();
+            let cap = q.page.unwrap_or(1);
+            while let Some(row) = rows.next().map_err(sql_error)? {
+                if out.len() == cap {
+                    return Ok((out, true));
+                }
+                out.push(render_row(&table, row).map_err(sql_error)?);
+            }
+            Ok((out, false))
+        })
+        .await
+    }
+
+    /// Saves `objects` in one transaction and answers them as stored, in input order.
+    ///
+    /// # Errors
+    ///
+    /// 400 naming the property whose value does not fit; nothing is written then.
+    pub(crate) async fn save(
+        &self,
+        service: &str,
+        type_name: &str,
+        objects: &[MObject],
+    ) -> Result<Vec<MObject>> {
+        let (db, table) = self.get(service, type_name)?;
+        let rows = objects
+            .iter()
+            .map(|o| RowWrite::from_object(&table, o))
+            .collect::<Result<Vec<_>>>()?;
+        db.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_error)?;
+            for r in &rows {
+                let sql = r.upsert_sql(&table);
+                let mut stmt = tx.prepare_cached(&sql).map_err(sql_error)?;
+                let params = std::iter::once(SqlValue::Text(r.id.clone()))
+                    .chain(r.values.iter().map(|(_, v)| v.clone()));
+                stmt.execute(params_from_iter(params)).map_err(sql_error)?;
+            }
+            let by_id = format!("{} WHERE {} = ?", table.select, quote(ID_COLUMN));
+            let mut stmt = tx.prepare_cached(&by_id).map_err(sql_error)?;
+            let mut saved = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let o = stmt
+                    .query_row([&r.id], |row| render_row(&table, row))
+                    .map_err(sql_error)?;
+                saved.push(o);
+            }
+            drop(stmt);
+            tx.commit().map_err(sql_error)?;
+            Ok(saved)
+        })
+        .await
+    }
+
+    /// Deletes the rows with these external ids in one transaction; missing ones are
+    /// not an error.
+    ///
+    /// # Errors
+    ///
+    /// Only failures of the store itself.
+    pub(crate) async fn delete(
+        &self,
+        service: &str,
+        type_name: &str,
+        ids: Vec<String>,
+    ) -> Result<()> {
+        let (db, table) = self.get(service, type_name)?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        db.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_error)?;
+            {
+                let sql = format!(
+                    "DELETE FROM {} WHERE {} = ?",
+                    table.quoted,
+                    quote(ID_COLUMN)
+                );
+                let mut stmt = tx.prepare_cached(&sql).map_err(sql_error)?;
+                for id in &ids {
+                    stmt.execute([id]).map_err(sql_error)?;
+                }
+            }
+            tx.commit().map_err(sql_error)
+        })
+        .await
+    }
+
+    fn get(&self, service: &str, type_name: &str) -> Result<(Arc<Db>, Arc<Table>)> {
+        let table = self
+            .tables
+            .read()
+            .expect("tables map lock is never poisoned")
+            .get(service)
+            .and_then(|t| t.get(type_name))
+            .cloned()
+            .ok_or_else(|| {
+                Error::internal(format!("no table was prepared for type '{type_name}'"))
+            })?;
+        let db = self
+            .db
+            .get()
+            .cloned()
+            .ok_or_else(|| Error::internal("the tables store is not open"))?;
+        Ok((db, table))
+    }
+
+    fn open(&self) -> Result<Arc<Db>> {
+        if let Some(db) = self.db.get() {
+            return Ok(Arc::clone(db));
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+            Error::internal(format!(
+                "data folder {} cannot be created: {e}",
+                self.data_dir.display()
+            ))
+        })?;
+        let db = Db::open(self.data_dir.join(DB_FILE))?;
+        // Two mounts racing here both open; the loser's writer thread ends with its sender.
+        Ok(Arc::clone(self.db.get_or_init(|| db)))
+    }
+}
+
+// === impl Db ===
+
+impl Db {
+    fn open(path: PathBuf) -> Result<Arc<Db>> {
+        let mut conn = open_connection(&path, false)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(sql_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::internal(format!(
+                "tables store: WAL mode refused ({mode})"
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(sql_error)?;
+        let (tx, mut rx) = mpsc::channel::<Job>(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("fss-tables-writer".into())
+            .spawn(move || {
+                while let Some(job) = rx.blocking_recv() {
+                    // A panicking job must not take the writer down with it; its caller
+                    // sees the dropped reply as an internal error.
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+                }
+            })
+            .map_err(|e| Error::internal(format!("tables writer thread cannot start: {e}")))?;
+        let readers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8)
+            * 2;
+        Ok(Arc::new(Db {
+            path,
+            writer: tx,
+            readers: Mutex::new(Vec::with_capacity(readers)),
+            read_permits: Arc::new(Semaphore::new(readers)),
+        }))
+    }
+
+    /// Runs `f` as one job on the writer thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| Error::internal("the tables writer has stopped"))?;
+        rx.await
+            .map_err(|_| Error::internal("the tables writer dropped a job"))?
+    }
+
+    /// Runs `f` with a read-only connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let permit = Arc::clone(&self.read_permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::internal("the tables readers are closed"))?;
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let idle = db
+                .readers
+                .lock()
+                .expect("reader pool lock is never poisoned")
+                .pop();
+            let conn = match idle {
+                Some(c) => c,
+                None => open_connection(&db.path, true)?,
+            };
+            let out = f(&conn);
+            db.readers
+                .lock()
+                .expect("reader pool lock is never poisoned")
+                .push(conn);
+            out
+        })
+        .await
+        .map_err(|e| Error::internal(format!("a table load failed: {e}")))?
+    }
+}
+
+/// Runs blocking `f` in place, first telling a multi-thread tokio runtime (when called
+/// from one of its workers) to move its other tasks elsewhere. Mounting is synchronous, so
+/// this is the most it can do; on a current-thread runtime `f` simply runs.
+fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// Opens a connection to the database file (read-only for loads).
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(sql_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// One stored row as an object of the table's type.
+fn render_row(table: &Table, row: &rusqlite::Row<'_>) -> rusqlite::Result<MObject> {
+    let id: String = row.get(0)?;
+    let mut properties = Vec::with_capacity(table.columns.len());
+    for (i, c) in table.columns.iter().enumerate() {
+        let v = row.get_ref(i + 1)?;
+        let mut p = Property {
+            developer_name: Some(c.name.clone()),
+            content_type: Some(c.value_type.content_type()),
+            ..Property::default()
+        };
+        if c.kind.is_object() {
+            p.object_data = Some(value::render_objects(v).unwrap_or_default());
+        } else {
+            p.content_value = value::render(c.kind, v);
+        }
+        properties.push(p);
+    }
+    Ok(MObject {
+        external_id: Some(id),
+        developer_name: Some(table.type_name.clone()),
+        order: Some(0),
+        properties: Some(properties),
+        is_selected: Some(false),
+        ..MObject::default()
+    })
+}
+
+/// One object of a save, parsed and ready to write.
+#[derive(Debug)]
+struct RowWrite {
+    /// The external id the row is stored under.
+    id: String,
+    /// The columns to write, by column index, in ascending order.
+    values: Vec<(usize, SqlValue)>,
+}
+
+impl RowWrite {
+    /// Parses `o` for `table`, resolving its id.
+    fn from_object(table: &Table, o: &MObject) -> Result<Self> {
+        let mut values: Vec<(usize, SqlValue)> = Vec::new();
+        for p in o.properties.as_deref().unwrap_or_default() {
+            let name = p.developer_name.as_deref().ok_or_else(|| {
+                Error::bad_request(format!(
+                    "a property of a '{}' object has no developerName",
+                    table.type_name
+                ))
+            })?;
+            let (i, col) = table.column(name).ok_or_else(|| {
+                Error::bad_request(format!(
+                    "'{name}' is not a property of type '{}'",
+                    table.type_name
+                ))
+            })?;
+            let v = if col.kind.is_object() {
+                match p.object_data.as_deref() {
+                    None => SqlValue::Null,
+                    Some(objs) if col.kind == Kind::Object && objs.len() > 1 => {
+                        return Err(Error::bad_request(format!(
+                            "property '{name}' is an Object and holds at most one object, got {}",
+                            objs.len()
+                        )))
+                    }
+                    Some(objs) => {
+                        SqlValue::Text(serde_json::to_string(objs).map_err(Error::internal)?)
+                    }
+                }
+            } else {
+                value::parse(col.kind, p.content_value.as_deref()).map_err(|why| {
+                    Error::bad_request(format!(
+                        "property '{name}' of type '{}': '{}' {why}",
+                        table.type_name,
+                        p.content_value.as_deref().unwrap_or_default()
+                    ))
+                })?
+            };
+            if col.kind == Kind::Password && v == SqlValue::Null {
+                continue; // passwords are never rendered, so "no value" means "unchanged"
+            }
+            match values.iter_mut().find(|(j, _)| *j == i) {
+                Some(slot) => slot.1 = v,
+                None => values.push((i, v)),
+            }
+        }
+        let key = table.key.map(|k| (k, &table.columns[k]));
+        let key_value = key.and_then(|(k, c)| {
+            values
+                .iter()
+                .find(|(j, _)| *j == k)
+                .and_then(|(_, v)| value::render(c.kind, ValueRef::from(v)))
+        });
+        let id = match o.external_id.as_deref().filter(|s| !s.is_empty()) {
+            None => match key_value {
+                Some(k) if !k.is_empty() => k,
+                _ => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    if let Some((k, _)) = key {
+                        values.retain(|(j, _)| *j != k);
+                        values.push((k, SqlValue::Text(id.clone())));
+                    }
+                    id
+                }
+            },
+            Some(ext) => {
+                if let Some((k, c)) = key {
+                    match key_value {
+                        Some(kv) if kv != ext => {
+                            return Err(Error::bad_request(format!(
+                            "key property '{}' is '{kv}' but the object's externalId is '{ext}'; \
+                                 the key of a stored row cannot change",
+                            c.name
+                        )))
+                        }
+                        Some(_) => {}
+                        None => {
+                            let v = value::parse(c.kind, Some(ext))
+                                .ok()
+                                .filter(|v| *v != SqlValue::Null)
+                                .unwrap_or_else(|| SqlValue::Text(ext.to_owned()));
+                            values.retain(|(j, _)| *j != k);
+                            values.push((k, v));
+                        }
+                    }
+                }
+                ext.to_owned()
+            }
+        };
+        values.sort_by_key(|(i, _)| *i);
+        Ok(RowWrite { id, values })
+    }
+
+    /// `INSERT ... ON CONFLICT("$externalId") DO UPDATE SET` the columns carried.
+    fn upsert_sql(&self, table: &Table) -> String {
+        let id = quote(ID_COLUMN);
+        let mut cols = id.clone();
+        let mut marks = String::from("?");
+        let mut set = String::new();
+        for (i, _) in &self.values {
+            let q = &table.columns[*i].quoted;
+            cols.push_str(", ");
+            cols.push_str(q);
+            marks.push_str(", ?");
+            if !set.is_empty() {
+                set.push_str(", ");
+            }
+            set.push_str(&format!("{q} = excluded.{q}"));
+        }
+        let action = if set.is_empty() {
+            "NOTHING".to_owned()
+        } else {
+            format!("UPDATE SET {set}")
+        };
+        format!(
+            "INSERT INTO {} ({cols}) VALUES ({marks}) ON CONFLICT({id}) DO {action}",
+            table.quoted
+        )
     }
 }

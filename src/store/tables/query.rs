@@ -1,0 +1,449 @@
+//! A ListFilter turned into one SELECT with bound parameters.
+//!
+//! Values are always parameters; identifiers come only from the table's columns. Criteria
+//! (protocol §3.1): `EQUAL`, `NOT_EQUAL` (NULL counts as different), the four orderings,
+//! `CONTAINS`/`STARTS_WITH`/`ENDS_WITH` (SQL `LIKE` with `\` escaping `%`, `_` and `\`, so
+//! they match literally; ASCII case-insensitive), `IS_EMPTY` (`"true"`: NULL or `""`;
+//! `"false"`: the opposite), and on lists `ANY_EQUAL`/`ALL_EQUAL`. For those the values
+//! are the `objectData` objects (their property of the column's name, else their external
+//! id), or the single `contentValue`; a scalar column matches when it equals any / every
+//! value, a List or Object column when it holds an object with any / every of those
+//! external ids. A `where` entry with no value at all is ignored.
+//!
+//! The default order is insertion order (rowid), also the last tie-breaker of any order,
+//! so paging is stable.
+
+use rusqlite::types::Value as SqlValue;
+
+use super::schema::{quote, Column, Table, ID_COLUMN};
+use super::value::{self, Kind};
+use crate::error::{Error, Result};
+use crate::protocol::{
+    ComparisonType, CriteriaType, ListFilter, ListFilterMinimal, ListFilterWhere, MObject,
+    OrderDirection,
+};
+
+/// The most rows one load answers, whatever `limit` says (`hasMoreResults` tells the rest).
+pub(crate) const MAX_PAGE_ROWS: i64 = 100_000;
+/// The deepest nesting of `listFilters` accepted.
+const MAX_FILTER_DEPTH: usize = 32;
+
+/// A SELECT ready to run.
+#[derive(Debug)]
+pub(crate) struct Query {
+    /// The SQL text.
+    pub(crate) sql: String,
+    /// Its parameters, in order.
+    pub(crate) params: Vec<SqlValue>,
+    /// The page size: one more row than this is fetched to learn `hasMoreResults`.
+    pub(crate) page: Option<usize>,
+}
+
+/// The query of a load with `filter` (and the provided objects, for
+/// `filterByProvidedObjects`).
+///
+/// # Errors
+///
+/// 400 naming what is wrong: an unknown column, criteria or direction, a value that does
+/// not fit its column, a negative offset or limit, filters nested too deep.
+pub(crate) fn build(
+    table: &Table,
+    filter: Option<&ListFilter>,
+    provided: &[MObject],
+) -> Result<Query> {
+    let mut sql = String::with_capacity(256);
+    sql.push_str(&table.select);
+    let mut params = Vec::new();
+    let id_col = quote(ID_COLUMN);
+    let Some(f) = filter else {
+        sql.push_str(" ORDER BY rowid");
+        return Ok(Query {
+            sql,
+            params,
+            page: Some(MAX_PAGE_ROWS as usize),
+        });
+    };
+    if let Some(id) = f.id.as_deref().filter(|id| !id.is_empty()) {
+        sql.push_str(&format!(" WHERE {id_col} = ?"));
+        params.push(SqlValue::Text(id.to_owned()));
+        return Ok(Query {
+            sql,
+            params,
+            page: None,
+        });
+    }
+
+    let mut conds = Vec::new();
+    if f.filter_by_provided_objects == Some(true) {
+        let ids: Vec<&str> = provided
+            .iter()
+            .filter_map(|o| o.external_id.as_deref())
+            .collect();
+        conds.push(in_list(&id_col, ids.len()));
+        params.extend(ids.into_iter().map(|i| SqlValue::Text(i.to_owned())));
+    }
+    if let Some(c) = group(
+        table,
+        f.comparison_type.as_ref(),
+        f.where_.as_deref(),
+        f.list_filters.as_deref(),
+        &mut params,
+        0,
+    )? {
+        conds.push(c);
+    }
+    if let Some(c) = search(table, f, &mut params)? {
+        conds.push(c);
+    }
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+
+    sql.push_str(" ORDER BY ");
+    for (col, dir) in order(table, f)? {
+        sql.push_str(&col.quoted);
+        sql.push_str(if dir { " DESC, " } else { " ASC, " });
+    }
+    sql.push_str("rowid");
+
+    let limit = f.limit.unwrap_or(0);
+    let offset = f.offset.unwrap_or(0);
+    if limit < 0 {
+        return Err(Error::bad_request(format!(
+            "listFilter.limit must not be negative, got {limit}"
+        )));
+    }
+    if offset < 0 {
+        return Err(Error::bad_request(format!(
+            "listFilter.offset must not be negative, got {offset}"
+        )));
+    }
+    let page = if limit == 0 {
+        MAX_PAGE_ROWS
+    } else {
+        limit.min(MAX_PAGE_ROWS)
+    };
+    sql.push_str(" LIMIT ? OFFSET ?");
+    params.push(SqlValue::Integer(page + 1));
+    params.push(SqlValue::Integer(offset));
+    Ok(Query {
+        sql,
+        params,
+        page: Some(page as usize),
+    })
+}
+
+/// `where` entries and nested groups joined by `comparison`; `None` when nothing applies.
+fn group(
+    table: &Table,
+    comparison: Option<&ComparisonType>,
+    wheres: Option<&[ListFilterWhere]>,
+    nested: Option<&[ListFilterMinimal]>,
+    params: &mut Vec<SqlValue>,
+    depth: usize,
+) -> Result<Option<String>> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(Error::bad_request(format!(
+            "listFilters are nested deeper than {MAX_FILTER_DEPTH} levels"
+        )));
+    }
+    let joiner = match comparison {
+        None | Some(ComparisonType::And | ComparisonType::None) => " AND ",
+        Some(ComparisonType::Or) => " OR ",
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "unknown comparisonType '{other}'; expected AND or OR"
+            )))
+        }
+    };
+    let mut parts = Vec::new();
+    for w in wheres.unwrap_or_default() {
+        if let Some(c) = condition(table, w, params)? {
+            parts.push(c);
+        }
+    }
+    for g in nested.unwrap_or_default() {
+        if let Some(c) = group(
+            table,
+            g.comparison_type.as_ref(),
+            g.where_.as_deref(),
+            g.list_filters.as_deref(),
+            params,
+            depth + 1,
+        )? {
+            parts.push(c);
+        }
+    }
+    Ok(match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(format!("({})", parts.join(joiner))),
+    })
+}
+
+/// The column a filter names, or 400 naming it.
+fn column<'t>(table: &'t Table, name: Option<&str>, field: &str) -> Result<&'t Column> {
+    let name =
+        name.ok_or_else(|| Error::bad_request(format!("a {field} entry has no columnName")))?;
+    table.column(name).map(|(_, c)| c).ok_or_else(|| {
+        Error::bad_request(format!(
+            "{field} columnName '{name}' is not a property of type '{}'",
+            table.type_name
+        ))
+    })
+}
+
+/// A value of a `where` entry parsed for `col`.
+fn operand(col: &Column, v: &str) -> Result<SqlValue> {
+    value::parse(col.kind, Some(v))
+        .map_err(|why| Error::bad_request(format!("where value '{v}' for '{}' {why}", col.name)))
+}
+
+/// One `where` entry; `None` when it carries no value and is ignored.
+fn condition(
+    table: &Table,
+    w: &ListFilterWhere,
+    params: &mut Vec<SqlValue>,
+) -> Result<Option<String>> {
+    let col = column(table, w.column_name.as_deref(), "where")?;
+    let objects = w.object_data.as_deref().unwrap_or_default();
+    let raw = w.operand();
+    if raw.is_none() && objects.is_empty() {
+        return Ok(None);
+    }
+    let criteria = w.criteria_type.as_ref().ok_or_else(|| {
+        Error::bad_request(format!(
+            "the where entry for '{}' has no criteriaType",
+            col.name
+        ))
+    })?;
+    let q = &col.quoted;
+    let scalar_only = |c: &CriteriaType| -> Result<()> {
+        if col.kind.is_object() {
+            Err(Error::bad_request(format!(
+                "criteriaType {c} cannot compare Object or List property '{}'; \
+                 use IS_EMPTY, ANY_EQUAL or ALL_EQUAL",
+                col.name
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    let needs_value = |c: &CriteriaType| {
+        Error::bad_request(format!(
+            "criteriaType {c} on '{}' needs a contentValue",
+            col.name
+        ))
+    };
+    let sql = match criteria {
+        CriteriaType::Equal | CriteriaType::NotEqual => {
+            scalar_only(criteria)?;
+            let v = operand(col, raw.ok_or_else(|| needs_value(criteria))?)?;
+            params.push(v);
+            if *criteria == CriteriaType::Equal {
+                format!("{q} IS ?")
+            } else {
+                format!("{q} IS NOT ?")
+            }
+        }
+        CriteriaType::GreaterThan
+        | CriteriaType::GreaterThanOrEqual
+        | CriteriaType::LessThan
+        | CriteriaType::LessThanOrEqual => {
+            scalar_only(criteria)?;
+            let v = operand(col, raw.ok_or_else(|| needs_value(criteria))?)?;
+            if v == SqlValue::Null {
+                return Err(needs_value(criteria));
+            }
+            params.push(v);
+            let op = match criteria {
+                CriteriaType::GreaterThan => ">",
+                CriteriaType::GreaterThanOrEqual => ">=",
+                CriteriaType::LessThan => "<",
+                _ => "<=",
+            };
+            format!("{q} {op} ?")
+        }
+        CriteriaType::Contains | CriteriaType::StartsWith | CriteriaType::EndsWith => {
+            scalar_only(criteria)?;
+            let v = like_escape(raw.ok_or_else(|| needs_value(criteria))?);
+            params.push(SqlValue::Text(match criteria {
+                CriteriaType::Contains => format!("%{v}%"),
+                CriteriaType::StartsWith => format!("{v}%"),
+                _ => format!("%{v}"),
+            }));
+            format!("{q} LIKE ? ESCAPE '\\'")
+        }
+        CriteriaType::IsEmpty => {
+            let v = raw.unwrap_or_default().trim();
+            let empty = match col.kind {
+                Kind::Text | Kind::Password => format!("({q} IS NULL OR {q} = '')"),
+                Kind::Object | Kind::List => format!("({q} IS NULL OR {q} IN ('', '[]'))"),
+                _ => format!("{q} IS NULL"),
+            };
+            if v.eq_ignore_ascii_case("true") {
+                empty
+            } else if v.eq_ignore_ascii_case("false") {
+                format!("NOT {empty}")
+            } else {
+                return Err(Error::bad_request(format!(
+                    "IS_EMPTY on '{}' takes \"true\" or \"false\", got '{v}'",
+                    col.name
+                )));
+            }
+        }
+        CriteriaType::AnyEqual | CriteriaType::AllEqual => {
+            let values: Vec<&str> = if objects.is_empty() {
+                raw.into_iter().collect()
+            } else {
+                objects
+                    .iter()
+                    .filter_map(|o| {
+                        o.property(&col.name)
+                            .and_then(|p| p.content_value.as_deref())
+                            .or(o.external_id.as_deref())
+                    })
+                    .collect()
+            };
+            let any = *criteria == CriteriaType::AnyEqual;
+            if values.is_empty() {
+                // Nothing to match: ANY of nothing is false, ALL of nothing is true.
+                return Ok(Some(if any { "0" } else { "1" }.into()));
+            }
+            if col.kind.is_object() {
+                // Object and List values are stored as a JSON array of objects.
+                let holds = format!(
+                    "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid({q}) THEN {q} END) \
+                     WHERE json_extract(value, '$.externalId') = ?)"
+                );
+                let parts: Vec<&str> = values.iter().map(|_| holds.as_str()).collect();
+                params.extend(values.iter().map(|v| SqlValue::Text((*v).to_owned())));
+                format!("({})", parts.join(if any { " OR " } else { " AND " }))
+            } else {
+                for v in &values {
+                    params.push(operand(col, v)?);
+                }
+                if any {
+                    in_list(q, values.len())
+                } else {
+                    let parts: Vec<String> = values.iter().map(|_| format!("{q} IS ?")).collect();
+                    format!("({})", parts.join(" AND "))
+                }
+            }
+        }
+        CriteriaType::Other(s) => {
+            return Err(Error::bad_request(format!(
+                "unknown criteriaType '{s}' for '{}'",
+                col.name
+            )))
+        }
+    };
+    Ok(Some(sql))
+}
+
+/// `q IN (?, ?, ...)`; false for an empty list.
+fn in_list(q: &str, n: usize) -> String {
+    if n == 0 {
+        return "0".into();
+    }
+    let mut s = format!("{q} IN (?");
+    for _ in 1..n {
+        s.push_str(", ?");
+    }
+    s.push(')');
+    s
+}
+
+/// Escapes `\`, `%` and `_` so that a LIKE pattern matches them literally (`ESCAPE '\'`).
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `search`: a case-insensitive substring of any string property, or of the
+/// `searchCriteria` columns when given.
+fn search(table: &Table, f: &ListFilter, params: &mut Vec<SqlValue>) -> Result<Option<String>> {
+    let Some(text) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let named: Vec<&Column> = f
+        .search_criteria
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| column(table, c.column_name.as_deref(), "searchCriteria"))
+        .collect::<Result<_>>()?;
+    let cols: Vec<&Column> = if named.is_empty() {
+        table
+            .columns
+            .iter()
+            .filter(|c| c.kind == Kind::Text)
+            .collect()
+    } else {
+        named
+    };
+    if cols.is_empty() {
+        return Ok(Some("0".into()));
+    }
+    let pattern = format!("%{}%", like_escape(text));
+    let parts: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            params.push(SqlValue::Text(pattern.clone()));
+            format!("{} LIKE ? ESCAPE '\\'", c.quoted)
+        })
+        .collect();
+    Ok(Some(format!("({})", parts.join(" OR "))))
+}
+
+/// The sort keys: `orderBy[]`, else the legacy single key; `true` means descending.
+fn order<'t>(table: &'t Table, f: &ListFilter) -> Result<Vec<(&'t Column, bool)>> {
+    let desc = |d: Option<&OrderDirection>| match d {
+        None | Some(OrderDirection::Asc | OrderDirection::None) => Ok(false),
+        Some(OrderDirection::Desc) => Ok(true),
+        Some(other) => Err(Error::bad_request(format!(
+            "unknown order direction '{other}'; expected ASC or DESC"
+        ))),
+    };
+    let mut keys = Vec::new();
+    match f.order_by.as_deref().filter(|o| !o.is_empty()) {
+        Some(list) => {
+            for o in list {
+                keys.push((
+                    column(table, o.column_name.as_deref(), "orderBy")?,
+                    desc(o.direction.as_ref())?,
+                ));
+            }
+        }
+        None => {
+            if let Some(name) = f
+                .order_by_property_developer_name
+                .as_deref()
+                .filter(|n| !n.is_empty())
+            {
+                keys.push((
+                    column(table, Some(name), "orderByPropertyDeveloperName")?,
+                    desc(f.order_by_direction_type.as_ref())?,
+                ));
+            }
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
+    }
+}

@@ -1,0 +1,282 @@
+//! One SQLite table per (service, type): its name, its columns, and creating or extending
+//! it when a service is mounted.
+//!
+//! Identifiers come only from the definition and are always double-quoted with embedded
+//! quotes doubled. The table is named `{service}/{type}` (a service name cannot contain
+//! `/`, so the name is unambiguous). Every table has the hidden column `$externalId`
+//! (unique) beside one column per property; its rowid is the stable default order.
+//!
+//! A column's declared SQL type records the fss property type (`TEXT`, `NUMERIC`,
+//! `DATETIME_TEXT`, ...), chosen so that SQLite's affinity rules give the storage wanted.
+//! Mounting a definition adds the columns of new properties; a property whose type changed
+//! is refused, because the stored values would no longer read back as that type.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::value::Kind;
+use crate::definition::{TypeDefinition, ValueType};
+use crate::error::{Error, Result};
+
+/// The hidden column holding each row's external id.
+pub(crate) const ID_COLUMN: &str = "$externalId";
+
+/// A property's column.
+#[derive(Debug)]
+pub(crate) struct Column {
+    /// The property name.
+    pub(crate) name: String,
+    /// The quoted identifier.
+    pub(crate) quoted: String,
+    /// The fss type.
+    pub(crate) value_type: ValueType,
+    /// How values are stored and rendered.
+    pub(crate) kind: Kind,
+}
+
+/// A table as the definition describes it.
+#[derive(Debug)]
+pub(crate) struct Table {
+    /// The type name (`developerName` of each object).
+    pub(crate) type_name: String,
+    /// The table name, `{service}/{type}`.
+    pub(crate) name: String,
+    /// The quoted table name.
+    pub(crate) quoted: String,
+    /// Columns in definition order.
+    pub(crate) columns: Vec<Column>,
+    /// The column of the key property, if the data action names one.
+    pub(crate) key: Option<usize>,
+    by_name: HashMap<String, usize>,
+    /// `SELECT "$externalId", col, ... FROM table`.
+    pub(crate) select: String,
+}
+
+/// Quotes an identifier for SQLite: `"` around, embedded `"` doubled.
+pub(crate) fn quote(name: &str) -> String {
+    let mut q = String::with_capacity(name.len() + 2);
+    q.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            q.push('"');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// The declared SQL type of a property type (see the module docs).
+fn declared(t: ValueType) -> &'static str {
+    match t {
+        ValueType::String => "TEXT",
+        ValueType::Content => "CONTENT_TEXT",
+        ValueType::Password => "PASSWORD_TEXT",
+        ValueType::Encrypted => "ENCRYPTED_TEXT",
+        ValueType::Number => "NUMERIC",
+        ValueType::Boolean => "BOOLEAN",
+        ValueType::DateTime => "DATETIME_TEXT",
+        ValueType::Object => "OBJECT_TEXT",
+        ValueType::List => "LIST_TEXT",
+    }
+}
+
+fn kind(t: ValueType) -> Kind {
+    match t {
+        ValueType::String | ValueType::Content | ValueType::Encrypted => Kind::Text,
+        ValueType::Password => Kind::Password,
+        ValueType::Number => Kind::Number,
+        ValueType::Boolean => Kind::Boolean,
+        ValueType::DateTime => Kind::DateTime,
+        ValueType::Object => Kind::Object,
+        ValueType::List => Kind::List,
+    }
+}
+
+fn type_of_declared(d: &str) -> Option<ValueType> {
+    use ValueType::*;
+    [
+        String, Content, Password, Encrypted, Number, Boolean, DateTime, Object, List,
+    ]
+    .into_iter()
+    .find(|t| declared(*t).eq_ignore_ascii_case(d))
+}
+
+impl Table {
+    /// The table of type `ty` of service `service`, with `key` the key property.
+    ///
+    /// # Errors
+    ///
+    /// 400 when names cannot be columns: a NUL character, two properties whose names
+    /// differ only in ASCII case (SQLite identifiers ignore it), or the reserved name.
+    pub(crate) fn new(service: &str, ty: &TypeDefinition, key: Option<&str>) -> Result<Self> {
+        let table_name = format!("{service}/{}", ty.name);
+        if table_name.contains('\0') {
+            return Err(Error::bad_request(format!(
+                "type '{}' cannot be stored: its name contains a NUL character",
+                ty.name
+            )));
+        }
+        let mut columns = Vec::with_capacity(ty.properties.len());
+        let mut by_name = HashMap::new();
+        let mut folded: HashMap<String, &str> = HashMap::new();
+        folded.insert(ID_COLUMN.to_ascii_lowercase(), ID_COLUMN);
+        for p in &ty.properties {
+            if p.name.contains('\0') {
+                return Err(Error::bad_request(format!(
+                    "property '{}' of type '{}' cannot be stored: its name contains a NUL character",
+                    p.name.escape_debug(),
+                    ty.name
+                )));
+            }
+            if let Some(other) = folded.insert(p.name.to_ascii_lowercase(), &p.name) {
+                return Err(Error::bad_request(format!(
+                    "property '{}' of type '{}' cannot be stored beside '{other}': \
+                     column names ignore case",
+                    p.name, ty.name
+                )));
+            }
+            by_name.insert(p.name.clone(), columns.len());
+            columns.push(Column {
+                name: p.name.clone(),
+                quoted: quote(&p.name),
+                value_type: p.value_type,
+                kind: kind(p.value_type),
+            });
+        }
+        let quoted = quote(&table_name);
+        let mut select = format!("SELECT {}", quote(ID_COLUMN));
+        for c in &columns {
+            select.push_str(", ");
+            select.push_str(&c.quoted);
+        }
+        select.push_str(" FROM ");
+        select.push_str(&quoted);
+        Ok(Table {
+            type_name: ty.name.clone(),
+            name: table_name,
+            quoted,
+            key: key.and_then(|k| by_name.get(k).copied()),
+            columns,
+            by_name,
+            select,
+        })
+    }
+
+    /// The column of property `name`.
+    pub(crate) fn column(&self, name: &str) -> Option<(usize, &Column)> {
+        let i = *self.by_name.get(name)?;
+        Some((i, &self.columns[i]))
+    }
+
+    /// Creates the table, or adds the columns of new properties, in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// A property whose stored type differs from the definition's; any SQLite failure.
+    pub(crate) fn create_or_extend(&self, conn: &mut Connection) -> Result<()> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_error)?;
+        let exists: Option<String> = tx
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                [&self.name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_error)?;
+        match exists {
+            None => {
+                let mut ddl = format!(
+                    "CREATE TABLE {} ({} TEXT NOT NULL UNIQUE",
+                    self.quoted,
+                    quote(ID_COLUMN)
+                );
+                for c in &self.columns {
+                    ddl.push_str(&format!(", {} {}", c.quoted, declared(c.value_type)));
+                }
+                ddl.push(')');
+                tx.execute_batch(&ddl).map_err(sql_error)?;
+            }
+            Some(existing) => {
+                let mut stmt = tx
+                    .prepare("SELECT name, type FROM pragma_table_info(?1)")
+                    .map_err(sql_error)?;
+                let have: HashMap<String, String> = stmt
+                    .query_map([&existing], |r| {
+                        Ok((r.get::<_, String>(0)?.to_ascii_lowercase(), r.get(1)?))
+                    })
+                    .map_err(sql_error)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(sql_error)?;
+                drop(stmt);
+                for c in &self.columns {
+                    match have.get(&c.name.to_ascii_lowercase()) {
+                        None => {
+                            tx.execute_batch(&format!(
+                                "ALTER TABLE {} ADD COLUMN {} {}",
+                                self.quoted,
+                                c.quoted,
+                                declared(c.value_type)
+                            ))
+                            .map_err(sql_error)?;
+                        }
+                        Some(d) if d.eq_ignore_ascii_case(declared(c.value_type)) => {}
+                        Some(d) => {
+                            let was = type_of_declared(d)
+                                .map_or_else(|| format!("SQL type {d}"), |t| format!("{t:?}"));
+                            return Err(Error::bad_request(format!(
+                                "property '{}' of type '{}' is stored as {was} and is now {:?}; \
+                                 a stored property cannot change its type \
+                                 (give the new one another name)",
+                                c.name, self.type_name, c.value_type
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(sql_error)
+    }
+}
+
+/// An SQLite failure as an internal error.
+pub(crate) fn sql_error(e: rusqlite::Error) -> Error {
+    Error::internal(format!("table store: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_with_quotes_doubled() {
+        assert_eq!(quote("Name"), "\"Name\"");
+        assert_eq!(
+            quote("a\"; DROP TABLE x; --"),
+            "\"a\"\"; DROP TABLE x; --\""
+        );
+    }
+
+    #[test]
+    fn declared_types_give_the_intended_affinity() {
+        // SQLite affinity rules: INT → INTEGER; CHAR/CLOB/TEXT → TEXT; else NUMERIC here.
+        for t in [
+            ValueType::String,
+            ValueType::Content,
+            ValueType::Password,
+            ValueType::Encrypted,
+            ValueType::DateTime,
+            ValueType::Object,
+            ValueType::List,
+        ] {
+            let d = declared(t);
+            assert!(!d.contains("INT") && d.contains("TEXT"), "{d}");
+            assert_eq!(type_of_declared(d), Some(t));
+        }
+        assert_eq!(type_of_declared("NUMERIC"), Some(ValueType::Number));
+        assert!(!declared(ValueType::Boolean).contains("INT"));
+    }
+}

@@ -1,0 +1,1259 @@
+//! Tables over real sockets: load, save and delete on the embedded SQLite store with the
+//! full ListFilter, command data actions, mount-time schema changes, restart, concurrency.
+
+mod support;
+
+use std::collections::HashSet;
+
+use fss::definition::{parse_definition, LoadedDefinition};
+use fss::server::ServerConfig;
+use http::Method;
+use serde_json::{json, Value};
+use support::{fixture, post_json, send_json, Answer, TestServer};
+
+// === helpers ===
+
+async fn shop() -> TestServer {
+    TestServer::start(&fixture("tables")).await
+}
+
+fn odt(type_name: &str) -> Value {
+    json!({ "developerName": type_name, "properties": [] })
+}
+
+/// An Item object: `(property, contentType, value)` triples.
+fn object(
+    type_name: &str,
+    external_id: Option<&str>,
+    props: &[(&str, &str, Option<&str>)],
+) -> Value {
+    let properties: Vec<Value> = props
+        .iter()
+        .map(|(n, t, v)| json!({ "developerName": n, "contentType": t, "contentValue": v }))
+        .collect();
+    json!({ "externalId": external_id, "developerName": type_name, "properties": properties })
+}
+
+fn item(
+    id: &str,
+    name: &str,
+    price: &str,
+    in_stock: &str,
+    added: &str,
+    notes: Option<&str>,
+) -> Value {
+    object(
+        "Item",
+        None,
+        &[
+            ("Id", "ContentString", Some(id)),
+            ("Name", "ContentString", Some(name)),
+            ("Price", "ContentNumber", Some(price)),
+            ("InStock", "ContentBoolean", Some(in_stock)),
+            ("Added", "ContentDateTime", Some(added)),
+            ("Notes", "ContentString", notes),
+        ],
+    )
+}
+
+async fn save(s: &TestServer, type_name: &str, objects: Vec<Value>) -> Answer {
+    send_json(
+        Method::PUT,
+        &s.url("/fs/Shop/data"),
+        &json!({ "objectDataType": odt(type_name), "objectData": objects }),
+    )
+    .await
+}
+
+async fn load(s: &TestServer, type_name: &str, filter: Value) -> Answer {
+    post_json(
+        &s.url("/fs/Shop/data"),
+        &json!({ "objectDataType": odt(type_name), "listFilter": filter }),
+    )
+    .await
+}
+
+async fn delete(s: &TestServer, type_name: &str, body: Value) -> Answer {
+    let mut body = body;
+    body["objectDataType"] = odt(type_name);
+    post_json(&s.url("/fs/Shop/data/delete"), &body).await
+}
+
+/// Loads with `filter` and answers the external ids, asserting 200.
+async fn ids(s: &TestServer, filter: Value) -> Vec<String> {
+    let a = load(s, "Item", filter).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    external_ids(&a.json())
+}
+
+fn external_ids(v: &Value) -> Vec<String> {
+    v["objectData"]
+        .as_array()
+        .expect("objectData is a list")
+        .iter()
+        .map(|o| o["externalId"].as_str().expect("externalId").to_owned())
+        .collect()
+}
+
+/// The contentValue of property `name` of `o`.
+fn prop<'a>(o: &'a Value, name: &str) -> &'a Value {
+    o["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["developerName"] == name)
+        .map(|p| &p["contentValue"])
+        .unwrap_or_else(|| panic!("no property {name} in {o}"))
+}
+
+fn where_(column: &str, criteria: &str, value: Option<&str>) -> Value {
+    json!({ "columnName": column, "criteriaType": criteria, "contentValue": value, "value": null })
+}
+
+/// Five items with distinct values of every type.
+async fn seeded() -> TestServer {
+    let s = shop().await;
+    let a = save(
+        &s,
+        "Item",
+        vec![
+            item(
+                "a",
+                "Apple",
+                "1.5",
+                "true",
+                "2026-01-03T10:00:00Z",
+                Some("red fruit"),
+            ),
+            item(
+                "b",
+                "banana",
+                "0.25",
+                "false",
+                "2026-01-01T10:00:00Z",
+                Some(""),
+            ),
+            item("c", "Cherry", "12", "true", "2025-12-31T23:00:00Z", None),
+            item(
+                "d",
+                "date",
+                "100",
+                "false",
+                "2026-01-02T00:00:00+02:00",
+                Some("sweet"),
+            ),
+            item(
+                "e",
+                "Elderberry",
+                "7.75",
+                "true",
+                "2026-02-01T00:00:00Z",
+                Some("dark"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    s
+}
+
+// === load by id, save, update, delete ===
+
+#[tokio::test]
+async fn save_then_load_by_id() {
+    let s = shop().await;
+    let a = save(
+        &s,
+        "Item",
+        vec![item(
+            "x1",
+            "Widget",
+            "19.99",
+            "true",
+            "2026-01-21T00:00:00Z",
+            Some("n"),
+        )],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(a.header("x-execution-id").is_some());
+    let saved = a.json();
+    assert_eq!(external_ids(&saved), ["x1"]);
+    assert_eq!(saved["hasMoreResults"], false);
+    let o = &saved["objectData"][0];
+    assert_eq!(o["developerName"], "Item");
+    assert_eq!(prop(o, "Price"), "19.99");
+
+    let got = load(&s, "Item", json!({ "id": "x1" })).await.json();
+    assert_eq!(external_ids(&got), ["x1"]);
+    let o = &got["objectData"][0];
+    assert_eq!(prop(o, "Name"), "Widget");
+    assert_eq!(prop(o, "Id"), "x1");
+    let price = o["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["developerName"] == "Price")
+        .unwrap();
+    assert_eq!(price["contentType"], "ContentNumber");
+    assert_eq!(got["hasMoreResults"], false);
+
+    let none = load(&s, "Item", json!({ "id": "nope" })).await.json();
+    assert_eq!(none["objectData"], json!([]));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn save_without_key_gets_a_generated_id_and_answers_in_input_order() {
+    let s = shop().await;
+    let objs = vec![
+        object("Note", None, &[("Text", "ContentString", Some("first"))]),
+        object(
+            "Note",
+            Some(""),
+            &[("Text", "ContentString", Some("second"))],
+        ),
+        object(
+            "Note",
+            Some("chosen"),
+            &[("Text", "ContentString", Some("third"))],
+        ),
+    ];
+    let saved = save(&s, "Note", objs).await.json();
+    let ids = external_ids(&saved);
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0].len(), 36, "a UUID: {}", ids[0]);
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(ids[2], "chosen");
+    let texts: Vec<&Value> = saved["objectData"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| prop(o, "Text"))
+        .collect();
+    assert_eq!(texts, ["first", "second", "third"]);
+    // An Item without its key property gets a UUID that is also its Id.
+    let item = object("Item", None, &[("Name", "ContentString", Some("nameless"))]);
+    let saved = save(&s, "Item", vec![item]).await.json();
+    let o = &saved["objectData"][0];
+    assert_eq!(prop(o, "Id"), &o["externalId"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn update_changes_the_given_properties_and_answers_stored_values() {
+    let s = seeded().await;
+    let upd = object(
+        "Item",
+        Some("a"),
+        &[
+            ("Price", "ContentNumber", Some("2.10")),
+            ("Notes", "ContentString", None),
+        ],
+    );
+    let a = save(&s, "Item", vec![upd]).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let o = &a.json()["objectData"][0];
+    assert_eq!(o["externalId"], "a");
+    assert_eq!(prop(o, "Price"), "2.1");
+    assert_eq!(prop(o, "Notes"), &Value::Null);
+    assert_eq!(
+        prop(o, "Name"),
+        "Apple",
+        "untouched properties keep their values"
+    );
+    let got = load(&s, "Item", json!({ "id": "a" })).await.json();
+    assert_eq!(prop(&got["objectData"][0], "Price"), "2.1");
+    // An unknown externalId creates the row under that id.
+    let new = object(
+        "Item",
+        Some("zz"),
+        &[("Name", "ContentString", Some("Zed"))],
+    );
+    let o = &save(&s, "Item", vec![new]).await.json()["objectData"][0];
+    assert_eq!(o["externalId"], "zz");
+    assert_eq!(prop(o, "Id"), "zz");
+    // The key cannot contradict the externalId.
+    let bad = object("Item", Some("a"), &[("Id", "ContentString", Some("other"))]);
+    let msg = save(&s, "Item", vec![bad]).await.problem(400);
+    assert!(msg.contains("'Id'") && msg.contains("externalId"), "{msg}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn delete_by_external_id_and_by_list_filter_id() {
+    let s = seeded().await;
+    let a = delete(
+        &s,
+        "Item",
+        json!({ "objectData": [ { "externalId": "a", "developerName": "Item", "properties": [] },
+                                { "externalId": "missing", "developerName": "Item" } ] }),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.json(),
+        json!({ "culture": null, "objectData": [], "hasMoreResults": false, "offsetToken": null })
+    );
+    let a = delete(
+        &s,
+        "Item",
+        json!({ "listFilter": { "id": "b" }, "objectData": null }),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(ids(&s, json!({})).await, ["c", "d", "e"]);
+    // Deleting again is not an error.
+    assert_eq!(
+        delete(&s, "Item", json!({ "listFilter": { "id": "b" } }))
+            .await
+            .status,
+        200
+    );
+    s.stop().await;
+}
+
+// === filters ===
+
+#[tokio::test]
+async fn and_or_and_nested_filters() {
+    let s = seeded().await;
+    let in_stock = where_("InStock", "EQUAL", Some("true"));
+    let cheap = where_("Price", "LESS_THAN", Some("10"));
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "comparisonType": "AND", "where": [in_stock, cheap] })
+        )
+        .await,
+        ["a", "e"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "comparisonType": "", "where": [in_stock, cheap] })
+        )
+        .await,
+        ["a", "e"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "comparisonType": null, "where": [in_stock, cheap] })
+        )
+        .await,
+        ["a", "e"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "comparisonType": "OR", "where": [in_stock, cheap] })
+        )
+        .await,
+        ["a", "b", "c", "e"]
+    );
+    // (Name = date) OR (InStock AND Price >= 12)
+    let f = json!({
+        "comparisonType": "OR",
+        "where": [where_("Name", "EQUAL", Some("date"))],
+        "listFilters": [ { "comparisonType": "AND",
+                           "where": [in_stock, where_("Price", "GREATER_THAN_OR_EQUAL", Some("12"))] } ]
+    });
+    assert_eq!(ids(&s, f).await, ["c", "d"]);
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Price", "GREATER_THAN", Some("12"))] })
+        )
+        .await,
+        ["d"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Price", "LESS_THAN_OR_EQUAL", Some("1.5"))] })
+        )
+        .await,
+        ["a", "b"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Name", "NOT_EQUAL", Some("Apple"))] })
+        )
+        .await,
+        ["b", "c", "d", "e"]
+    );
+    // Dates compare chronologically whatever the offset they were given with.
+    let f = json!({ "where": [where_("Added", "LESS_THAN", Some("2026-01-02T01:00:00+02:00"))] });
+    assert_eq!(ids(&s, f).await, ["b", "c", "d"]);
+    // `value` is read when contentValue is absent.
+    let f = json!({ "where": [ { "columnName": "Name", "criteriaType": "EQUAL", "value": "Cherry" } ] });
+    assert_eq!(ids(&s, f).await, ["c"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn contains_starts_with_ends_with() {
+    let s = seeded().await;
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Name", "CONTAINS", Some("err"))] })
+        )
+        .await,
+        ["c", "e"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Name", "STARTS_WITH", Some("b"))] })
+        )
+        .await,
+        ["b"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Name", "ENDS_WITH", Some("rry"))] })
+        )
+        .await,
+        ["c", "e"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Notes", "CONTAINS", Some("fruit"))] })
+        )
+        .await,
+        ["a"]
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn is_empty_both_ways() {
+    let s = seeded().await;
+    // Notes: a "red fruit", b "", c null, d "sweet", e "dark".
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Notes", "IS_EMPTY", Some("true"))] })
+        )
+        .await,
+        ["b", "c"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Notes", "IS_EMPTY", Some("false"))] })
+        )
+        .await,
+        ["a", "d", "e"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Price", "IS_EMPTY", Some("true"))] })
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    let msg = load(
+        &s,
+        "Item",
+        json!({ "where": [where_("Notes", "IS_EMPTY", Some("maybe"))] }),
+    )
+    .await
+    .problem(400);
+    assert!(msg.contains("IS_EMPTY") && msg.contains("Notes"), "{msg}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn where_entries_without_values_are_ignored() {
+    let s = seeded().await;
+    let f = json!({ "comparisonType": "AND", "where": [
+        { "columnName": "Name", "criteriaType": "EQUAL", "contentValue": null, "value": null },
+        where_("Price", "GREATER_THAN", Some("10")),
+    ] });
+    assert_eq!(ids(&s, f).await, ["c", "d"]);
+    let f = json!({ "where": [ { "columnName": "Name", "criteriaType": "CONTAINS" } ] });
+    assert_eq!(ids(&s, f).await, ["a", "b", "c", "d", "e"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn quotes_commas_percent_and_underscore_match_literally() {
+    let s = shop().await;
+    let names = [
+        "it's",
+        "a,b",
+        "50% off",
+        "5000 off",
+        "snake_case",
+        "snakeXcase",
+        "back\\slash",
+        "say \"hi\"",
+    ];
+    let objs = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            object(
+                "Item",
+                None,
+                &[
+                    ("Id", "ContentString", Some(&format!("n{i}"))),
+                    ("Name", "ContentString", Some(n)),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(save(&s, "Item", objs).await.status, 200);
+    let one = |c: &str, v: &str| json!({ "where": [where_("Name", c, Some(v))] });
+    assert_eq!(ids(&s, one("EQUAL", "it's")).await, ["n0"]);
+    assert_eq!(ids(&s, one("CONTAINS", "'")).await, ["n0"]);
+    assert_eq!(ids(&s, one("EQUAL", "a,b")).await, ["n1"]);
+    assert_eq!(ids(&s, one("CONTAINS", ",")).await, ["n1"]);
+    assert_eq!(ids(&s, one("CONTAINS", "%")).await, ["n2"]);
+    assert_eq!(ids(&s, one("STARTS_WITH", "50%")).await, ["n2"]);
+    assert_eq!(ids(&s, one("CONTAINS", "_")).await, ["n4"]);
+    assert_eq!(ids(&s, one("ENDS_WITH", "e_case")).await, ["n4"]);
+    assert_eq!(ids(&s, one("CONTAINS", "\\")).await, ["n6"]);
+    assert_eq!(ids(&s, one("CONTAINS", "\"hi\"")).await, ["n7"]);
+    let search = |q: &str| json!({ "search": q });
+    assert_eq!(ids(&s, search("%")).await, ["n2"]);
+    assert_eq!(ids(&s, search("_")).await, ["n4"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn search_is_a_case_insensitive_substring_of_string_properties() {
+    let s = seeded().await;
+    assert_eq!(ids(&s, json!({ "search": "APP" })).await, ["a"]);
+    assert_eq!(
+        ids(&s, json!({ "search": "e" })).await,
+        ["a", "c", "d", "e"]
+    ); // Name or Notes
+    assert_eq!(ids(&s, json!({ "search": "dar" })).await, ["e"]); // Notes only
+    let by_name = json!({ "search": "dar", "searchCriteria": [ { "columnName": "Name" } ] });
+    assert_eq!(ids(&s, by_name).await, Vec::<String>::new());
+    // Search and where combine with AND.
+    let f = json!({ "search": "e", "where": [where_("InStock", "EQUAL", Some("false"))] });
+    assert_eq!(ids(&s, f).await, ["d"]);
+    let msg = load(
+        &s,
+        "Item",
+        json!({ "search": "x", "searchCriteria": [ { "columnName": "Nope" } ] }),
+    )
+    .await
+    .problem(400);
+    assert!(msg.contains("'Nope'"), "{msg}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn order_by_each_type_both_directions() {
+    let s = seeded().await;
+    let by =
+        |col: &str, dir: &str| json!({ "orderBy": [ { "columnName": col, "direction": dir } ] });
+    assert_eq!(ids(&s, by("Name", "ASC")).await, ["a", "c", "e", "b", "d"]); // binary: upper case first
+    assert_eq!(ids(&s, by("Name", "DESC")).await, ["d", "b", "e", "c", "a"]);
+    // Numbers numerically: 0.25 < 1.5 < 7.75 < 12 < 100.
+    assert_eq!(ids(&s, by("Price", "ASC")).await, ["b", "a", "e", "c", "d"]);
+    assert_eq!(
+        ids(&s, by("Price", "DESC")).await,
+        ["d", "c", "e", "a", "b"]
+    );
+    // Booleans false first, ties in insertion order.
+    assert_eq!(
+        ids(&s, by("InStock", "ASC")).await,
+        ["b", "d", "a", "c", "e"]
+    );
+    assert_eq!(
+        ids(&s, by("InStock", "DESC")).await,
+        ["a", "c", "e", "b", "d"]
+    );
+    // Dates chronologically: c 2025-12-31T23, b 01-01T10, d 01-01T22 (+02:00), a 01-03, e 02-01.
+    assert_eq!(ids(&s, by("Added", "ASC")).await, ["c", "b", "d", "a", "e"]);
+    assert_eq!(
+        ids(&s, by("Added", "DESC")).await,
+        ["e", "a", "d", "b", "c"]
+    );
+    // The legacy single key.
+    let legacy = json!({ "orderByPropertyDeveloperName": "Price", "orderByDirectionType": "DESC" });
+    assert_eq!(ids(&s, legacy).await, ["d", "c", "e", "a", "b"]);
+    let legacy = json!({ "orderByPropertyDeveloperName": "Price", "orderByDirectionType": "" });
+    assert_eq!(ids(&s, legacy).await, ["b", "a", "e", "c", "d"]);
+    // Several keys.
+    let two = json!({ "orderBy": [ { "columnName": "InStock", "direction": "DESC" },
+                                   { "columnName": "Price", "direction": "DESC" } ] });
+    assert_eq!(ids(&s, two).await, ["c", "e", "a", "d", "b"]);
+    let msg = load(&s, "Item", by("Nope", "ASC")).await.problem(400);
+    assert!(msg.contains("'Nope'"), "{msg}");
+    let msg = load(&s, "Item", by("Price", "SIDEWAYS")).await.problem(400);
+    assert!(msg.contains("SIDEWAYS"), "{msg}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn offset_and_limit_with_has_more_results_on_both_sides_of_the_boundary() {
+    let s = shop().await;
+    let objs = (0..10)
+        .map(|i| {
+            object(
+                "Item",
+                None,
+                &[
+                    ("Id", "ContentString", Some(&format!("p{i}"))),
+                    ("Price", "ContentNumber", Some(&i.to_string())),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(save(&s, "Item", objs).await.status, 200);
+    let page = |offset: i64, limit: i64| json!({ "orderBy": [ { "columnName": "Price", "direction": "ASC" } ], "offset": offset, "limit": limit });
+    let check = |a: Answer| {
+        let v = a.json();
+        (external_ids(&v), v["hasMoreResults"].as_bool().unwrap())
+    };
+    let (got, more) = check(load(&s, "Item", page(0, 3)).await);
+    assert_eq!(
+        (got, more),
+        (vec!["p0".to_owned(), "p1".into(), "p2".into()], true)
+    );
+    let (got, more) = check(load(&s, "Item", page(6, 3)).await);
+    assert_eq!((got.len(), more), (3, true), "one row remains after p8");
+    let (got, more) = check(load(&s, "Item", page(7, 3)).await);
+    assert_eq!(
+        (got, more),
+        (vec!["p7".to_owned(), "p8".into(), "p9".into()], false),
+        "exactly at the end"
+    );
+    let (got, more) = check(load(&s, "Item", page(8, 3)).await);
+    assert_eq!((got.len(), more), (2, false));
+    let (got, more) = check(load(&s, "Item", page(20, 3)).await);
+    assert_eq!((got.len(), more), (0, false));
+    let (got, more) = check(load(&s, "Item", page(2, 0)).await);
+    assert_eq!((got.len(), more), (8, false), "limit 0 means no limit");
+    let msg = load(&s, "Item", page(-1, 3)).await.problem(400);
+    assert!(msg.contains("offset"), "{msg}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn any_equal_and_all_equal() {
+    let s = seeded().await;
+    let tag = |id: &str| json!({ "externalId": id, "developerName": "Tag", "properties": [ { "developerName": "Label", "contentValue": id } ] });
+    let upd = |id: &str, tags: Vec<Value>| {
+        json!({ "externalId": id, "developerName": "Item",
+                "properties": [ { "developerName": "Tags", "contentType": "ContentList", "objectData": tags } ] })
+    };
+    let a = save(
+        &s,
+        "Item",
+        vec![
+            upd("a", vec![tag("red"), tag("sweet")]),
+            upd("b", vec![tag("red")]),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let saved = a.json();
+    let tags = &saved["objectData"][0]["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["developerName"] == "Tags")
+        .unwrap()["objectData"];
+    assert_eq!(tags.as_array().unwrap().len(), 2);
+    let list_where = |c: &str, ids: &[&str]| {
+        let objs: Vec<Value> = ids.iter().map(|i| json!({ "externalId": i })).collect();
+        json!({ "where": [ { "columnName": "Tags", "criteriaType": c, "objectData": objs } ] })
+    };
+    assert_eq!(
+        ids(&s, list_where("ANY_EQUAL", &["sweet", "blue"])).await,
+        ["a"]
+    );
+    assert_eq!(ids(&s, list_where("ANY_EQUAL", &["red"])).await, ["a", "b"]);
+    assert_eq!(
+        ids(&s, list_where("ALL_EQUAL", &["red", "sweet"])).await,
+        ["a"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Tags", "IS_EMPTY", Some("true"))] })
+        )
+        .await,
+        ["c", "d", "e"]
+    );
+    // On a scalar column: the objects' property of that name.
+    let names = |c: &str, names: &[&str]| {
+        let objs: Vec<Value> = names
+            .iter()
+            .map(|n| json!({ "externalId": null, "properties": [ { "developerName": "Name", "contentValue": n } ] }))
+            .collect();
+        json!({ "where": [ { "columnName": "Name", "criteriaType": c, "objectData": objs } ] })
+    };
+    assert_eq!(
+        ids(&s, names("ANY_EQUAL", &["Apple", "date", "nope"])).await,
+        ["a", "d"]
+    );
+    assert_eq!(
+        ids(&s, names("ALL_EQUAL", &["Apple", "Apple"])).await,
+        ["a"]
+    );
+    assert_eq!(
+        ids(&s, names("ALL_EQUAL", &["Apple", "date"])).await,
+        Vec::<String>::new()
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn filters_naming_unknown_columns_or_criteria_are_400() {
+    let s = seeded().await;
+    let msg = load(
+        &s,
+        "Item",
+        json!({ "where": [where_("Colour", "EQUAL", Some("red"))] }),
+    )
+    .await
+    .problem(400);
+    assert!(msg.contains("'Colour'") && msg.contains("Item"), "{msg}");
+    let msg = load(
+        &s,
+        "Item",
+        json!({ "where": [where_("Name", "RESEMBLES", Some("x"))] }),
+    )
+    .await
+    .problem(400);
+    assert!(msg.contains("RESEMBLES"), "{msg}");
+    let msg = load(
+        &s,
+        "Item",
+        json!({ "where": [where_("Price", "GREATER_THAN", Some("cheap"))] }),
+    )
+    .await
+    .problem(400);
+    assert!(
+        msg.contains("'Price'") && msg.contains("not a number"),
+        "{msg}"
+    );
+    let msg = load(&s, "Item", json!({ "comparisonType": "XOR", "where": [] }))
+        .await
+        .problem(400);
+    assert!(msg.contains("XOR"), "{msg}");
+    s.stop().await;
+}
+
+// === values ===
+
+#[tokio::test]
+async fn number_boolean_and_datetime_round_trip() {
+    let s = shop().await;
+    let cases = [
+        ("19.99", "19.99"),
+        ("0.1", "0.1"),
+        ("1.50", "1.5"),
+        ("-42", "-42"),
+        ("1e3", "1000"),
+        ("9007199254740993", "9007199254740993"),
+        ("0.30000000000000004", "0.30000000000000004"),
+    ];
+    for (i, (sent, want)) in cases.iter().enumerate() {
+        let id = format!("n{i}");
+        let o = object(
+            "Item",
+            None,
+            &[
+                ("Id", "ContentString", Some(&id)),
+                ("Price", "ContentNumber", Some(sent)),
+            ],
+        );
+        let saved = save(&s, "Item", vec![o]).await.json();
+        assert_eq!(prop(&saved["objectData"][0], "Price"), want, "saved {sent}");
+        let got = load(&s, "Item", json!({ "id": id })).await.json();
+        assert_eq!(prop(&got["objectData"][0], "Price"), want, "loaded {sent}");
+    }
+    let dates = [
+        ("2026-01-21T00:00:00Z", "2026-01-21T00:00:00Z"),
+        ("2016-06-27T09:23:01+00:00", "2016-06-27T09:23:01Z"),
+        ("2026-01-21T02:00:00+02:00", "2026-01-21T00:00:00Z"),
+        ("2026-01-20T22:30:00-01:30", "2026-01-21T00:00:00Z"),
+        ("2026-01-21T00:00:00.500Z", "2026-01-21T00:00:00.500Z"),
+        ("2026-01-21T00:00:00.000Z", "2026-01-21T00:00:00Z"),
+    ];
+    for (i, (sent, want)) in dates.iter().enumerate() {
+        let id = format!("d{i}");
+        let o = object(
+            "Item",
+            None,
+            &[
+                ("Id", "ContentString", Some(&id)),
+                ("Added", "ContentDateTime", Some(sent)),
+            ],
+        );
+        let saved = save(&s, "Item", vec![o]).await.json();
+        assert_eq!(prop(&saved["objectData"][0], "Added"), want, "{sent}");
+    }
+    for (i, (sent, want)) in [("true", "true"), ("FALSE", "false"), ("True", "true")]
+        .iter()
+        .enumerate()
+    {
+        let id = format!("b{i}");
+        let o = object(
+            "Item",
+            None,
+            &[
+                ("Id", "ContentString", Some(&id)),
+                ("InStock", "ContentBoolean", Some(sent)),
+            ],
+        );
+        let saved = save(&s, "Item", vec![o]).await.json();
+        assert_eq!(prop(&saved["objectData"][0], "InStock"), want, "{sent}");
+    }
+    // Empty means no value for Number, Boolean and DateTime; nulls come back as null.
+    let o = object(
+        "Item",
+        None,
+        &[
+            ("Id", "ContentString", Some("empty")),
+            ("Price", "ContentNumber", Some("")),
+            ("InStock", "ContentBoolean", Some("")),
+            ("Added", "ContentDateTime", Some("")),
+        ],
+    );
+    let saved = save(&s, "Item", vec![o]).await.json();
+    let o = &saved["objectData"][0];
+    for p in ["Price", "InStock", "Added", "Name", "Notes"] {
+        assert_eq!(prop(o, p), &Value::Null, "{p}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn passwords_are_stored_but_never_rendered() {
+    let s = shop().await;
+    let o = object(
+        "Item",
+        None,
+        &[
+            ("Id", "ContentString", Some("pw")),
+            ("Secret", "ContentPassword", Some("hunter2")),
+        ],
+    );
+    let saved = save(&s, "Item", vec![o]).await.json();
+    assert_eq!(prop(&saved["objectData"][0], "Secret"), &Value::Null);
+    // The value is there: a filter finds it.
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Secret", "EQUAL", Some("hunter2"))] })
+        )
+        .await,
+        ["pw"]
+    );
+    // Saving the object back without a value keeps it.
+    let back = object(
+        "Item",
+        Some("pw"),
+        &[
+            ("Secret", "ContentPassword", None),
+            ("Name", "ContentString", Some("n")),
+        ],
+    );
+    assert_eq!(save(&s, "Item", vec![back]).await.status, 200);
+    assert_eq!(
+        ids(
+            &s,
+            json!({ "where": [where_("Secret", "EQUAL", Some("hunter2"))] })
+        )
+        .await,
+        ["pw"]
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_property_values_are_400_and_nothing_is_written() {
+    let s = seeded().await;
+    let before = load(&s, "Item", json!({})).await.json();
+    let cases = [
+        ("Price", "ContentNumber", "abc", "not a number"),
+        ("Price", "ContentNumber", "NaN", "not a number"),
+        ("InStock", "ContentBoolean", "yes", "boolean"),
+        ("Added", "ContentDateTime", "21/01/2026", "date-time"),
+        ("Added", "ContentDateTime", "2026-02-30T00:00:00Z", "date"),
+    ];
+    for (p, t, v, why) in cases {
+        let good = item("new1", "New", "1", "true", "2026-01-01T00:00:00Z", None);
+        let update = object(
+            "Item",
+            Some("a"),
+            &[("Name", "ContentString", Some("changed"))],
+        );
+        let bad = object(
+            "Item",
+            None,
+            &[("Id", "ContentString", Some("new2")), (p, t, Some(v))],
+        );
+        let msg = save(&s, "Item", vec![good, update, bad]).await.problem(400);
+        assert!(
+            msg.contains(&format!("'{p}'")) && msg.contains(why),
+            "{v}: {msg}"
+        );
+    }
+    let msg = save(
+        &s,
+        "Item",
+        vec![object(
+            "Item",
+            None,
+            &[("Colour", "ContentString", Some("red"))],
+        )],
+    )
+    .await
+    .problem(400);
+    assert!(msg.contains("'Colour'"), "{msg}");
+    assert_eq!(
+        load(&s, "Item", json!({})).await.json(),
+        before,
+        "nothing of a refused request is written"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn sql_in_every_string_field_is_stored_literally() {
+    let s = seeded().await;
+    let evil = [
+        "'; DROP TABLE \"Shop/Item\"; --",
+        "\" OR 1=1 --",
+        "Robert'); DELETE FROM \"Shop/Item\" WHERE ('1'='1",
+        "%' OR '1'='1",
+    ];
+    for (i, e) in evil.iter().enumerate() {
+        let id = format!("{e}#{i}");
+        let o = object(
+            "Item",
+            None,
+            &[
+                ("Id", "ContentString", Some(&id)),
+                ("Name", "ContentString", Some(e)),
+                ("Notes", "ContentString", Some(e)),
+            ],
+        );
+        let saved = save(&s, "Item", vec![o]).await;
+        assert_eq!(saved.status, 200);
+        let got = load(&s, "Item", json!({ "id": id })).await.json();
+        assert_eq!(external_ids(&got), std::slice::from_ref(&id));
+        assert_eq!(prop(&got["objectData"][0], "Name"), *e);
+        for c in ["EQUAL", "CONTAINS", "STARTS_WITH", "ENDS_WITH"] {
+            let f = json!({ "where": [where_("Name", c, Some(e))] });
+            assert_eq!(ids(&s, f).await, std::slice::from_ref(&id), "{c} {e}");
+        }
+        assert_eq!(
+            ids(&s, json!({ "search": e })).await,
+            std::slice::from_ref(&id)
+        );
+        // As names of columns, SQL is refused as an unknown property, never run.
+        let msg = load(
+            &s,
+            "Item",
+            json!({ "where": [where_(e, "EQUAL", Some("x"))] }),
+        )
+        .await
+        .problem(400);
+        assert!(msg.contains("is not a property"), "{msg}");
+        let msg = load(
+            &s,
+            "Item",
+            json!({ "orderBy": [ { "columnName": e, "direction": "ASC" } ] }),
+        )
+        .await
+        .problem(400);
+        assert!(msg.contains("is not a property"), "{msg}");
+        let msg = load(
+            &s,
+            "Item",
+            json!({ "orderByPropertyDeveloperName": "Name", "orderByDirectionType": e }),
+        )
+        .await
+        .problem(400);
+        assert!(msg.contains("direction"), "{msg}");
+        let a = post_json(
+            &s.url("/fs/Shop/data"),
+            &json!({ "objectDataType": odt(e), "listFilter": {} }),
+        )
+        .await;
+        a.problem(404);
+    }
+    let all = ids(&s, json!({})).await;
+    assert_eq!(all.len(), 5 + evil.len(), "{all:?}");
+    let del = delete(&s, "Item", json!({ "listFilter": { "id": "' OR '1'='1" } })).await;
+    assert_eq!(del.status, 200);
+    assert_eq!(ids(&s, json!({})).await.len(), 5 + evil.len());
+    s.stop().await;
+}
+
+// === requests and routing ===
+
+#[tokio::test]
+async fn requests_without_a_type_or_with_an_undeclared_operation_are_refused() {
+    let s = seeded().await;
+    let url = s.url("/fs/Shop/data");
+    let msg = post_json(&url, &json!({ "listFilter": {} }))
+        .await
+        .problem(400);
+    assert_eq!(msg, "No object data type was given in the request");
+    let msg = post_json(
+        &url,
+        &json!({ "objectDataType": { "developerName": null } }),
+    )
+    .await
+    .problem(400);
+    assert_eq!(
+        msg,
+        "No object data type developer name was given in the request"
+    );
+    let msg = post_json(
+        &url,
+        &json!({ "objectDataType": { "developerName": "Tag" } }),
+    )
+    .await
+    .problem(404);
+    assert!(msg.contains("'Tag'"), "{msg}");
+    let msg = support::request(Method::POST, &url, &[], "")
+        .await
+        .problem(400);
+    assert!(msg.contains("empty"), "{msg}");
+    let msg = support::request(Method::POST, &url, &[], "{nope")
+        .await
+        .problem(400);
+    assert!(msg.contains("JSON"), "{msg}");
+    // Log declares only load.
+    let a = send_json(
+        Method::PUT,
+        &url,
+        &json!({ "objectDataType": odt("Log"), "objectData": [] }),
+    )
+    .await;
+    a.problem(405);
+    assert_eq!(a.header("allow"), Some("POST"));
+    let msg = delete(&s, "Log", json!({ "listFilter": { "id": "x" } }))
+        .await
+        .problem(404);
+    assert!(msg.contains("'Log'") && msg.contains("delete"), "{msg}");
+    assert_eq!(
+        load(&s, "Log", json!({})).await.json()["objectData"],
+        json!([])
+    );
+    let a = support::request(Method::DELETE, &url, &[], "").await;
+    a.problem(405);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn command_data_actions_get_plain_filters_and_objects() {
+    let s = shop().await;
+    let f = json!({ "comparisonType": "OR",
+                    "where": [ where_("Qty", "GREATER_THAN", Some("2.5")), where_("Code", "CONTAINS", Some("x")),
+                               where_("Code", "EQUAL", None) ],
+                    "orderByPropertyDeveloperName": "Qty", "orderByDirectionType": "DESC", "limit": 5 });
+    let a = load(&s, "Remote", f).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let v = a.json();
+    assert_eq!(v["hasMoreResults"], true);
+    let o = &v["objectData"][0];
+    assert_eq!(o["developerName"], "Remote");
+    assert_eq!(prop(o, "Qty"), "2");
+    let seen: Value = serde_json::from_str(prop(o, "Code").as_str().unwrap()).unwrap();
+    assert_eq!(seen["comparisonType"], "OR");
+    assert_eq!(
+        seen["where"][0],
+        json!({ "columnName": "Qty", "criteriaType": "GREATER_THAN", "value": 2.5 })
+    );
+    assert_eq!(seen["where"][1]["value"], "x");
+    assert_eq!(
+        seen["orderBy"],
+        json!([ { "columnName": "Qty", "direction": "DESC" } ])
+    );
+    assert_eq!(seen["limit"], 5);
+    assert_eq!(
+        &o["externalId"],
+        prop(o, "Code"),
+        "the key property names the object"
+    );
+
+    let objs = vec![object(
+        "Remote",
+        None,
+        &[
+            ("Code", "ContentString", Some("k1")),
+            ("Qty", "ContentNumber", Some("4")),
+        ],
+    )];
+    let v = send_json(
+        Method::PUT,
+        &s.url("/fs/Shop/data"),
+        &json!({ "objectDataType": odt("Remote"), "objectData": objs }),
+    )
+    .await
+    .json();
+    assert_eq!(v["objectData"][0]["externalId"], "made-k1");
+    assert_eq!(prop(&v["objectData"][0], "Qty"), "8");
+
+    let a = delete(&s, "Remote", json!({ "listFilter": { "id": "k1" } })).await;
+    assert_eq!(a.json()["objectData"], json!([]));
+    let msg = delete(&s, "Remote", json!({ "listFilter": { "id": "refuse" } }))
+        .await
+        .problem(500);
+    assert_eq!(msg, "cannot delete refuse");
+    s.stop().await;
+}
+
+// === schema, restart, concurrency ===
+
+fn definition(json: &str) -> Vec<LoadedDefinition> {
+    vec![LoadedDefinition {
+        definition: parse_definition("Evolve.json", json.as_bytes()).unwrap(),
+        source: "Evolve.json".into(),
+        base_dir: ".".into(),
+    }]
+}
+
+fn evolve(props: &str) -> Vec<LoadedDefinition> {
+    definition(&format!(
+        r#"{{"name":"Evolve","types":[{{"name":"Thing","properties":[{props}]}}],
+            "dataActions":[{{"objectType":"Thing","key":"Id","load":{{"builtin":"store"}},"save":{{"builtin":"store"}}}}]}}"#
+    ))
+}
+
+#[tokio::test]
+async fn mounting_adds_columns_and_refuses_a_changed_property_type() {
+    let s = shop().await;
+    s.runtime
+        .mount(evolve(r#"{"name":"Id"},{"name":"Size","type":"Number"}"#))
+        .unwrap();
+    let body = |props: Value| json!({ "objectDataType": odt("Thing"), "objectData": [ { "externalId": null, "properties": props } ] });
+    let a = send_json(Method::PUT, &s.url("/fs/Evolve/data"), &body(json!([{ "developerName": "Id", "contentValue": "t1" }, { "developerName": "Size", "contentValue": "3" }]))).await;
+    assert_eq!(a.status, 200);
+    // A new property becomes a new column; old rows have it empty.
+    s.runtime
+        .mount(evolve(
+            r#"{"name":"Id"},{"name":"Size","type":"Number"},{"name":"Colour"}"#,
+        ))
+        .unwrap();
+    let a = send_json(Method::PUT, &s.url("/fs/Evolve/data"), &body(json!([{ "developerName": "Id", "contentValue": "t2" }, { "developerName": "Colour", "contentValue": "blue" }]))).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let v = post_json(
+        &s.url("/fs/Evolve/data"),
+        &json!({ "objectDataType": odt("Thing") }),
+    )
+    .await
+    .json();
+    assert_eq!(external_ids(&v), ["t1", "t2"]);
+    assert_eq!(prop(&v["objectData"][0], "Colour"), &Value::Null);
+    assert_eq!(prop(&v["objectData"][0], "Size"), "3");
+    // A changed type is refused with a message, and the mounted service stays as it was.
+    let problems = s
+        .runtime
+        .mount(evolve(r#"{"name":"Id"},{"name":"Size","type":"DateTime"}"#))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        problems.contains("'Size'") && problems.contains("Number") && problems.contains("DateTime"),
+        "{problems}"
+    );
+    let v = post_json(
+        &s.url("/fs/Evolve/data"),
+        &json!({ "objectDataType": odt("Thing"), "listFilter": { "id": "t1" } }),
+    )
+    .await
+    .json();
+    assert_eq!(prop(&v["objectData"][0], "Size"), "3");
+    // Names that differ only in case cannot both be columns.
+    let problems = s
+        .runtime
+        .mount(evolve(
+            r#"{"name":"Id"},{"name":"size"},{"name":"Size","type":"Number"}"#,
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(problems.contains("ignore case"), "{problems}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn data_survives_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ops = fixture("tables");
+    let start = || {
+        let path = dir.path().to_path_buf();
+        TestServer::start_config(
+            &ops,
+            move |c| c.data_dir = path,
+            |_| {},
+            ServerConfig::default(),
+        )
+    };
+    let s = start().await;
+    let a = save(
+        &s,
+        "Item",
+        vec![item(
+            "keep",
+            "Kept",
+            "3.30",
+            "true",
+            "2026-01-21T00:00:00Z",
+            Some("x"),
+        )],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    s.stop().await;
+    assert!(dir.path().join("tables.db").exists());
+
+    let s = start().await;
+    let v = load(&s, "Item", json!({ "id": "keep" })).await.json();
+    assert_eq!(external_ids(&v), ["keep"]);
+    assert_eq!(prop(&v["objectData"][0], "Price"), "3.3");
+    assert_eq!(prop(&v["objectData"][0], "Added"), "2026-01-21T00:00:00Z");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_saves_and_loads_from_16_clients_lose_nothing() {
+    const CLIENTS: usize = 16;
+    const ROWS: usize = 25;
+    let s = shop().await;
+    let url = s.url("/fs/Shop/data");
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            for r in 0..ROWS {
+                let id = format!("c{c}-r{r}");
+                let o = object("Item", None, &[("Id", "ContentString", Some(&id)), ("Price", "ContentNumber", Some(&r.to_string()))]);
+                let a = send_json(Method::PUT, &url, &json!({ "objectDataType": odt("Item"), "objectData": [o] })).await;
+                assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+                let f = json!({ "where": [where_("Id", "STARTS_WITH", Some(&format!("c{c}-")))], "limit": 0 });
+                let a = post_json(&url, &json!({ "objectDataType": odt("Item"), "listFilter": f })).await;
+                assert_eq!(a.status, 200);
+                // This client's own rows are all visible after each save.
+                assert_eq!(external_ids(&a.json()).len(), r + 1);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = ids(&s, json!({ "limit": 0 })).await;
+    assert_eq!(all.len(), CLIENTS * ROWS);
+    assert_eq!(all.iter().collect::<HashSet<_>>().len(), CLIENTS * ROWS);
+    s.stop().await;
+}
