@@ -1226,6 +1226,12 @@ async fn routes_list_equals_the_urls_that_answer() {
     )
     .await;
     let c = deploy(&s, "c.json", "c.json", &echo_def("RouteC", &["Ping"]), "").await;
+    let rows = json!({"name": "RouteRows",
+        "types": [{"name": "Row", "properties": [{"name": "Id"}, {"name": "Text"}]}],
+        "dataActions": [{"objectType": "Row", "key": "Id", "load": {"builtin": "store"},
+                         "save": {"builtin": "store"}, "delete": {"builtin": "store"}}]});
+    let rows = serde_json::to_vec(&rows).unwrap();
+    let r = deploy(&s, "rows.json", "rows.json", &rows, "").await;
 
     let v = check_routes(&s, &mut ever).await;
     let data_of = |v: &Value| v["data"].as_array().unwrap().clone();
@@ -1249,8 +1255,17 @@ async fn routes_list_equals_the_urls_that_answer() {
     let one = ("POST".to_owned(), "/fs/RouteA/actions/one".to_owned());
     assert!(ever.contains(&one) && !data_of(&v).iter().any(|r| r["path"] == one.1));
 
-    // delete RouteC, and RouteA v1 (not the mounted one), and check again
-    for d in [&c, &a] {
+    let kinds: BTreeSet<String> = data_of(&v)
+        .iter()
+        .filter(|r| r["service"] == "RouteRows")
+        .map(|r| r["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        kinds.contains("table load") && kinds.contains("row delete"),
+        "{kinds:?}"
+    );
+    // delete RouteC, RouteRows, and RouteA v1 (not the mounted one), and check again
+    for d in [&c, &a, &r] {
         let id = d["id"].as_str().unwrap();
         let path = format!("/api/repository/deployments/{id}");
         assert_eq!(api(&s, Method::DELETE, &path).await.status, 204);
