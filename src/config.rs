@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::admin::AdminConfig;
 use crate::runtime::RuntimeConfig;
 use crate::server::ServerConfig;
 
@@ -35,6 +36,11 @@ pub const ENV_BODY_IDLE_TIMEOUT: &str = "FSS_BODY_IDLE_TIMEOUT_SECONDS";
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
 pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
+
+/// `FSS_ADMIN_USER`: the bootstrap admin of the admin API.
+pub const ENV_ADMIN_USER: &str = "FSS_ADMIN_USER";
+/// `FSS_ADMIN_PASSWORD`: its password (used only to create it).
+pub const ENV_ADMIN_PASSWORD: &str = "FSS_ADMIN_PASSWORD";
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9090";
@@ -58,6 +64,8 @@ Options (each also from the environment variable shown):
   --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
+  --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
+  --admin-password PW        its password (prefer the env) [FSS_ADMIN_PASSWORD]
   -h, --help                 this text
 ";
 
@@ -83,6 +91,8 @@ pub struct Options {
     pub runtime: RuntimeConfig,
     /// The server's settings.
     pub server: ServerConfig,
+    /// The admin API's settings (bootstrap admin).
+    pub admin: AdminConfig,
 }
 
 /// Parses the command line and the environment.
@@ -148,6 +158,8 @@ pub fn parse(
         "--body-idle-timeout",
         "--max-request-bytes",
         "--public-base-url",
+        "--admin-user",
+        "--admin-password",
     ];
     if let Some((n, _)) = flags.iter().find(|(n, _)| !KNOWN.contains(&n.as_str())) {
         return Err(format!("unknown option '{n}'; see fss --help"));
@@ -160,6 +172,7 @@ pub fn parse(
             .expect("default listen address parses"),
         runtime: RuntimeConfig::default(),
         server: ServerConfig::default(),
+        admin: AdminConfig::default(),
     };
     if let Some((_, v)) = get("--operations", ENV_OPERATIONS) {
         o.operations = v.into();
@@ -187,6 +200,12 @@ pub fn parse(
     }
     if let Some((_, v)) = get("--public-base-url", ENV_PUBLIC_BASE_URL) {
         o.runtime.public_base_url = Some(v.trim_end_matches('/').to_owned());
+    }
+    if let Some((_, v)) = get("--admin-user", ENV_ADMIN_USER) {
+        o.admin.bootstrap_user = Some(v).filter(|v| !v.is_empty());
+    }
+    if let Some((_, v)) = get("--admin-password", ENV_ADMIN_PASSWORD) {
+        o.admin.bootstrap_password = Some(v).filter(|v| !v.is_empty());
     }
     if o.server.max_connections == 0 {
         return Err("the connection cap must be at least 1".into());
@@ -237,6 +256,28 @@ mod tests {
             panic!("expected serve")
         };
         assert_eq!(o.listen.port(), 1);
+    }
+
+    #[test]
+    fn admin_user_comes_from_flag_or_environment() {
+        let env = |k: &str| match k {
+            ENV_ADMIN_USER => Some("env-admin".to_owned()),
+            ENV_ADMIN_PASSWORD => Some("env-pw".to_owned()),
+            _ => None,
+        };
+        let Command::Serve(o) = parse(args(&["--admin-user", "flag-admin"]), env).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.admin.bootstrap_user.as_deref(), Some("flag-admin"));
+        assert_eq!(o.admin.bootstrap_password.as_deref(), Some("env-pw"));
+        assert!(
+            !format!("{o:?}").contains("env-pw"),
+            "the password is not logged"
+        );
+        let Command::Serve(o) = parse(args(&[]), |_| None).unwrap() else {
+            panic!("expected serve")
+        };
+        assert!(o.admin.bootstrap_user.is_none());
     }
 
     #[test]

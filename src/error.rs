@@ -2,7 +2,7 @@
 //!
 //! Flow endpoints answer every error with the ServiceProblem body of protocol §3.9
 //! (`kind`, `uri`, `statusCode`, `message`) and the `X-ManyWho-Service-Problem-Kind`
-//! header; the admin API (added later) answers `{"statusCode", "errorMessage"}`.
+//! header; the admin API answers `{"statusCode", "errorMessage"}` ([`Error::into_admin_response`]).
 //! Expected outcomes on the hot path (no route, limit exceeded) carry `&'static str`
 //! or `Cow` messages so that refusing a request costs no formatting.
 
@@ -26,6 +26,15 @@ pub enum Error {
     /// Nothing is mounted at the path, or the named thing does not exist (404).
     #[error("{0}")]
     NotFound(Cow<'static, str>),
+    /// Credentials are missing or wrong (401); the answer asks for Basic credentials.
+    #[error("{0}")]
+    Unauthorized(Cow<'static, str>),
+    /// The caller is known but may not do this (403).
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
+    /// The request clashes with what exists, e.g. a duplicate id (409).
+    #[error("{0}")]
+    Conflict(Cow<'static, str>),
     /// The path exists but not for this method (405); `allow` lists the methods that are.
     #[error("method not allowed; allowed: {allow}")]
     MethodNotAllowed {
@@ -101,6 +110,11 @@ impl Error {
         Error::NotFound(msg.into())
     }
 
+    /// A 409 naming what clashed.
+    pub fn conflict(msg: impl Into<Cow<'static, str>>) -> Self {
+        Error::Conflict(msg.into())
+    }
+
     /// An internal failure; the message goes to the log and to the client.
     pub fn internal(msg: impl std::fmt::Display) -> Self {
         Error::Internal(msg.to_string())
@@ -111,6 +125,9 @@ impl Error {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -167,6 +184,37 @@ impl Error {
                 let v = HeaderValue::from_str(&format!("bytes */{size}"))
                     .expect("a number is a valid header value");
                 headers.insert(header::CONTENT_RANGE, v);
+            }
+            _ => {}
+        }
+        resp
+    }
+
+    /// Renders the admin API answer: `{"statusCode": N, "errorMessage": "..."}`, with
+    /// `WWW-Authenticate` on 401 and `Allow` on 405. A 5xx logs its cause and shows a
+    /// generic message, so that internals (paths, SQL) do not leak to the client.
+    pub fn into_admin_response(self) -> Response<ResBody> {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            tracing::warn!(error = %self, "Admin request failed.");
+            Cow::Borrowed("internal error; the server log has the details")
+        } else {
+            Cow::Owned(self.to_string())
+        };
+        let mut resp = body::json_response(
+            status,
+            &serde_json::json!({"statusCode": status.as_u16(), "errorMessage": message}),
+        );
+        let headers = resp.headers_mut();
+        match self {
+            Error::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="fss admin", charset="UTF-8""#),
+                );
+            }
+            Error::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
             _ => {}
         }

@@ -17,10 +17,13 @@
 //! - [`execution`]: the execution id, process properties and tracked properties.
 //! - [`protocol`]: the Flow wire types. [`definition`]: the service definition files.
 //! - [`error`]: the one error type and its ServiceProblem answer. [`http`]: body helpers.
+//! - [`admin`]: the admin API under `/api/`: deployments (hot mount), service versions,
+//!   routes, engine, health, users.
 //! - [`config`]: the command line and environment.
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod admission;
 pub mod callback;
 pub mod config;

@@ -87,6 +87,20 @@ fn main() -> ExitCode {
             eprintln!("{problems}");
             return ExitCode::from(EX_USAGE);
         }
+        // After the operations folder: deployments may not replace its services.
+        match fss::admin::enable(&runtime, options.admin.clone()) {
+            Ok(e) => tracing::info!(
+                deployments = e.deployments,
+                services = e.services_mounted,
+                admins = e.admins,
+                bootstrap_created = e.bootstrap_created,
+                "Admin API enabled."
+            ),
+            Err(e) => {
+                eprintln!("fss: admin API: {e}");
+                return ExitCode::from(if e.is_client_error() { EX_USAGE } else { 1 });
+            }
+        }
         let listener = match tokio::net::TcpListener::bind(options.listen).await {
             Ok(l) => l,
             Err(e) => {

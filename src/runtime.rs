@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -70,6 +70,8 @@ struct Inner {
     handlers: RwLock<HashMap<String, Arc<dyn Handler>>>,
     /// Serializes mounts so that two concurrent deploys cannot lose each other's services.
     mount_lock: Mutex<()>,
+    /// The admin API under `/api/`, once [`crate::admin::enable`] opened it.
+    admin: OnceLock<Arc<crate::admin::Admin>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -93,6 +95,7 @@ impl Runtime {
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
                 handlers: RwLock::new(HashMap::new()),
                 mount_lock: Mutex::new(()),
+                admin: OnceLock::new(),
             }),
         }
     }
@@ -153,6 +156,19 @@ impl Runtime {
     #[allow(dead_code)] // read by the store operations
     pub(crate) fn stores(&self) -> &Stores {
         &self.inner.stores
+    }
+
+    /// The admin API, when enabled.
+    pub fn admin(&self) -> Option<&Arc<crate::admin::Admin>> {
+        self.inner.admin.get()
+    }
+
+    /// Installs the admin API; fails when one is installed already.
+    pub(crate) fn set_admin(
+        &self,
+        admin: Arc<crate::admin::Admin>,
+    ) -> Result<(), Arc<crate::admin::Admin>> {
+        self.inner.admin.set(admin)
     }
 
     /// Registers a Rust handler under `name`, for definitions that say
@@ -265,6 +281,9 @@ impl Runtime {
                 Ok((service, route)) => operation::dispatch(self, service, route, req).await,
                 Err(e) => e.into_service_problem(path),
             };
+        }
+        if path.starts_with("/api/") {
+            return crate::admin::handle(self, req).await;
         }
         match (req.method(), path) {
             (&Method::GET, "/health") => health(),

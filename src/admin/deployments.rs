@@ -1,0 +1,841 @@
+//! Deployments: a multipart upload of one `.json` service definition or a `.zip` of several,
+//! validated as a whole and mounted atomically; listed, read, and deleted (unmounted).
+//!
+//! Upload rules (after Flowable's deployment resource, with its quirks decided):
+//! - not `multipart/form-data` → 400 "Multipart request is required";
+//! - the first part with a filename is the file; other files are ignored; no file → 400;
+//! - the deployment name is the `deploymentName` query parameter, else the file field's
+//!   name; `category` is a query parameter, `tenantId` a form field;
+//! - the type comes from the original filename's extension, else the field name's:
+//!   `.json` (one definition) or `.zip` (its top-level `*.json` files are definitions,
+//!   everything else — scripts, data — is extracted beside them);
+//! - the body is bounded while it streams (413), and so is what a `.zip` unpacks to.
+//!
+//! A deployment is written to `<data>/deployments/<id>/` (so `command` paths resolve
+//! there), then mounted, then recorded; a failure at any step undoes the steps before it,
+//! so either every service of the deployment answers or none does. Redeploying a service
+//! name makes a new version, which is mounted; deleting the deployment of the newest
+//! version mounts the newest remaining one. The folder of a deleted deployment is removed
+//! once the requests that were running on its services have finished.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyStream;
+use serde_json::{json, Value};
+
+use super::paging::{like, Page, Query};
+use super::store::{self, Deployment, FileToWrite, Resource, ServiceVersion};
+use super::{iso8601, now_ms, Ctx};
+use crate::definition::{
+    parse_definition, validate_set, LoadedDefinition, Problem, Problems, ServiceDefinition,
+};
+use crate::error::{Error, Result};
+use crate::http::body::{self, ReqBody, ResBody};
+use crate::router::Service;
+
+/// The most entries a `.zip` deployment may hold.
+const MAX_ZIP_ENTRIES: usize = 10_000;
+/// The largest `tenantId` form field, in bytes.
+const MAX_FORM_FIELD_BYTES: u64 = 4 << 10;
+/// The longest name, category or tenant id, in characters.
+const MAX_NAME_CHARS: usize = 255;
+/// How long a deleted deployment's folder waits for requests still using it.
+const MAX_FOLDER_DRAIN: Duration = Duration::from_secs(3600);
+
+/// `GET /api/repository/deployments`.
+pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody>> {
+    let q = Query::parse(req.uri().query());
+    let page = Page::from_query(
+        &q,
+        &["id", "name", "deployTime", "tenantId"],
+        &[("deploytime", "deployTime")],
+        "id",
+    )?;
+    let without_tenant = q.boolean("withoutTenantId")?.unwrap_or(false);
+    let st = ctx.admin.lock();
+    let items: Vec<&Deployment> = st
+        .deployments
+        .values()
+        .filter(|d| q.get("name").is_none_or(|v| d.name == v))
+        .filter(|d| q.get("nameLike").is_none_or(|v| like(v, &d.name)))
+        .filter(|d| {
+            q.get("category")
+                .is_none_or(|v| d.category.as_deref() == Some(v))
+        })
+        .filter(|d| {
+            q.get("categoryNotEquals")
+                .is_none_or(|v| d.category.as_deref() != Some(v))
+        })
+        .filter(|d| q.get("tenantId").is_none_or(|v| d.tenant_id == v))
+        .filter(|d| q.get("tenantIdLike").is_none_or(|v| like(v, &d.tenant_id)))
+        .filter(|d| !without_tenant || d.tenant_id.is_empty())
+        .collect();
+    let answer = page.envelope(
+        items,
+        |a, b, sort| {
+            let o = match sort {
+                "name" => a.name.cmp(&b.name),
+                "deployTime" => a.deploy_time_ms.cmp(&b.deploy_time_ms),
+                "tenantId" => a.tenant_id.cmp(&b.tenant_id),
+                _ => Ordering::Equal,
+            };
+            o.then_with(|| a.id.cmp(&b.id))
+        },
+        |d| render(ctx, &st, d),
+    );
+    Ok(body::json_response(StatusCode::OK, &answer))
+}
+
+/// `GET /api/repository/deployments/{id}`.
+pub(super) fn get(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+    let st = ctx.admin.lock();
+    let d = st.deployments.get(id).ok_or_else(|| no_deployment(id))?;
+    Ok(body::json_response(StatusCode::OK, &render(ctx, &st, d)))
+}
+
+/// `GET /api/repository/deployments/{id}/resources`.
+pub(super) fn resources(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+    let st = ctx.admin.lock();
+    let d = st.deployments.get(id).ok_or_else(|| no_deployment(id))?;
+    let base = format!("{}/api/repository/deployments/{}", ctx.base_url, enc(&d.id));
+    let list: Vec<Value> = d
+        .resources
+        .iter()
+        .map(|r| {
+            let defines = st
+                .services
+                .values()
+                .any(|s| s.deployment_id == d.id && s.resource_name == r.name);
+            json!({
+                "id": r.name,
+                "url": format!("{base}/resources/{}", enc(&r.name)),
+                "contentUrl": format!("{base}/resourcedata/{}", enc(&r.name)),
+                "mediaType": r.mime_type,
+                "size": r.size,
+                "type": if defines { "serviceDefinition" } else { "resource" },
+            })
+        })
+        .collect();
+    Ok(body::json_response(StatusCode::OK, &list))
+}
+
+/// `GET /api/repository/deployments/{id}/resourcedata/{resourceId}`.
+pub(super) async fn resource_data(
+    ctx: &Ctx,
+    id: &str,
+    resource: &str,
+) -> Result<Response<ResBody>> {
+    let mime = {
+        let st = ctx.admin.lock();
+        let d = st.deployments.get(id).ok_or_else(|| no_deployment(id))?;
+        d.resources
+            .iter()
+            .find(|r| r.name == resource)
+            .map(|r| r.mime_type.clone())
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Could not find a resource with id '{resource}' in deployment '{id}'."
+                ))
+            })?
+    };
+    let path = store::deployment_dir(ctx.admin.data_dir(), id).join(resource);
+    resource_response(path, resource, &mime).await
+}
+
+/// The bytes of a resource file, with its media type and a download disposition.
+pub(super) async fn resource_response(
+    path: PathBuf,
+    name: &str,
+    mime: &str,
+) -> Result<Response<ResBody>> {
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
+    let mut resp = Response::new(body::full(bytes));
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(name)) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// `attachment; filename="x"; filename*=UTF-8''x` for the last path segment of `name`.
+fn content_disposition(name: &str) -> String {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let ascii: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(base, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `DELETE /api/repository/deployments/{id}`: unmounts its services (the newest remaining
+/// version of each is mounted instead), forgets it, and removes its folder once unused.
+pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+    let admin = &ctx.admin;
+    let _changes = admin.changes.lock().await;
+    if !admin.lock().deployments.contains_key(id) {
+        return Err(no_deployment(id));
+    }
+    let owned = id.to_owned();
+    admin
+        .db(move |c| store::delete_deployment(c, &owned))
+        .await?;
+    let keys: Vec<String> = {
+        let mut st = admin.lock();
+        st.deployments.remove(id);
+        let keys: HashSet<String> = st
+            .services
+            .values()
+            .filter(|s| s.deployment_id == id)
+            .map(|s| s.key.clone())
+            .collect();
+        st.services.retain(|_, s| s.deployment_id != id);
+        keys.into_iter().collect()
+    };
+    let dir = store::deployment_dir(admin.data_dir(), id);
+    let in_use: Vec<Weak<Service>> = ctx
+        .rt
+        .snapshot()
+        .services()
+        .filter(|s| s.base_dir == dir)
+        .map(Arc::downgrade)
+        .collect();
+    let (a, rt) = (Arc::clone(admin), ctx.rt.clone());
+    tokio::task::spawn_blocking(move || a.reconcile(&rt, &keys))
+        .await
+        .map_err(Error::internal)?;
+    tracing::info!(deployment = %id, "Deployment deleted.");
+    remove_when_unused(admin.data_dir().to_path_buf(), id.to_owned(), in_use);
+    let mut resp = Response::new(body::full(Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}
+
+/// Removes a deleted deployment's folder once no request runs on its services any more
+/// (a `command` runs inside it). What is still in use after [`MAX_FOLDER_DRAIN`] is left
+/// for the next start, which removes folders of unknown deployments.
+fn remove_when_unused(data_dir: PathBuf, id: String, in_use: Vec<Weak<Service>>) {
+    tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        while in_use.iter().any(|w| w.strong_count() > 0) {
+            if started.elapsed() > MAX_FOLDER_DRAIN {
+                tracing::warn!(deployment = %id,
+                    "Deleted deployment still in use; its folder is removed at the next start.");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let removed =
+            tokio::task::spawn_blocking(move || store::remove_deployment_dir(&data_dir, &id)).await;
+        if let Ok(Err(e)) = removed {
+            tracing::warn!(error = %e, "Deleted deployment folder not removed.");
+        }
+    });
+}
+
+// === upload ===
+
+/// The file part of the upload and the form fields that go with it.
+#[derive(Debug)]
+struct Upload {
+    field_name: String,
+    file_name: Option<String>,
+    bytes: Bytes,
+    tenant_id: Option<String>,
+}
+
+/// A file of a deployment, in memory until written.
+#[derive(Debug)]
+struct UnpackedFile {
+    name: String,
+    bytes: Bytes,
+    mode: Option<u32>,
+}
+
+/// A parsed and validated upload.
+#[derive(Debug)]
+struct Unpacked {
+    files: Vec<UnpackedFile>,
+    /// The definitions, by the resource that holds them.
+    definitions: Vec<(String, ServiceDefinition)>,
+}
+
+/// `POST /api/repository/deployments`.
+pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
+    let q = Query::parse(req.uri().query());
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        })
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or_else(|| {
+            Error::bad_request(
+                "Multipart request is required: send multipart/form-data with the \
+                 definition (.json) or archive (.zip) as a file part",
+            )
+        })?;
+    let limit = ctx.admin.max_deployment_bytes;
+    // The file may use the whole limit; the other parts and the framing get a margin.
+    let whole = limit + (64 << 10);
+    if body::content_length(req.headers()).is_some_and(|n| n > whole) {
+        return Err(Error::PayloadTooLarge { limit: whole });
+    }
+    let upload = read_upload(req.into_body(), boundary, limit, whole).await?;
+    let deployment_name = q
+        .get("deploymentName")
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            if upload.field_name.is_empty() {
+                upload.file_name.clone().unwrap_or_default()
+            } else {
+                upload.field_name.clone()
+            }
+        });
+    let category = q
+        .get("category")
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    let tenant_id = upload.tenant_id.clone().unwrap_or_default();
+    for (what, v) in [
+        ("deployment name", Some(&deployment_name)),
+        ("category", category.as_ref()),
+        ("tenantId", Some(&tenant_id)),
+    ] {
+        if v.is_some_and(|v| v.chars().count() > MAX_NAME_CHARS) {
+            return Err(Error::bad_request(format!(
+                "the {what} is longer than {MAX_NAME_CHARS} characters"
+            )));
+        }
+    }
+    let unpack_limit = limit.saturating_mul(4);
+    let unpacked = tokio::task::spawn_blocking(move || unpack(upload, unpack_limit))
+        .await
+        .map_err(Error::internal)?;
+    let unpacked = match unpacked {
+        Ok(u) => u,
+        Err(Refused::Error(e)) => return Err(e),
+        Err(Refused::Problems(p)) => return Ok(problems_response(&p)),
+    };
+
+    let admin = &ctx.admin;
+    let _changes = admin.changes.lock().await;
+    check_names(ctx, &unpacked)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let deployment = Deployment {
+        id: id.clone(),
+        name: deployment_name,
+        category,
+        tenant_id,
+        deploy_time_ms: now_ms(),
+        resources: unpacked
+            .files
+            .iter()
+            .map(|f| Resource {
+                name: f.name.clone(),
+                mime_type: mime_guess::from_path(&f.name)
+                    .first_or_octet_stream()
+                    .essence_str()
+                    .to_owned(),
+                size: f.bytes.len() as u64,
+            })
+            .collect(),
+    };
+    let versions: Vec<ServiceVersion> = {
+        let st = admin.lock();
+        unpacked
+            .definitions
+            .iter()
+            .map(|(resource, def)| ServiceVersion {
+                id: uuid::Uuid::new_v4().to_string(),
+                key: def.name.clone(),
+                version: st.newest(&def.name).map_or(1, |s| s.version + 1),
+                description: def.description.clone(),
+                deployment_id: id.clone(),
+                resource_name: resource.clone(),
+            })
+            .collect()
+    };
+
+    // 1. the folder
+    let data_dir = admin.data_dir().to_path_buf();
+    let (files, definitions) = (unpacked.files, unpacked.definitions);
+    let (dir, files) = {
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || {
+            let to_write: Vec<FileToWrite<'_>> = files
+                .iter()
+                .map(|f| FileToWrite {
+                    name: &f.name,
+                    bytes: &f.bytes,
+                    mode: f.mode,
+                })
+                .collect();
+            store::write_deployment_dir(&data_dir, &id, &to_write).map(|d| (d, files.len()))
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| Error::internal(format!("deployment folder cannot be written: {e}")))?
+    };
+    let discard = |admin: Arc<super::Admin>, id: String| async move {
+        let dir = admin.data_dir().to_path_buf();
+        let _ = tokio::task::spawn_blocking(move || store::remove_deployment_dir(&dir, &id)).await;
+    };
+
+    // 2. the mount
+    let defs: Vec<LoadedDefinition> = definitions
+        .into_iter()
+        .map(|(resource, definition)| LoadedDefinition {
+            definition,
+            source: resource,
+            base_dir: dir.clone(),
+        })
+        .collect();
+    let rt = ctx.rt.clone();
+    let mounted = tokio::task::spawn_blocking(move || rt.mount(defs))
+        .await
+        .map_err(Error::internal)?;
+    if let Err(p) = mounted {
+        discard(Arc::clone(admin), id).await;
+        return Ok(problems_response(&p));
+    }
+
+    // 3. the record
+    let (d, v) = (deployment.clone(), versions.clone());
+    if let Err(e) = admin.db(move |c| store::insert_deployment(c, &d, &v)).await {
+        let keys: Vec<String> = versions.iter().map(|s| s.key.clone()).collect();
+        let (a, rt) = (Arc::clone(admin), ctx.rt.clone());
+        let _ = tokio::task::spawn_blocking(move || a.reconcile(&rt, &keys)).await;
+        discard(Arc::clone(admin), id).await;
+        return Err(e);
+    }
+    {
+        let mut st = admin.lock();
+        for s in &versions {
+            st.services.insert(s.id.clone(), s.clone());
+        }
+        st.deployments.insert(id.clone(), deployment);
+    }
+    tracing::info!(deployment = %id, services = versions.len(), files, "Deployment mounted.");
+    let st = admin.lock();
+    let d = st
+        .deployments
+        .get(&id)
+        .expect("the deployment was inserted just above, under the change lock");
+    let answer = render(ctx, &st, d);
+    let mut resp = body::json_response(StatusCode::CREATED, &answer);
+    if let Some(Ok(v)) = answer["url"].as_str().map(HeaderValue::from_str) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// Refuses names that would clash with what is mounted: a service of the operations
+/// folder, or a deployed service whose name differs only in case (names are unique).
+fn check_names(ctx: &Ctx, unpacked: &Unpacked) -> Result<()> {
+    let st = ctx.admin.lock();
+    for (resource, def) in &unpacked.definitions {
+        let lower = def.name.to_lowercase();
+        if let Some(s) = st.static_names.iter().find(|s| s.to_lowercase() == lower) {
+            return Err(Error::conflict(format!(
+                "{resource}: service '{}' clashes with service '{s}' of the operations folder, \
+                 which a deployment cannot replace",
+                def.name
+            )));
+        }
+        if let Some(s) = st
+            .services
+            .values()
+            .find(|s| s.key != def.name && s.key.to_lowercase() == lower)
+        {
+            return Err(Error::conflict(format!(
+                "{resource}: service '{}' clashes with the deployed service '{}' \
+                 (names differ only in case); deploy it as '{}' to make a new version",
+                def.name, s.key, s.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the multipart body: the first file part and the `tenantId` field.
+async fn read_upload(body: ReqBody, boundary: String, limit: u64, whole: u64) -> Result<Upload> {
+    let stream = BodyStream::new(body)
+        .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())));
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(whole)
+            .per_field(limit)
+            .for_field("tenantId", MAX_FORM_FIELD_BYTES),
+    );
+    let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut file: Option<(String, Option<String>, Bytes)> = None;
+    let mut tenant_id = None;
+    while let Some(field) = mp.next_field().await.map_err(multer_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            if file.is_none() {
+                let file_name = field.file_name().map(str::to_owned);
+                let bytes = field.bytes().await.map_err(multer_error)?;
+                file = Some((name, file_name, bytes));
+            }
+        } else if name == "tenantId" {
+            tenant_id = Some(field.text().await.map_err(multer_error)?.trim().to_owned());
+        }
+    }
+    let (field_name, file_name, bytes) = file.ok_or_else(|| {
+        Error::bad_request(
+            "Multipart request with file content is required: no part carries a filename \
+             (with curl: -F 'name.json=@file.json')",
+        )
+    })?;
+    if bytes.is_empty() {
+        return Err(Error::bad_request(format!(
+            "the uploaded file '{}' is empty",
+            file_name.as_deref().unwrap_or(&field_name)
+        )));
+    }
+    Ok(Upload {
+        field_name,
+        file_name,
+        bytes,
+        tenant_id,
+    })
+}
+
+/// Maps a multipart failure: a size limit is 413, anything else is a malformed body.
+fn multer_error(e: multer::Error) -> Error {
+    match e {
+        multer::Error::StreamSizeExceeded { limit } => Error::PayloadTooLarge { limit },
+        multer::Error::FieldSizeExceeded { limit, .. } => Error::PayloadTooLarge { limit },
+        other => Error::bad_request(format!("the multipart body is malformed: {other}")),
+    }
+}
+
+/// Why an upload was refused: a plain error, or the definitions' problems.
+enum Refused {
+    Error(Error),
+    Problems(Problems),
+}
+
+impl From<Error> for Refused {
+    fn from(e: Error) -> Self {
+        Refused::Error(e)
+    }
+}
+
+/// Turns the upload into files and parsed, validated definitions (blocking).
+fn unpack(upload: Upload, max_unpacked: u64) -> Result<Unpacked, Refused> {
+    let kind = [
+        upload.file_name.as_deref(),
+        Some(upload.field_name.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|n| {
+        let lower = n.to_ascii_lowercase();
+        if lower.ends_with(".json") {
+            Some(Kind::Json)
+        } else if lower.ends_with(".zip") {
+            Some(Kind::Zip)
+        } else {
+            None
+        }
+    })
+    .ok_or_else(|| {
+        Error::bad_request(format!(
+            "File must be of type .json (one service definition) or .zip (several); \
+                 got '{}'",
+            upload.file_name.as_deref().unwrap_or(&upload.field_name)
+        ))
+    })?;
+    let (files, definition_files): (Vec<UnpackedFile>, Vec<usize>) = match kind {
+        Kind::Json => {
+            let name = resource_name(&upload);
+            let file = UnpackedFile {
+                name,
+                bytes: upload.bytes,
+                mode: None,
+            };
+            (vec![file], vec![0])
+        }
+        Kind::Zip => {
+            let files = unzip(&upload.bytes, max_unpacked)?;
+            let defs: Vec<usize> = files
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    !f.name.contains('/')
+                        && !f.name.starts_with('.')
+                        && f.name.to_ascii_lowercase().ends_with(".json")
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if defs.is_empty() {
+                return Err(Error::bad_request(
+                    "the .zip holds no service definition: put the *.json definitions at the \
+                     top level of the archive",
+                )
+                .into());
+            }
+            (files, defs)
+        }
+    };
+    let mut problems = Vec::new();
+    let mut loaded = Vec::new();
+    for i in definition_files {
+        let f = &files[i];
+        match parse_definition(&f.name, &f.bytes) {
+            Ok(definition) => loaded.push(LoadedDefinition {
+                definition,
+                source: f.name.clone(),
+                base_dir: PathBuf::new(),
+            }),
+            Err(p) => problems.push(p),
+        }
+    }
+    problems.extend(validate_set(&loaded).0);
+    if !problems.is_empty() {
+        return Err(Refused::Problems(Problems(problems)));
+    }
+    Ok(Unpacked {
+        files,
+        definitions: loaded
+            .into_iter()
+            .map(|l| (l.source, l.definition))
+            .collect(),
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Json,
+    Zip,
+}
+
+/// The resource name of a single-file upload: the original file name without any folder
+/// part or control characters, else the field name, else `definition.json`.
+fn resource_name(upload: &Upload) -> String {
+    let clean = |n: &str| -> Option<String> {
+        let base = n.rsplit(['/', '\\']).next().unwrap_or(n);
+        let s: String = base.chars().filter(|c| !c.is_control()).collect();
+        let s = s.trim().to_owned();
+        (!s.is_empty() && s != "." && s != ".." && !s.starts_with('.')).then_some(s)
+    };
+    upload
+        .file_name
+        .as_deref()
+        .and_then(clean)
+        .or_else(|| clean(&upload.field_name))
+        .unwrap_or_else(|| "definition.json".to_owned())
+}
+
+/// Reads every file entry of a zip, refusing entries that would leave the folder, links,
+/// duplicates, and archives that unpack past `max_unpacked` bytes (checked while reading,
+/// not from the sizes the archive claims).
+fn unzip(bytes: &[u8], max_unpacked: u64) -> Result<Vec<UnpackedFile>> {
+    let bad = |msg: String| Error::bad_request(msg);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| bad(format!("the file is not a valid .zip archive: {e}")))?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(bad(format!(
+            "the .zip has {} entries; at most {MAX_ZIP_ENTRIES} are accepted",
+            archive.len()
+        )));
+    }
+    let mut total = 0u64;
+    let mut seen = HashSet::new();
+    let mut files = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| bad(format!("zip entry {i} cannot be read: {e}")))?;
+        let raw = entry.name().to_owned();
+        if raw.starts_with("__MACOSX/") || entry.is_dir() {
+            continue;
+        }
+        if entry.is_symlink() {
+            return Err(bad(format!(
+                "zip entry '{raw}' is a symbolic link; only files and folders are accepted"
+            )));
+        }
+        let path = entry
+            .enclosed_name()
+            .ok_or_else(|| bad(format!("zip entry '{raw}' points outside the deployment")))?;
+        let parts: Option<Vec<&str>> = path.components().map(|c| c.as_os_str().to_str()).collect();
+        let name = parts
+            .ok_or_else(|| bad(format!("zip entry '{raw}' has a name that is not UTF-8")))?
+            .join("/");
+        if name.is_empty() {
+            continue;
+        }
+        if !seen.insert(name.clone()) {
+            return Err(bad(format!("zip entry '{name}' appears twice")));
+        }
+        let mode = entry.unix_mode();
+        let remaining = max_unpacked - total;
+        let mut buf = Vec::with_capacity(entry.size().min(remaining) as usize);
+        (&mut entry)
+            .take(remaining + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| bad(format!("zip entry '{name}' cannot be unpacked: {e}")))?;
+        if buf.len() as u64 > remaining {
+            return Err(Error::PayloadTooLarge {
+                limit: max_unpacked,
+            });
+        }
+        total += buf.len() as u64;
+        files.push(UnpackedFile {
+            name,
+            bytes: Bytes::from(buf),
+            mode,
+        });
+    }
+    Ok(files)
+}
+
+/// The 400 answer of an invalid deployment: every problem, in the message and as a list.
+fn problems_response(p: &Problems) -> Response<ResBody> {
+    let listed: Vec<String> = p.0.iter().map(Problem::to_string).collect();
+    body::json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({
+            "statusCode": 400,
+            "errorMessage": format!(
+                "the deployment is invalid and nothing of it was mounted ({} problem{}): {}",
+                listed.len(),
+                if listed.len() == 1 { "" } else { "s" },
+                listed.join("; ")
+            ),
+            "problems": p.0.iter().map(|p| json!({
+                "resource": p.file, "path": p.path, "message": p.message,
+            })).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+// === rendering ===
+
+/// The deployment JSON (Flowable's fields, plus the service versions it made).
+fn render(ctx: &Ctx, st: &super::State, d: &Deployment) -> Value {
+    let mut services: Vec<&ServiceVersion> = st
+        .services
+        .values()
+        .filter(|s| s.deployment_id == d.id)
+        .collect();
+    services.sort_by(|a, b| a.key.cmp(&b.key));
+    json!({
+        "id": d.id,
+        "name": d.name,
+        "deploymentTime": iso8601(d.deploy_time_ms),
+        "category": d.category,
+        "url": format!("{}/api/repository/deployments/{}", ctx.base_url, enc(&d.id)),
+        "parentDeploymentId": null,
+        "tenantId": d.tenant_id,
+        "services": services.iter().map(|s| json!({
+            "id": s.id,
+            "key": s.key,
+            "version": s.version,
+            "path": super::services::service_path(&s.key),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn no_deployment(id: &str) -> Error {
+    Error::not_found(format!("Could not find a deployment with id '{id}'."))
+}
+
+/// A path segment, percent-encoded (`/` too).
+pub(super) fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+        .to_string()
+        .replace("%2D", "-")
+        .replace("%2E", ".")
+        .replace("%5F", "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, bytes) in entries {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut w, bytes).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn unzip_reads_files_and_refuses_escapes() {
+        let z = zip_of(&[("a.json", b"{}"), ("scripts/x.sh", b"echo")]);
+        let files = unzip(&z, 1 << 20).unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a.json", "scripts/x.sh"]);
+        let z = zip_of(&[("../evil.json", b"{}")]);
+        let e = unzip(&z, 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("outside"), "{e}");
+        assert!(unzip(b"not a zip", 1 << 20).is_err());
+    }
+
+    #[test]
+    fn unzip_stops_at_the_unpacked_limit() {
+        let big = vec![b'x'; 10_000];
+        let z = zip_of(&[("a.json", &big)]);
+        assert_eq!(unzip(&z, 9_999).unwrap_err().status(), 413);
+        assert_eq!(unzip(&z, 10_000).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn resource_names_drop_folders_and_controls() {
+        let up = |file: Option<&str>, field: &str| Upload {
+            field_name: field.into(),
+            file_name: file.map(Into::into),
+            bytes: Bytes::new(),
+            tenant_id: None,
+        };
+        assert_eq!(
+            resource_name(&up(Some("../../x/Hot.json"), "f")),
+            "Hot.json"
+        );
+        assert_eq!(resource_name(&up(Some("C:\\a\\b.json"), "f")), "b.json");
+        assert_eq!(resource_name(&up(Some(".."), "hot.json")), "hot.json");
+        assert_eq!(resource_name(&up(None, "")), "definition.json");
+    }
+
+    #[test]
+    fn content_disposition_is_ascii_with_utf8_form() {
+        assert_eq!(
+            content_disposition("scripts/run.sh"),
+            "attachment; filename=\"run.sh\"; filename*=UTF-8''run%2Esh"
+        );
+        assert!(content_disposition("é\".json").starts_with("attachment; filename=\"__.json\""));
+    }
+}

@@ -1,0 +1,63 @@
+//! Engine info and health.
+//!
+//! `GET /api/management/engine` is read-only: `{"name": "fss", "version": "<crate version>"}`.
+//! `GET /api/management/health` checks each dependency for real: the data folder takes a
+//! file write, fsync and removal; the database answers a query. 200 when all are `UP`,
+//! 503 when any is `DOWN`, each with its reason.
+
+use http::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::store;
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::http::body::{self, ResBody};
+
+/// `GET /api/management/engine`.
+pub(super) fn engine() -> Response<ResBody> {
+    body::json_response(
+        StatusCode::OK,
+        &json!({"name": "fss", "version": env!("CARGO_PKG_VERSION")}),
+    )
+}
+
+/// `GET /api/management/health`.
+pub(super) async fn health(ctx: &Ctx) -> Result<Response<ResBody>> {
+    let dir = ctx.admin.data_dir().to_path_buf();
+    let data = tokio::task::spawn_blocking(move || {
+        let probe = dir.join(format!(".health-{}", uuid::Uuid::new_v4()));
+        let result = (|| {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&probe)?;
+            f.write_all(b"ok")?;
+            f.sync_all()?;
+            std::fs::remove_file(&probe)
+        })();
+        let _ = std::fs::remove_file(&probe);
+        (dir, result)
+    })
+    .await
+    .map_err(Error::internal)?;
+    let database = ctx.admin.db(|c| store::ping(c)).await;
+    let data_state = match &data.1 {
+        Ok(()) => json!({"status": "UP", "path": data.0.display().to_string()}),
+        Err(e) => json!({"status": "DOWN", "path": data.0.display().to_string(),
+                         "error": format!("not writable: {e}")}),
+    };
+    let db_state = match &database {
+        Ok(()) => json!({"status": "UP", "file": store::DB_FILE}),
+        Err(e) => json!({"status": "DOWN", "file": store::DB_FILE, "error": e.to_string()}),
+    };
+    let up = data.1.is_ok() && database.is_ok();
+    let answer: Value = json!({
+        "status": if up { "UP" } else { "DOWN" },
+        "dependencies": { "dataFolder": data_state, "database": db_state },
+        "services": ctx.rt.snapshot().services().count(),
+    });
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok(body::json_response(status, &answer))
+}

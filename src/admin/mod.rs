@@ -1,0 +1,563 @@
+//! The admin API under `/api/`: deployments with hot mount, service definitions and their
+//! versions, the routes list, engine info, health, and users.
+//!
+//! It follows Flowable's REST conventions: JSON everywhere, `{"statusCode", "errorMessage"}`
+//! on every error ([`Error::into_admin_response`]), typed query parameters and paging with
+//! `start`, `size`, `sort`, `order` (see `paging`). Every endpoint needs HTTP Basic
+//! credentials of a user holding the privilege `access-rest-api` (alias `rest-access-api`):
+//! 401 with `WWW-Authenticate` without valid credentials, 403 without the privilege.
+//!
+//! | method | path | answer |
+//! | --- | --- | --- |
+//! | GET | `/api/repository/deployments` | deployments: `name`, `nameLike`, `category`, `categoryNotEquals`, `tenantId`, `tenantIdLike`, `withoutTenantId`; sort `id`, `name`, `deployTime`, `tenantId` |
+//! | POST | `/api/repository/deployments` | multipart: one `.json` definition or a `.zip` of several; 201 |
+//! | GET, DELETE | `/api/repository/deployments/{id}` | one deployment; DELETE unmounts its services (204) |
+//! | GET | `/api/repository/deployments/{id}/resources` | its files |
+//! | GET | `/api/repository/deployments/{id}/resourcedata/{resourceId}` | a file's bytes (`/` as `%2F`) |
+//! | GET | `/api/repository/services` | service versions: `key`, `keyLike`, `name`, `nameLike`, `version`, `latest`, `deploymentId`, `tenantId`, `tenantIdLike`, `resourceName`, `resourceNameLike`; sort `name`, `id`, `key`, `version`, `deploymentId`, `tenantId` |
+//! | GET | `/api/repository/services/{id}` | one service version |
+//! | GET | `/api/repository/services/{id}/resourcedata` | its definition file |
+//! | GET | `/api/repository/services/{id}/model` | its parsed definition |
+//! | GET | `/api/repository/routes` | every mounted URL, from the live routing snapshot |
+//! | GET | `/api/management/engine` | `{"name": "fss", "version": "…"}` |
+//! | GET | `/api/management/health` | the state of the data folder and the database |
+//! | GET, POST | `/api/identity/users` | users (never their passwords); create |
+//! | GET, PUT, DELETE | `/api/identity/users/{id}` | one user; update; delete |
+//!
+//! State lives in memory (queries never touch the disk) and is written through to
+//! `<data>/admin.db` (see `store`) before a change is acknowledged. Changes (deploy,
+//! delete, user edits) are serialized; reads are not. Services defined by the operations
+//! folder are not deployments: a deployment may not replace one (409).
+
+mod auth;
+mod deployments;
+mod management;
+mod paging;
+mod services;
+mod store;
+mod users;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use http::{Method, Request, Response};
+
+use crate::definition::{parse_definition, LoadedDefinition, Problem, Problems};
+use crate::error::{Error, Result};
+use crate::http::body::{ReqBody, ResBody};
+use crate::runtime::Runtime;
+
+pub use auth::{PRIVILEGES, PRIVILEGE_REST_API, PRIVILEGE_REST_API_ALIAS};
+use store::{Deployment, ServiceVersion, User};
+
+/// Default largest deployment upload: 64 MiB.
+pub const DEFAULT_MAX_DEPLOYMENT_BYTES: u64 = 64 << 20;
+
+/// How the admin API starts.
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// The bootstrap admin (`FSS_ADMIN_USER`): created at start when absent with
+    /// [`bootstrap_password`](Self::bootstrap_password), reused (and granted
+    /// `access-rest-api`) when present; never removed when later unset.
+    pub bootstrap_user: Option<String>,
+    /// The bootstrap admin's password (`FSS_ADMIN_PASSWORD`); needed only to create it.
+    pub bootstrap_password: Option<String>,
+    /// The largest deployment upload in bytes, and the most a `.zip` may unpack to
+    /// (4 times this). Default 64 MiB.
+    pub max_deployment_bytes: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            bootstrap_user: None,
+            bootstrap_password: None,
+            max_deployment_bytes: DEFAULT_MAX_DEPLOYMENT_BYTES,
+        }
+    }
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("bootstrap_user", &self.bootstrap_user)
+            .field(
+                "bootstrap_password",
+                &self.bootstrap_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("max_deployment_bytes", &self.max_deployment_bytes)
+            .finish()
+    }
+}
+
+/// What [`enable`] found and did.
+#[derive(Debug, Clone, Default)]
+pub struct Enabled {
+    /// Persisted deployments.
+    pub deployments: usize,
+    /// Services of deployments mounted.
+    pub services_mounted: usize,
+    /// The bootstrap admin was created now (not reused).
+    pub bootstrap_created: bool,
+    /// Users able to use the admin API.
+    pub admins: usize,
+}
+
+/// The admin API of one runtime: its state, its database, its authenticator.
+pub struct Admin {
+    data_dir: PathBuf,
+    max_deployment_bytes: u64,
+    /// The database connection; only used inside `spawn_blocking`.
+    db: Arc<Mutex<rusqlite::Connection>>,
+    /// The in-memory copy of what the database holds. Held briefly, never across `.await`.
+    state: Mutex<State>,
+    /// Serializes changes, so that versions, mounts and rows agree. Held across `.await`.
+    changes: tokio::sync::Mutex<()>,
+    auth: auth::Authenticator,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Users, deployments and service versions, as persisted.
+#[derive(Debug, Default)]
+struct State {
+    users: BTreeMap<String, User>,
+    deployments: BTreeMap<String, Deployment>,
+    /// Service versions by id.
+    services: BTreeMap<String, ServiceVersion>,
+    /// Names mounted from the operations folder: deployments may not replace them.
+    static_names: HashSet<String>,
+}
+
+impl State {
+    /// The newest version of the service named `key`.
+    fn newest(&self, key: &str) -> Option<&ServiceVersion> {
+        self.services
+            .values()
+            .filter(|s| s.key == key)
+            .max_by_key(|s| s.version)
+    }
+
+    /// How many users may use the admin API.
+    fn admins(&self) -> usize {
+        self.users
+            .values()
+            .filter(|u| u.privileges.contains(PRIVILEGE_REST_API))
+            .count()
+    }
+}
+
+/// Opens the admin API of `rt`: opens `<data>/admin.db`, creates or reuses the bootstrap
+/// admin, and mounts the newest version of every persisted service. Call it after the
+/// operations folder is mounted (its services cannot be replaced by deployments). Blocking.
+///
+/// # Errors
+///
+/// The database cannot be opened, the bootstrap admin must be created but has no password
+/// ([`Error::BadRequest`]), or the admin API is already enabled.
+pub fn enable(rt: &Runtime, config: AdminConfig) -> Result<Enabled> {
+    let data_dir = rt.config().data_dir.clone();
+    std::fs::create_dir_all(&data_dir)?;
+    let db_err = |e: rusqlite::Error| {
+        Error::internal(format!("{}: {e}", data_dir.join(store::DB_FILE).display()))
+    };
+    let mut conn = store::open(&data_dir).map_err(db_err)?;
+    let loaded = store::load(&conn).map_err(db_err)?;
+    let known: HashSet<String> = loaded.deployments.iter().map(|d| d.id.clone()).collect();
+    let orphans = store::remove_orphans(&data_dir, &|n| known.contains(n));
+    if orphans > 0 {
+        tracing::info!(orphans, "Orphan deployment folders removed.");
+    }
+    let mut state = State {
+        users: loaded
+            .users
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect(),
+        deployments: loaded
+            .deployments
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect(),
+        services: loaded
+            .services
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect(),
+        static_names: rt
+            .snapshot()
+            .services()
+            .map(|s| s.name.to_string())
+            .collect(),
+    };
+    let mut enabled = Enabled {
+        deployments: state.deployments.len(),
+        ..Enabled::default()
+    };
+    if let Some(id) = config.bootstrap_user.as_deref().filter(|u| !u.is_empty()) {
+        users::check_id(id)?;
+        let user = match state.users.get(id) {
+            Some(u) if u.privileges.contains(PRIVILEGE_REST_API) => None,
+            Some(u) => {
+                let mut u = u.clone();
+                u.privileges.insert(PRIVILEGE_REST_API.to_owned());
+                Some(u)
+            }
+            None => {
+                let password = config
+                    .bootstrap_password
+                    .as_deref()
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| {
+                        Error::bad_request(format!(
+                            "the admin user '{id}' does not exist yet: FSS_ADMIN_PASSWORD \
+                             (or --admin-password) is needed to create it"
+                        ))
+                    })?;
+                enabled.bootstrap_created = true;
+                Some(User {
+                    id: id.to_owned(),
+                    password_hash: auth::hash_password(password)?,
+                    first_name: None,
+                    last_name: None,
+                    privileges: [PRIVILEGE_REST_API.to_owned()].into(),
+                })
+            }
+        };
+        if let Some(u) = user {
+            store::put_user(&mut conn, &u).map_err(db_err)?;
+            state.users.insert(u.id.clone(), u);
+        }
+    }
+    enabled.admins = state.admins();
+    if enabled.admins == 0 {
+        tracing::warn!(
+            "The admin API has no user: set FSS_ADMIN_USER and FSS_ADMIN_PASSWORD to create one."
+        );
+    }
+    let admin = Arc::new(Admin {
+        data_dir,
+        max_deployment_bytes: config.max_deployment_bytes.max(1),
+        db: Arc::new(Mutex::new(conn)),
+        state: Mutex::new(state),
+        changes: tokio::sync::Mutex::new(()),
+        auth: auth::Authenticator::new()?,
+    });
+    let keys: Vec<String> = {
+        let st = admin.lock();
+        let mut k: Vec<String> = st.services.values().map(|s| s.key.clone()).collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    enabled.services_mounted = admin.reconcile(rt, &keys);
+    rt.set_admin(admin)
+        .map_err(|_| Error::internal("the admin API of this runtime is already enabled"))?;
+    Ok(enabled)
+}
+
+impl Admin {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .expect("admin state lock is never poisoned: no code panics under it")
+    }
+
+    /// Runs `f` on the database, off the async workers.
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db
+                .lock()
+                .expect("admin database lock is never poisoned: no code panics under it");
+            f(&mut conn)
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| Error::internal(format!("admin database: {e}")))
+    }
+
+    /// Makes what is mounted for each of `keys` agree with the state: the newest version
+    /// of a deployed service is mounted, a service without versions is unmounted. Names of
+    /// the operations folder are left alone. Returns how many services were mounted.
+    /// Blocking (reads definition files, prepares stores).
+    fn reconcile(&self, rt: &Runtime, keys: &[String]) -> usize {
+        let (wanted, gone): (Vec<ServiceVersion>, Vec<String>) = {
+            let st = self.lock();
+            let mut wanted = Vec::new();
+            let mut gone = Vec::new();
+            for k in keys.iter().filter(|k| !st.static_names.contains(*k)) {
+                match st.newest(k) {
+                    Some(s) => wanted.push(s.clone()),
+                    None => gone.push(k.clone()),
+                }
+            }
+            (wanted, gone)
+        };
+        let mut defs = Vec::new();
+        let mut failed = gone;
+        for s in &wanted {
+            match self.load_version(s) {
+                Ok(d) => defs.push(d),
+                Err(p) => {
+                    tracing::warn!(service = %s.key, version = s.version, problems = %p,
+                        "Deployed service cannot be loaded; it is not mounted.");
+                    failed.push(s.key.clone());
+                }
+            }
+        }
+        let mut mounted = 0;
+        if rt.mount(defs.clone()).is_ok() {
+            mounted = defs.len();
+        } else {
+            for d in defs {
+                let name = d.definition.name.clone();
+                match rt.mount(vec![d]) {
+                    Ok(()) => mounted += 1,
+                    Err(p) => {
+                        tracing::warn!(service = %name, problems = %p,
+                            "Deployed service does not mount; it is not served.");
+                        failed.push(name);
+                    }
+                }
+            }
+        }
+        if !failed.is_empty() {
+            let names: Vec<&str> = failed.iter().map(String::as_str).collect();
+            rt.unmount(&names);
+        }
+        mounted
+    }
+
+    /// Reads and parses the definition of service version `s` from its deployment folder.
+    fn load_version(&self, s: &ServiceVersion) -> Result<LoadedDefinition, Problems> {
+        let dir = store::deployment_dir(&self.data_dir, &s.deployment_id);
+        let bytes = std::fs::read(dir.join(&s.resource_name)).map_err(|e| {
+            Problems(vec![Problem::new(
+                &s.resource_name,
+                ".",
+                format!("cannot be read from {}: {e}", dir.display()),
+            )])
+        })?;
+        let definition =
+            parse_definition(&s.resource_name, &bytes).map_err(|p| Problems(vec![p]))?;
+        Ok(LoadedDefinition {
+            definition,
+            source: s.resource_name.clone(),
+            base_dir: dir,
+        })
+    }
+
+    fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+/// What every admin handler gets.
+struct Ctx {
+    admin: Arc<Admin>,
+    rt: Runtime,
+    /// `scheme://host[:port]` for the `url` fields.
+    base_url: String,
+}
+
+/// Answers one request under `/api/`.
+pub(crate) async fn handle(rt: &Runtime, req: Request<ReqBody>) -> Response<ResBody> {
+    let Some(admin) = rt.admin().cloned() else {
+        return Error::not_found("the admin API is not enabled on this server")
+            .into_admin_response();
+    };
+    let ctx = Ctx {
+        base_url: base_url(rt, &req),
+        admin,
+        rt: rt.clone(),
+    };
+    route(&ctx, req)
+        .await
+        .unwrap_or_else(Error::into_admin_response)
+}
+
+async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
+    let user = {
+        let admin = &ctx.admin;
+        admin
+            .auth
+            .authenticate(req.headers(), |id| {
+                admin.lock().users.get(id).map(|u| u.password_hash.clone())
+            })
+            .await?
+    };
+    let allowed = ctx
+        .admin
+        .lock()
+        .users
+        .get(&user)
+        .is_some_and(|u| u.privileges.contains(PRIVILEGE_REST_API));
+    if !allowed {
+        return Err(Error::Forbidden(
+            format!("user '{user}' does not hold the privilege '{PRIVILEGE_REST_API}'").into(),
+        ));
+    }
+
+    let path = req.uri().path().to_owned();
+    let rest = path.strip_prefix("/api/").unwrap_or_default();
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let segs: Vec<&str> = rest.split('/').collect();
+    let method = req.method().clone();
+    let m = |allow: &'static str| Error::MethodNotAllowed { allow };
+    match segs.as_slice() {
+        ["repository", "deployments"] => match method {
+            Method::GET => deployments::list(ctx, &req),
+            Method::POST => deployments::create(ctx, req).await,
+            _ => Err(m("GET, POST")),
+        },
+        ["repository", "deployments", id] => match method {
+            Method::GET => deployments::get(ctx, &decode(id)),
+            Method::DELETE => deployments::delete(ctx, &decode(id)).await,
+            _ => Err(m("GET, DELETE")),
+        },
+        ["repository", "deployments", id, "resources"] => match method {
+            Method::GET => deployments::resources(ctx, &decode(id)),
+            _ => Err(m("GET")),
+        },
+        ["repository", "deployments", id, "resourcedata", resource @ ..]
+            if !resource.is_empty() =>
+        {
+            match method {
+                Method::GET => {
+                    let resource: Vec<String> = resource.iter().map(|s| decode(s)).collect();
+                    deployments::resource_data(ctx, &decode(id), &resource.join("/")).await
+                }
+                _ => Err(m("GET")),
+            }
+        }
+        ["repository", "services"] => match method {
+            Method::GET => services::list(ctx, &req),
+            _ => Err(m("GET")),
+        },
+        ["repository", "services", id] => match method {
+            Method::GET => services::get(ctx, &decode(id)),
+            _ => Err(m("GET")),
+        },
+        ["repository", "services", id, "resourcedata"] => match method {
+            Method::GET => services::resource_data(ctx, &decode(id)).await,
+            _ => Err(m("GET")),
+        },
+        ["repository", "services", id, "model"] => match method {
+            Method::GET => services::model(ctx, &decode(id)).await,
+            _ => Err(m("GET")),
+        },
+        ["repository", "routes"] => match method {
+            Method::GET => services::routes(ctx),
+            _ => Err(m("GET")),
+        },
+        ["management", "engine"] => match method {
+            Method::GET => Ok(management::engine()),
+            _ => Err(m("GET")),
+        },
+        ["management", "health"] => match method {
+            Method::GET => management::health(ctx).await,
+            _ => Err(m("GET")),
+        },
+        ["identity", "users"] => match method {
+            Method::GET => users::list(ctx, &req),
+            Method::POST => users::create(ctx, req).await,
+            _ => Err(m("GET, POST")),
+        },
+        ["identity", "users", id] => match method {
+            Method::GET => users::get(ctx, &decode(id)),
+            Method::PUT => users::update(ctx, &decode(id), req).await,
+            Method::DELETE => users::delete(ctx, &decode(id)).await,
+            _ => Err(m("GET, PUT, DELETE")),
+        },
+        _ => Err(Error::not_found(format!(
+            "no admin endpoint at {path}; see /api/repository/deployments, \
+             /api/repository/services, /api/repository/routes, /api/management/engine, \
+             /api/identity/users"
+        ))),
+    }
+}
+
+/// One path segment, percent-decoded (`%2F` becomes `/`).
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The base of absolute URLs: the configured public base URL, else from `Host`.
+fn base_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
+    if let Some(b) = &rt.config().public_base_url {
+        return b.clone();
+    }
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// ISO-8601 with milliseconds and offset, in UTC: `2024-05-01T12:34:56.789+00:00`.
+fn iso8601(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}+00:00",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_formats_utc_with_offset() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000+00:00");
+        assert_eq!(iso8601(951_782_400_123), "2000-02-29T00:00:00.123+00:00");
+        assert_eq!(iso8601(1_714_566_896_789), "2024-05-01T12:34:56.789+00:00");
+    }
+
+    #[test]
+    fn config_debug_hides_the_password() {
+        let c = AdminConfig {
+            bootstrap_user: Some("a".into()),
+            bootstrap_password: Some("hunter2".into()),
+            ..AdminConfig::default()
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,288 @@
+//! Users of the admin API: create, list, read, update, delete; privileges.
+//!
+//! A user id has no spaces or special characters (letters, digits, `.`, `_`, `-`, `@`).
+//! Passwords are hashed before they are stored and never shown. The last user holding
+//! `access-rest-api` can be neither deleted nor stripped of it (409): the admin API would
+//! have no user left.
+
+use std::collections::BTreeSet;
+
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{canonical_privilege, PRIVILEGES, PRIVILEGE_REST_API};
+use super::deployments::enc;
+use super::paging::{cmp_opt, like, Page, Query};
+use super::store::{self, User};
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::http::body::{self, ReqBody, ResBody};
+
+/// The largest user request body.
+const MAX_BODY_BYTES: u64 = 64 << 10;
+/// The longest user id.
+const MAX_ID_CHARS: usize = 64;
+/// The longest password (argon2 input is bounded so that hashing time is too).
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The body of `POST /api/identity/users`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewUser {
+    id: String,
+    password: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    #[serde(default)]
+    privileges: Vec<String>,
+}
+
+/// The body of `PUT /api/identity/users/{id}`: what is given changes.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UserUpdate {
+    password: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    privileges: Option<Vec<String>>,
+}
+
+/// Checks a user id: 1 to 64 of letters, digits, `.`, `_`, `-`, `@`.
+pub(super) fn check_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.chars().count() <= MAX_ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_request(format!(
+            "user id '{id}' is not valid: use 1 to {MAX_ID_CHARS} letters, digits, '.', '_', \
+             '-' or '@'"
+        )))
+    }
+}
+
+fn check_password(p: &str) -> Result<()> {
+    if p.is_empty() || p.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::bad_request(format!(
+            "the password must have 1 to {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn privileges(list: &[String]) -> Result<BTreeSet<String>> {
+    list.iter()
+        .map(|p| {
+            canonical_privilege(p).map(str::to_owned).ok_or_else(|| {
+                Error::bad_request(format!(
+                    "unknown privilege '{p}'; known: {}",
+                    PRIVILEGES.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `GET /api/identity/users`.
+pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody>> {
+    let q = Query::parse(req.uri().query());
+    let page = Page::from_query(&q, &["id", "firstName", "lastName"], &[], "id")?;
+    let privilege = q
+        .get("privilege")
+        .map(|p| canonical_privilege(p).unwrap_or("\u{0}unknown"));
+    let st = ctx.admin.lock();
+    let items: Vec<&User> = st
+        .users
+        .values()
+        .filter(|u| q.get("id").is_none_or(|v| u.id == v))
+        .filter(|u| q.get("idLike").is_none_or(|v| like(v, &u.id)))
+        .filter(|u| privilege.is_none_or(|p| u.privileges.contains(p)))
+        .collect();
+    let answer = page.envelope(
+        items,
+        |a, b, sort| {
+            match sort {
+                "firstName" => cmp_opt(a.first_name.as_deref(), b.first_name.as_deref()),
+                "lastName" => cmp_opt(a.last_name.as_deref(), b.last_name.as_deref()),
+                _ => std::cmp::Ordering::Equal,
+            }
+            .then_with(|| a.id.cmp(&b.id))
+        },
+        |u| render(ctx, u),
+    );
+    Ok(body::json_response(StatusCode::OK, &answer))
+}
+
+/// `GET /api/identity/users/{id}`.
+pub(super) fn get(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+    let st = ctx.admin.lock();
+    let u = st.users.get(id).ok_or_else(|| no_user(id))?;
+    Ok(body::json_response(StatusCode::OK, &render(ctx, u)))
+}
+
+/// `POST /api/identity/users`.
+pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
+    let new: NewUser = read_json(req).await?;
+    check_id(&new.id)?;
+    check_password(&new.password)?;
+    let privileges = privileges(&new.privileges)?;
+    let admin = &ctx.admin;
+    let _changes = admin.changes.lock().await;
+    if admin.lock().users.contains_key(&new.id) {
+        return Err(Error::conflict(format!(
+            "a user with id '{}' already exists",
+            new.id
+        )));
+    }
+    let user = User {
+        password_hash: admin.auth.hash(new.password).await?,
+        id: new.id,
+        first_name: new.first_name,
+        last_name: new.last_name,
+        privileges,
+    };
+    save(ctx, user.clone()).await?;
+    tracing::info!(user = %user.id, "Admin user created.");
+    let answer = render(ctx, &user);
+    let mut resp = body::json_response(StatusCode::CREATED, &answer);
+    if let Some(Ok(v)) = answer["url"].as_str().map(HeaderValue::from_str) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// `PUT /api/identity/users/{id}`.
+pub(super) async fn update(
+    ctx: &Ctx,
+    id: &str,
+    req: Request<ReqBody>,
+) -> Result<Response<ResBody>> {
+    let change: UserUpdate = read_json(req).await?;
+    if let Some(p) = &change.password {
+        check_password(p)?;
+    }
+    let new_privileges = change.privileges.as_deref().map(privileges).transpose()?;
+    let admin = &ctx.admin;
+    let _changes = admin.changes.lock().await;
+    let (mut user, admins) = {
+        let st = admin.lock();
+        let u = st.users.get(id).ok_or_else(|| no_user(id))?.clone();
+        (u, st.admins())
+    };
+    if let Some(p) = new_privileges {
+        if user.privileges.contains(PRIVILEGE_REST_API)
+            && !p.contains(PRIVILEGE_REST_API)
+            && admins == 1
+        {
+            return Err(last_admin(id));
+        }
+        user.privileges = p;
+    }
+    if let Some(p) = change.password {
+        user.password_hash = admin.auth.hash(p).await?;
+    }
+    if change.first_name.is_some() {
+        user.first_name = change.first_name;
+    }
+    if change.last_name.is_some() {
+        user.last_name = change.last_name;
+    }
+    save(ctx, user.clone()).await?;
+    Ok(body::json_response(StatusCode::OK, &render(ctx, &user)))
+}
+
+/// `DELETE /api/identity/users/{id}`.
+pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+    let admin = &ctx.admin;
+    let _changes = admin.changes.lock().await;
+    {
+        let st = admin.lock();
+        let u = st.users.get(id).ok_or_else(|| no_user(id))?;
+        if u.privileges.contains(PRIVILEGE_REST_API) && st.admins() == 1 {
+            return Err(last_admin(id));
+        }
+    }
+    let owned = id.to_owned();
+    admin.db(move |c| store::delete_user(c, &owned)).await?;
+    admin.lock().users.remove(id);
+    admin.auth.forget_all();
+    tracing::info!(user = %id, "Admin user deleted.");
+    let mut resp = Response::new(body::full(bytes::Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}
+
+/// Writes `user` through to the database, then to memory; forgets verified credentials.
+async fn save(ctx: &Ctx, user: User) -> Result<()> {
+    let u = user.clone();
+    ctx.admin.db(move |c| store::put_user(c, &u)).await?;
+    ctx.admin.lock().users.insert(user.id.clone(), user);
+    ctx.admin.auth.forget_all();
+    Ok(())
+}
+
+/// Reads a bounded JSON body. Malformed JSON is 400; an unknown property or a wrongly
+/// typed value is 415 (Flowable's convention); a missing property is 400.
+async fn read_json<T: DeserializeOwned>(req: Request<ReqBody>) -> Result<T> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        if !ct.starts_with("application/json") {
+            return Err(Error::UnsupportedMediaType(
+                format!("Content-Type '{ct}' is not supported; send application/json").into(),
+            ));
+        }
+    }
+    let len = body::content_length(req.headers());
+    let bytes = body::read_limited(req.into_body(), len, MAX_BODY_BYTES).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let msg = format!("request body does not fit: {e}");
+        match e.classify() {
+            serde_json::error::Category::Data if !e.to_string().starts_with("missing field") => {
+                Error::UnsupportedMediaType(msg.into())
+            }
+            _ => Error::bad_request(msg),
+        }
+    })
+}
+
+fn no_user(id: &str) -> Error {
+    Error::not_found(format!("Could not find a user with id '{id}'."))
+}
+
+fn last_admin(id: &str) -> Error {
+    Error::conflict(format!(
+        "user '{id}' is the last one holding '{PRIVILEGE_REST_API}'; the admin API would \
+         have no user left"
+    ))
+}
+
+/// The user JSON; never the password or its hash.
+fn render(ctx: &Ctx, u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "privileges": u.privileges,
+        "url": format!("{}/api/identity/users/{}", ctx.base_url, enc(&u.id)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_have_no_spaces_or_specials() {
+        assert!(check_id("bars-admin").is_ok());
+        assert!(check_id("a.b_c@acme").is_ok());
+        assert!(check_id("").is_err());
+        assert!(check_id("a b").is_err());
+        assert!(check_id("a/b").is_err());
+        assert!(check_id(&"x".repeat(65)).is_err());
+    }
+}
