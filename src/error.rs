@@ -185,6 +185,12 @@ impl Error {
                     .expect("a number is a valid header value");
                 headers.insert(header::CONTENT_RANGE, v);
             }
+            Error::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="fss""#),
+                );
+            }
             _ => {}
         }
         resp

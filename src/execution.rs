@@ -2,7 +2,8 @@
 //!
 //! Every operation request gets an execution id (returned in `X-Execution-Id`), the
 //! process properties taken from the request (`token`, `tenantId`, `stateId`,
-//! `callbackUri`, `culture`, each configuration value by name, `authorization`), and a
+//! `callbackUri`, `culture`, each configuration value by name, `authorization`, and `user`:
+//! the verified user of a service with `"auth": {"basic": true}`), and a
 //! tracked-properties map that file operations fill (`File Name`, `File Content Type`).
 //! Processes see all of it.
 
@@ -20,6 +21,19 @@ use crate::protocol::{Culture, EngineValue};
 pub const FILE_NAME: &str = "File Name";
 /// Tracked property: the content type of that file.
 pub const FILE_CONTENT_TYPE: &str = "File Content Type";
+
+/// The user whose HTTP Basic credentials were verified for this request (services with
+/// `"auth": {"basic": true}`); the runtime puts it into the request's extensions before
+/// the operation runs, operations copy it into [`ProcessProperties::user`].
+#[derive(Debug, Clone)]
+pub struct ServiceUser(pub Arc<str>);
+
+impl ServiceUser {
+    /// The verified user of a request, from its extensions.
+    pub fn of(extensions: &http::Extensions) -> Option<String> {
+        extensions.get::<ServiceUser>().map(|u| u.0.to_string())
+    }
+}
 
 /// The kind of operation an execution runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,6 +87,8 @@ pub struct ProcessProperties {
     pub culture: Option<Culture>,
     /// The `Authorization` header as sent.
     pub authorization: Option<String>,
+    /// The verified user (services with `"auth": {"basic": true}`), else `None`.
+    pub user: Option<String>,
     /// Each configuration value of the definition by name (absent ones are `None`).
     pub configuration: BTreeMap<String, Option<String>>,
 }
@@ -121,6 +137,7 @@ impl ProcessProperties {
             }),
         );
         m.insert("authorization".into(), s(&self.authorization));
+        m.insert("user".into(), s(&self.user));
         for (k, v) in &self.configuration {
             // Configuration values never shadow the request fields above.
             m.entry(k.clone()).or_insert_with(|| s(v));

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -16,11 +17,12 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use crate::callback::{CallbackPolicy, Callbacks};
 use crate::definition::{validate_set, LoadedDefinition, Problem, Problems};
 use crate::error::Error;
+use crate::execution::ServiceUser;
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::operation;
 use crate::process::Handler;
 use crate::records::{Records, DEFAULT_RECORDS};
-use crate::router::{Service, Snapshot, SERVICE_PREFIX};
+use crate::router::{Route, Service, Snapshot, SERVICE_PREFIX};
 use crate::store::Stores;
 
 /// Default largest JSON request body: 10 MiB.
@@ -273,13 +275,39 @@ impl Runtime {
         resp
     }
 
-    async fn answer(&self, req: Request<ReqBody>) -> Response<ResBody> {
+    async fn answer(&self, mut req: Request<ReqBody>) -> Response<ResBody> {
         let path = req.uri().path();
         if path.starts_with(SERVICE_PREFIX) {
             let snapshot = self.inner.snapshot.load_full();
             return match snapshot.route(req.method(), path) {
-                Ok((service, route)) => operation::dispatch(self, service, route, req).await,
-                Err(e) => e.into_service_problem(path),
+                Ok((service, route)) => {
+                    // The one check a service without authentication pays.
+                    if service.auth_basic && !matches!(route, Route::Health) {
+                        let started = Instant::now();
+                        if let Err(e) = self.authorize(&service, &mut req).await {
+                            let resp = e.into_service_problem(req.uri().path());
+                            if let Some(stats) = service.stats.get(route.slot()) {
+                                stats.record(resp.status().as_u16(), started.elapsed());
+                            }
+                            return resp;
+                        }
+                    }
+                    operation::dispatch(self, service, route, req).await
+                }
+                Err(e) => {
+                    // A path of a service with authentication that is not one of its
+                    // routes: its callers learn that only once authenticated.
+                    if let Some((service, sub)) = snapshot.lookup(path) {
+                        if service.auth_basic && sub != "/health" {
+                            let service = Arc::clone(service);
+                            if let Err(e) = self.authorize(&service, &mut req).await {
+                                return e.into_service_problem(req.uri().path());
+                            }
+                            return e.into_service_problem(req.uri().path());
+                        }
+                    }
+                    e.into_service_problem(path)
+                }
             };
         }
         if path.starts_with("/api/") {
@@ -293,6 +321,34 @@ impl Runtime {
             )
             .into_service_problem(path),
         }
+    }
+}
+
+impl Runtime {
+    /// Checks the HTTP Basic credentials of a request to `service`, which requires them,
+    /// before its body is read; on success the verified user goes into the request's
+    /// extensions ([`ServiceUser`]) for the process properties.
+    ///
+    /// # Errors
+    ///
+    /// 401 without valid credentials, or when the admin API (which holds the users) is not
+    /// enabled; 403 when the user may not call this service.
+    async fn authorize(&self, service: &Service, req: &mut Request<ReqBody>) -> Result<(), Error> {
+        let Some(admin) = self.admin() else {
+            return Err(Error::Unauthorized(
+                format!(
+                    "service '{}' requires authentication, but the admin API that holds its \
+                     users is not enabled on this server: nothing of it is served",
+                    service.name
+                )
+                .into(),
+            ));
+        };
+        let user = admin
+            .authorize_service(&service.name, req.headers())
+            .await?;
+        req.extensions_mut().insert(ServiceUser(user));
+        Ok(())
     }
 }
 

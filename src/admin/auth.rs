@@ -1,15 +1,21 @@
-//! HTTP Basic authentication of the admin API, and the password hashes behind it.
+//! HTTP Basic authentication of the admin API and of services with
+//! `"auth": {"basic": true}`, and the password and token hashes behind it.
 //!
-//! Passwords are stored only as salted argon2id hashes (PHC strings). Argon2 is slow on
-//! purpose, so a verified credential is remembered in memory under a keyed SHA-256 of the
-//! `Authorization` value (the key is random per process, so the cache holds nothing an
-//! offline attacker could test passwords against); the cache is emptied whenever a user
-//! changes. At most [`MAX_CONCURRENT_HASHES`] hashes run at once, on the blocking pool, so
-//! that a flood of wrong passwords cannot take every core from the data path. An unknown
-//! user costs the same hash as a wrong password, so the answer time does not tell which.
+//! Passwords and service tokens are stored only as salted argon2id hashes (PHC strings).
+//! A token is the user's second password, made by the API and shown once: a password of
+//! the token's shape ([`is_token`]) is checked against the user's token hash, any other
+//! against the password hash, so that every attempt costs one hash (passwords of the
+//! token's shape are refused when set). Argon2 is slow on purpose, so a verified credential
+//! is remembered in memory under a keyed SHA-256 of the `Authorization` value (the key is
+//! random per process, so the cache holds nothing an offline attacker could test passwords
+//! against); the cache is emptied whenever a user changes, and a verification that raced
+//! with a change is not remembered. At most [`MAX_CONCURRENT_HASHES`] hashes run at once,
+//! on the blocking pool, so that a flood of wrong passwords cannot take every core from the
+//! data path. An unknown user costs the same hash as a wrong password, so the answer time
+//! does not tell which.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -19,26 +25,45 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use super::store::User;
 use crate::error::{Error, Result};
 
 /// The privilege the admin API requires.
 pub const PRIVILEGE_REST_API: &str = "access-rest-api";
 /// Another spelling of [`PRIVILEGE_REST_API`] found in Flowable's documentation.
 pub const PRIVILEGE_REST_API_ALIAS: &str = "rest-access-api";
-/// Every privilege a user may hold.
-pub const PRIVILEGES: &[&str] = &[PRIVILEGE_REST_API];
+/// The privilege to call every service with `"auth": {"basic": true}`; followed by
+/// `:{service name}` it grants that one service only.
+pub const PRIVILEGE_FLOW_SERVICE: &str = "flow-service";
+/// Every privilege a user may hold (besides `flow-service:{service name}`).
+pub const PRIVILEGES: &[&str] = &[PRIVILEGE_REST_API, PRIVILEGE_FLOW_SERVICE];
+
+/// The start of every service token.
+const TOKEN_PREFIX: &str = "fsst_";
+/// Random bytes in a token (base64url without padding after the prefix).
+const TOKEN_BYTES: usize = 32;
+/// The length of a token: the prefix and 43 base64url characters.
+const TOKEN_LEN: usize = TOKEN_PREFIX.len() + (TOKEN_BYTES * 4).div_ceil(3);
 
 /// How many password hashes may run at the same time.
 const MAX_CONCURRENT_HASHES: usize = 2;
 /// How many verified credentials are remembered before the cache starts over.
 const MAX_CACHED_CREDENTIALS: usize = 1024;
 
+/// The verified-credential cache: keyed digest of an `Authorization` value → the user id.
+#[derive(Default)]
+struct Verified {
+    users: HashMap<[u8; 32], Arc<str>>,
+    /// Bumped by every [`Authenticator::forget_all`]: a verification that began under an
+    /// older generation checked a hash that may be gone, so its result is not kept.
+    generation: u64,
+}
+
 /// The authenticator: the verified-credential cache and the hashing budget.
 pub(super) struct Authenticator {
     /// Random per process; keys the cache so that it holds no plain hash of a password.
     secret: [u8; 32],
-    /// Keyed digest of a verified `Authorization` value → the user id.
-    verified: Mutex<HashMap<[u8; 32], String>>,
+    verified: Mutex<Verified>,
     hashing: Semaphore,
     /// The hash an unknown user is checked against, so that its answer takes as long.
     dummy_hash: String,
@@ -50,15 +75,29 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
+/// The stored hashes a user's credentials are checked against.
+#[derive(Debug, Clone)]
+pub(super) struct Secrets {
+    password_hash: String,
+    token_hash: Option<String>,
+}
+
+impl Secrets {
+    /// The hashes of `user`.
+    pub(super) fn of(user: &User) -> Self {
+        Secrets {
+            password_hash: user.password_hash.clone(),
+            token_hash: user.token_hash.clone(),
+        }
+    }
+}
+
 impl Authenticator {
     /// A new authenticator (blocking: hashes the dummy password once).
     pub(super) fn new() -> Result<Self> {
-        let mut secret = [0u8; 32];
-        secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         Ok(Authenticator {
-            secret,
-            verified: Mutex::new(HashMap::new()),
+            secret: random_32(),
+            verified: Mutex::new(Verified::default()),
             hashing: Semaphore::new(MAX_CONCURRENT_HASHES),
             dummy_hash: hash_password(&uuid::Uuid::new_v4().to_string())?,
         })
@@ -66,17 +105,21 @@ impl Authenticator {
 
     /// Forgets every verified credential (a user changed).
     pub(super) fn forget_all(&self) {
-        self.lock().clear();
+        let mut v = self.lock();
+        v.users.clear();
+        v.generation += 1;
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Verified> {
         self.verified
             .lock()
             .expect("credential cache lock is never poisoned: no code panics under it")
     }
 
-    /// The user the request's Basic credentials belong to. `hash_of` gives the stored hash
-    /// of a user id.
+    /// The user the request's Basic credentials belong to. `missing` is the error when
+    /// there is no `Authorization` header (it says what credentials are needed);
+    /// `secrets_of` gives the stored hashes of a user id, and is called only when the
+    /// credentials are not in the cache.
     ///
     /// # Errors
     ///
@@ -84,30 +127,35 @@ impl Authenticator {
     pub(super) async fn authenticate(
         &self,
         headers: &HeaderMap,
-        hash_of: impl Fn(&str) -> Option<String>,
-    ) -> Result<String> {
+        missing: impl FnOnce() -> Error,
+        secrets_of: impl Fn(&str) -> Option<Secrets>,
+    ) -> Result<Arc<str>> {
         let value = headers
             .get(http::header::AUTHORIZATION)
-            .ok_or(Error::Unauthorized(
-                "credentials are required: send HTTP Basic credentials of a user holding \
-                 the privilege 'access-rest-api'"
-                    .into(),
-            ))?;
+            .ok_or_else(missing)?;
         let key: [u8; 32] = Sha256::new()
             .chain_update(self.secret)
             .chain_update(value.as_bytes())
             .finalize()
             .into();
-        let cached = self.lock().get(&key).cloned();
-        if let Some(user) = cached {
-            if hash_of(&user).is_some() {
-                return Ok(user);
+        let generation = {
+            let v = self.lock();
+            if let Some(user) = v.users.get(&key) {
+                return Ok(Arc::clone(user));
             }
-        }
+            v.generation
+        };
         let (user, password) = parse_basic(value.as_bytes())?;
-        let hash = hash_of(&user);
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
+        let secrets = secrets_of(&user);
+        let known = secrets.is_some();
+        let hash = match secrets {
+            Some(Secrets {
+                token_hash: Some(t),
+                ..
+            }) if is_token(&password) => t,
+            Some(s) => s.password_hash,
+            None => self.dummy_hash.clone(),
+        };
         let ok = {
             let _permit = self
                 .hashing
@@ -121,11 +169,14 @@ impl Authenticator {
         if !(ok && known) {
             return Err(Error::Unauthorized("wrong user or password".into()));
         }
-        let mut cache = self.lock();
-        if cache.len() >= MAX_CACHED_CREDENTIALS {
-            cache.clear();
+        let user: Arc<str> = Arc::from(user);
+        let mut v = self.lock();
+        if v.generation == generation {
+            if v.users.len() >= MAX_CACHED_CREDENTIALS {
+                v.users.clear();
+            }
+            v.users.insert(key, Arc::clone(&user));
         }
-        cache.insert(key, user.clone());
         Ok(user)
     }
 
@@ -140,6 +191,33 @@ impl Authenticator {
             .await
             .map_err(Error::internal)?
     }
+}
+
+/// 32 random bytes from the operating system's generator (through UUID v4: 244 random
+/// bits).
+fn random_32() -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    out[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    out
+}
+
+/// A new service token: `fsst_` and 43 base64url characters.
+pub(super) fn new_token() -> String {
+    let random = random_32();
+    let mut t = String::with_capacity(TOKEN_LEN);
+    t.push_str(TOKEN_PREFIX);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(random, &mut t);
+    t
+}
+
+/// Whether `password` has the shape of a service token.
+pub(super) fn is_token(password: &str) -> bool {
+    password.len() == TOKEN_LEN
+        && password.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
+            rest.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// Splits `Basic base64(user:password)`.
@@ -185,12 +263,35 @@ pub(super) fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
-/// The canonical name of a privilege, or `None` when it is not one fss knows.
-pub(super) fn canonical_privilege(p: &str) -> Option<&'static str> {
+/// The canonical name of a privilege, or `None` when it is not one fss knows:
+/// [`PRIVILEGES`], the alias of the REST privilege, or `flow-service:{service name}`.
+pub(super) fn canonical_privilege(p: &str) -> Option<String> {
     if p == PRIVILEGE_REST_API_ALIAS {
-        return Some(PRIVILEGE_REST_API);
+        return Some(PRIVILEGE_REST_API.to_owned());
     }
-    PRIVILEGES.iter().copied().find(|k| *k == p)
+    if let Some(service) = service_of_privilege(p) {
+        let valid = !service.trim().is_empty()
+            && !service.contains('/')
+            && !service.chars().any(char::is_control);
+        return valid.then(|| p.to_owned());
+    }
+    PRIVILEGES
+        .iter()
+        .find(|k| **k == p)
+        .map(|k| (*k).to_owned())
+}
+
+/// The service a `flow-service:{name}` privilege grants.
+fn service_of_privilege(p: &str) -> Option<&str> {
+    p.strip_prefix(PRIVILEGE_FLOW_SERVICE)?.strip_prefix(':')
+}
+
+/// Whether `user` may call the service named `service`: it holds `flow-service` or
+/// `flow-service:{service}`. Allocates nothing.
+pub(super) fn may_call(user: &User, service: &str) -> bool {
+    user.privileges
+        .iter()
+        .any(|p| p == PRIVILEGE_FLOW_SERVICE || service_of_privilege(p) == Some(service))
 }
 
 #[cfg(test)]
@@ -222,14 +323,51 @@ mod tests {
 
     #[test]
     fn privilege_alias_is_canonical() {
+        let c = |p: &str| canonical_privilege(p);
+        assert_eq!(c("rest-access-api").as_deref(), Some("access-rest-api"));
+        assert_eq!(c("access-rest-api").as_deref(), Some("access-rest-api"));
+        assert_eq!(c("flow-service").as_deref(), Some("flow-service"));
         assert_eq!(
-            canonical_privilege("rest-access-api"),
-            Some("access-rest-api")
+            c("flow-service:Orders").as_deref(),
+            Some("flow-service:Orders")
         );
         assert_eq!(
-            canonical_privilege("access-rest-api"),
-            Some("access-rest-api")
+            c("flow-service:My Desk").as_deref(),
+            Some("flow-service:My Desk")
         );
-        assert_eq!(canonical_privilege("root"), None);
+        assert_eq!(c("flow-service:"), None);
+        assert_eq!(c("flow-service:a/b"), None);
+        assert_eq!(c("flow-services"), None);
+        assert_eq!(c("root"), None);
+    }
+
+    #[test]
+    fn service_grants_match_by_exact_name() {
+        let user = |privs: &[&str]| User {
+            id: "u".into(),
+            password_hash: String::new(),
+            token_hash: None,
+            first_name: None,
+            last_name: None,
+            privileges: privs.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        assert!(may_call(&user(&["flow-service"]), "Orders"));
+        assert!(may_call(&user(&["flow-service:Orders"]), "Orders"));
+        assert!(!may_call(&user(&["flow-service:Orders"]), "orders"));
+        assert!(!may_call(&user(&["flow-service:Other"]), "Orders"));
+        assert!(!may_call(&user(&["access-rest-api"]), "Orders"));
+    }
+
+    #[test]
+    fn tokens_have_their_shape_and_differ() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), TOKEN_LEN);
+        assert_eq!(TOKEN_LEN, 48);
+        assert!(is_token(&a) && is_token(&b), "{a}");
+        assert!(!is_token("fsst_short"));
+        assert!(!is_token(&format!("x{}", &a[1..])));
+        assert!(!is_token(&format!("{}!", &a[..TOKEN_LEN - 1])));
     }
 }

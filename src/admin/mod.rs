@@ -23,6 +23,11 @@
 //! | GET | `/api/management/health` | the state of the data folder and the database |
 //! | GET, POST | `/api/identity/users` | users (never their passwords); create |
 //! | GET, PUT, DELETE | `/api/identity/users/{id}` | one user; update; delete |
+//! | POST, DELETE | `/api/identity/users/{id}/token` | a new service token, shown once (201); revoke it (204) |
+//!
+//! Users also authenticate requests to services with `"auth": {"basic": true}`
+//! ([`Admin::authorize_service`]): with their password or their token, when they hold
+//! `flow-service` or `flow-service:{service name}`.
 //!
 //! State lives in memory (queries never touch the disk) and is written through to
 //! `<data>/admin.db` (see `store`) before a change is acknowledged. Changes (deploy,
@@ -48,7 +53,7 @@ use crate::error::{Error, Result};
 use crate::http::body::{ReqBody, ResBody};
 use crate::runtime::Runtime;
 
-pub use auth::{PRIVILEGES, PRIVILEGE_REST_API, PRIVILEGE_REST_API_ALIAS};
+pub use auth::{PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API, PRIVILEGE_REST_API_ALIAS};
 use store::{Deployment, ServiceVersion, User};
 
 /// Default largest deployment upload: 64 MiB.
@@ -222,9 +227,11 @@ pub fn enable(rt: &Runtime, config: AdminConfig) -> Result<Enabled> {
                         ))
                     })?;
                 enabled.bootstrap_created = true;
+                users::check_password(password)?;
                 Some(User {
                     id: id.to_owned(),
                     password_hash: auth::hash_password(password)?,
+                    token_hash: None,
                     first_name: None,
                     last_name: None,
                     privileges: [PRIVILEGE_REST_API.to_owned()].into(),
@@ -361,6 +368,54 @@ impl Admin {
     fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+
+    /// Checks the HTTP Basic credentials of a request to the service named `service`,
+    /// which requires them; returns the verified user id. Credentials verified before
+    /// are answered from the cache, without hashing.
+    ///
+    /// # Errors
+    ///
+    /// 401 without valid credentials, 403 when the user holds neither `flow-service` nor
+    /// `flow-service:{service}`.
+    pub(crate) async fn authorize_service(
+        &self,
+        service: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Arc<str>> {
+        let user = self
+            .auth
+            .authenticate(
+                headers,
+                || {
+                    Error::Unauthorized(
+                        format!(
+                            "service '{service}' requires authentication: send HTTP Basic \
+                             credentials (user and password or token) of a user holding the \
+                             privilege '{PRIVILEGE_FLOW_SERVICE}' or \
+                             '{PRIVILEGE_FLOW_SERVICE}:{service}'"
+                        )
+                        .into(),
+                    )
+                },
+                |id| self.lock().users.get(id).map(auth::Secrets::of),
+            )
+            .await?;
+        let allowed = self
+            .lock()
+            .users
+            .get(&*user)
+            .is_some_and(|u| auth::may_call(u, service));
+        if !allowed {
+            return Err(Error::Forbidden(
+                format!(
+                    "user '{user}' may not call service '{service}': it holds neither \
+                     '{PRIVILEGE_FLOW_SERVICE}' nor '{PRIVILEGE_FLOW_SERVICE}:{service}'"
+                )
+                .into(),
+            ));
+        }
+        Ok(user)
+    }
 }
 
 /// What every admin handler gets.
@@ -392,16 +447,24 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
         let admin = &ctx.admin;
         admin
             .auth
-            .authenticate(req.headers(), |id| {
-                admin.lock().users.get(id).map(|u| u.password_hash.clone())
-            })
+            .authenticate(
+                req.headers(),
+                || {
+                    Error::Unauthorized(
+                        "credentials are required: send HTTP Basic credentials of a user \
+                         holding the privilege 'access-rest-api'"
+                            .into(),
+                    )
+                },
+                |id| admin.lock().users.get(id).map(auth::Secrets::of),
+            )
             .await?
     };
     let allowed = ctx
         .admin
         .lock()
         .users
-        .get(&user)
+        .get(&*user)
         .is_some_and(|u| u.privileges.contains(PRIVILEGE_REST_API));
     if !allowed {
         return Err(Error::Forbidden(
@@ -479,6 +542,11 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
             Method::PUT => users::update(ctx, &decode(id), req).await,
             Method::DELETE => users::delete(ctx, &decode(id)).await,
             _ => Err(m("GET, PUT, DELETE")),
+        },
+        ["identity", "users", id, "token"] => match method {
+            Method::POST => users::new_user_token(ctx, &decode(id)).await,
+            Method::DELETE => users::delete_user_token(ctx, &decode(id)).await,
+            _ => Err(m("POST, DELETE")),
         },
         _ => Err(Error::not_found(format!(
             "no admin endpoint at {path}; see /api/repository/deployments, \

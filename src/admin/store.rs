@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// The schema migrations, in order; `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    // 1: users, deployments, resources, service versions.
+    r#"
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,
     password_hash TEXT NOT NULL,
@@ -52,7 +54,10 @@ CREATE TABLE services (
     resource_name TEXT NOT NULL,
     UNIQUE (key, version)
 );
-"#];
+"#,
+    // 2: service tokens (HTTP Basic passwords made by the API, stored hashed).
+    "ALTER TABLE users ADD COLUMN token_hash TEXT;",
+];
 
 /// The database file under the data folder.
 pub(super) const DB_FILE: &str = "admin.db";
@@ -65,6 +70,8 @@ pub(super) struct User {
     pub(super) id: String,
     /// The argon2 PHC string (salt and parameters included); never the password.
     pub(super) password_hash: String,
+    /// The argon2 PHC string of the user's service token, when one was generated.
+    pub(super) token_hash: Option<String>,
     pub(super) first_name: Option<String>,
     pub(super) last_name: Option<String>,
     pub(super) privileges: BTreeSet<String>,
@@ -143,13 +150,16 @@ pub(super) fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
 /// Reads every user, deployment and service version.
 pub(super) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
     let mut users: Vec<User> = conn
-        .prepare("SELECT id, password_hash, first_name, last_name FROM users ORDER BY id")?
+        .prepare(
+            "SELECT id, password_hash, first_name, last_name, token_hash FROM users ORDER BY id",
+        )?
         .query_map([], |r| {
             Ok(User {
                 id: r.get(0)?,
                 password_hash: r.get(1)?,
                 first_name: r.get(2)?,
                 last_name: r.get(3)?,
+                token_hash: r.get(4)?,
                 privileges: BTreeSet::new(),
             })
         })?
@@ -219,9 +229,17 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
 pub(super) fn put_user(conn: &mut Connection, user: &User) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
-        "INSERT INTO users (id, password_hash, first_name, last_name) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(id) DO UPDATE SET password_hash = ?2, first_name = ?3, last_name = ?4",
-        params![user.id, user.password_hash, user.first_name, user.last_name],
+        "INSERT INTO users (id, password_hash, first_name, last_name, token_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO UPDATE SET password_hash = ?2, first_name = ?3, last_name = ?4,
+             token_hash = ?5",
+        params![
+            user.id,
+            user.password_hash,
+            user.first_name,
+            user.last_name,
+            user.token_hash
+        ],
     )?;
     tx.execute(
         "DELETE FROM user_privileges WHERE user_id = ?1",
@@ -397,6 +415,31 @@ mod tests {
         drop(conn);
         let err = open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn users_of_schema_1_gain_a_token_column() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO users (id, password_hash) VALUES ('old', 'h')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut conn = open(dir.path()).unwrap();
+        let mut users = load(&conn).unwrap().users;
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].token_hash, None);
+        users[0].token_hash = Some("t".into());
+        put_user(&mut conn, &users[0]).unwrap();
+        assert_eq!(
+            load(&conn).unwrap().users[0].token_hash.as_deref(),
+            Some("t")
+        );
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! Users of the admin API: create, list, read, update, delete; privileges.
+//! Users of the admin API and of services with `"auth": {"basic": true}`: create, list,
+//! read, update, delete; privileges; service tokens.
 //!
 //! A user id has no spaces or special characters (letters, digits, `.`, `_`, `-`, `@`).
 //! Passwords are hashed before they are stored and never shown. The last user holding
 //! `access-rest-api` can be neither deleted nor stripped of it (409): the admin API would
-//! have no user left.
+//! have no user left. `POST /api/identity/users/{id}/token` makes the user a new random
+//! token (Boomi's shared web server: user name plus token), shown in that answer only and
+//! stored hashed; it works as a second password, and the previous token stops working.
 
 use std::collections::BTreeSet;
 
@@ -12,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{canonical_privilege, PRIVILEGES, PRIVILEGE_REST_API};
+use super::auth::{canonical_privilege, is_token, new_token, PRIVILEGES, PRIVILEGE_REST_API};
 use super::deployments::enc;
 use super::paging::{cmp_opt, like, Page, Query};
 use super::store::{self, User};
@@ -66,11 +69,19 @@ pub(super) fn check_id(id: &str) -> Result<()> {
     }
 }
 
-fn check_password(p: &str) -> Result<()> {
+/// Checks a password: 1 to 1024 bytes, and not of the shape of a service token (such a
+/// password would be checked against the token).
+pub(super) fn check_password(p: &str) -> Result<()> {
     if p.is_empty() || p.len() > MAX_PASSWORD_BYTES {
         return Err(Error::bad_request(format!(
             "the password must have 1 to {MAX_PASSWORD_BYTES} bytes"
         )));
+    }
+    if is_token(p) {
+        return Err(Error::bad_request(
+            "the password has the shape of a service token ('fsst_' and 43 characters); \
+             choose another one, or make a token with POST /api/identity/users/{id}/token",
+        ));
     }
     Ok(())
 }
@@ -78,9 +89,9 @@ fn check_password(p: &str) -> Result<()> {
 fn privileges(list: &[String]) -> Result<BTreeSet<String>> {
     list.iter()
         .map(|p| {
-            canonical_privilege(p).map(str::to_owned).ok_or_else(|| {
+            canonical_privilege(p).ok_or_else(|| {
                 Error::bad_request(format!(
-                    "unknown privilege '{p}'; known: {}",
+                    "unknown privilege '{p}'; known: {}, flow-service:{{service name}}",
                     PRIVILEGES.join(", ")
                 ))
             })
@@ -94,14 +105,14 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
     let page = Page::from_query(&q, &["id", "firstName", "lastName"], &[], "id")?;
     let privilege = q
         .get("privilege")
-        .map(|p| canonical_privilege(p).unwrap_or("\u{0}unknown"));
+        .map(|p| canonical_privilege(p).unwrap_or_else(|| "\u{0}unknown".to_owned()));
     let st = ctx.admin.lock();
     let items: Vec<&User> = st
         .users
         .values()
         .filter(|u| q.get("id").is_none_or(|v| u.id == v))
         .filter(|u| q.get("idLike").is_none_or(|v| like(v, &u.id)))
-        .filter(|u| privilege.is_none_or(|p| u.privileges.contains(p)))
+        .filter(|u| privilege.as_ref().is_none_or(|p| u.privileges.contains(p)))
         .collect();
     let answer = page.envelope(
         items,
@@ -141,6 +152,7 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
     }
     let user = User {
         password_hash: admin.auth.hash(new.password).await?,
+        token_hash: None,
         id: new.id,
         first_name: new.first_name,
         last_name: new.last_name,
@@ -217,6 +229,48 @@ pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
     Ok(resp)
 }
 
+/// `POST /api/identity/users/{id}/token`: a new service token for the user, shown once.
+/// The previous token stops working; the password keeps working.
+pub(super) async fn new_user_token(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+    let admin = &ctx.admin;
+    let _changes = admin.changes.lock().await;
+    let mut user = admin
+        .lock()
+        .users
+        .get(id)
+        .ok_or_else(|| no_user(id))?
+        .clone();
+    let token = new_token();
+    user.token_hash = Some(admin.auth.hash(token.clone()).await?);
+    save(ctx, user).await?;
+    tracing::info!(user = %id, "Service token generated.");
+    let mut resp = body::json_response(StatusCode::CREATED, &json!({"id": id, "token": token}));
+    // The token is shown once: no cache may keep it.
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// `DELETE /api/identity/users/{id}/token`: the user's token stops working (204).
+pub(super) async fn delete_user_token(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+    let admin = &ctx.admin;
+    let _changes = admin.changes.lock().await;
+    let mut user = admin
+        .lock()
+        .users
+        .get(id)
+        .ok_or_else(|| no_user(id))?
+        .clone();
+    if user.token_hash.take().is_none() {
+        return Err(Error::not_found(format!("user '{id}' has no token")));
+    }
+    save(ctx, user).await?;
+    tracing::info!(user = %id, "Service token revoked.");
+    let mut resp = Response::new(body::full(bytes::Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}
+
 /// Writes `user` through to the database, then to memory; forgets verified credentials.
 async fn save(ctx: &Ctx, user: User) -> Result<()> {
     let u = user.clone();
@@ -284,5 +338,13 @@ mod tests {
         assert!(check_id("a b").is_err());
         assert!(check_id("a/b").is_err());
         assert!(check_id(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn passwords_of_token_shape_are_refused() {
+        assert!(check_password("ops-secret").is_ok());
+        assert!(check_password("").is_err());
+        let err = check_password(&new_token()).unwrap_err().to_string();
+        assert!(err.contains("service token"), "{err}");
     }
 }

@@ -47,6 +47,19 @@ pub struct ServiceDefinition {
     /// File resources: list and upload.
     #[serde(default)]
     pub file_resources: Vec<FileResourceDefinition>,
+    /// Who may call the service. Absent: anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthDefinition>,
+}
+
+/// How callers of a service authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthDefinition {
+    /// Every request under `/fs/{name}/` except `/fs/{name}/health` needs HTTP Basic
+    /// credentials (password or token) of an admin API user holding the privilege
+    /// `flow-service` or `flow-service:{name}`.
+    pub basic: bool,
 }
 
 /// The type of a value or property.
@@ -288,6 +301,11 @@ limits_of!(DataActionDefinition);
 limits_of!(FileResourceDefinition);
 
 impl ServiceDefinition {
+    /// Whether requests need HTTP Basic credentials (`"auth": {"basic": true}`).
+    pub fn requires_basic_auth(&self) -> bool {
+        self.auth.is_some_and(|a| a.basic)
+    }
+
     /// The type named `name`.
     pub fn type_named(&self, name: &str) -> Option<&TypeDefinition> {
         self.types.iter().find(|t| t.name == name)

@@ -443,6 +443,31 @@ mod tests {
     }
 
     #[test]
+    fn auth_is_checked_with_its_path() {
+        let err = parse_definition("a.json", br#"{"name":"A","auth":{}}"#).unwrap_err();
+        assert_eq!(err.path, "auth");
+        assert!(
+            err.message.contains("missing field `basic`"),
+            "{}",
+            err.message
+        );
+        let err = parse_definition(
+            "a.json",
+            br#"{"name":"A","auth":{"basic":true,"bearer":1}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "auth.bearer");
+        let err =
+            parse_definition("a.json", br#"{"name":"A","auth":{"basic":"yes"}}"#).unwrap_err();
+        assert_eq!(err.path, "auth.basic");
+        let def = parse_definition("a.json", br#"{"name":"A","auth":{"basic":true}}"#).unwrap();
+        assert!(def.requires_basic_auth());
+        let def = parse_definition("a.json", br#"{"name":"A","auth":{"basic":false}}"#).unwrap();
+        assert!(!def.requires_basic_auth());
+        assert!(problems_of(r#"{"name":"A","auth":{"basic":true}}"#).is_empty());
+    }
+
+    #[test]
     fn a_valid_definition_has_no_problems() {
         assert!(problems_of(
             r#"{"name":"S","messageActions":[{"name":"Echo","process":{"builtin":"echo"}}]}"#

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use super::Context;
 use crate::definition::FileResourceDefinition;
 use crate::error::{Error, Result};
-use crate::execution::{Execution, OperationKind, ProcessProperties};
+use crate::execution::{Execution, OperationKind, ProcessProperties, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::process::{value, Process, ProcessCall};
 use crate::protocol::{
@@ -225,6 +225,7 @@ pub(super) fn properties(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        user: ServiceUser::of(&parts.extensions),
         ..ProcessProperties::default()
     }
     .with_configuration(

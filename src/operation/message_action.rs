@@ -23,7 +23,7 @@ use super::Context;
 use crate::callback::{CallbackOutcome, CallbackTarget};
 use crate::definition::{MessageActionDefinition, ServiceDefinition, ValueDefinition};
 use crate::error::{Error, Result};
-use crate::execution::{Execution, OperationKind, ProcessProperties};
+use crate::execution::{Execution, OperationKind, ProcessProperties, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::process::{value, Process, ProcessCall, Reply};
 use crate::protocol::{EngineValue, InvokeType, ServiceRequest, ServiceResponse};
@@ -77,6 +77,7 @@ pub(crate) async fn handle(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        user: ServiceUser::of(&parts.extensions),
         configuration: Default::default(),
     }
     .with_configuration(

@@ -19,7 +19,7 @@ use super::Context;
 use crate::admission::Admitted;
 use crate::definition::{DataActionDefinition, ServiceDefinition, TypeDefinition};
 use crate::error::{Error, Result};
-use crate::execution::{OperationKind, ProcessProperties};
+use crate::execution::{OperationKind, ProcessProperties, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::process::{value, Process, ProcessCall, Reply};
 use crate::protocol::{
@@ -199,6 +199,7 @@ impl<'a> DataCall<'a> {
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            user: ServiceUser::of(&self.parts.extensions),
             ..ProcessProperties::default()
         }
         .with_configuration(

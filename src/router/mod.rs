@@ -153,7 +153,15 @@ impl Snapshot {
     /// 404 when no service or no route of it matches; 405 with the allowed methods when
     /// the route exists for other methods.
     pub fn route(&self, method: &Method, path: &str) -> Result<(Arc<Service>, Route)> {
-        let rest = path.strip_prefix(SERVICE_PREFIX).ok_or_else(not_found)?;
+        let (service, sub) = self.lookup(path).ok_or_else(not_found)?;
+        let route = service.route(method, sub)?;
+        Ok((Arc::clone(service), route))
+    }
+
+    /// The mounted service a path under [`SERVICE_PREFIX`] names, with the rest of the
+    /// path (`/actions/x`), whether or not that rest is one of its routes.
+    pub fn lookup<'p>(&self, path: &'p str) -> Option<(&Arc<Service>, &'p str)> {
+        let rest = path.strip_prefix(SERVICE_PREFIX)?;
         let (raw_name, sub) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -163,10 +171,8 @@ impl Snapshot {
             self.services.get(name.as_ref())
         } else {
             self.services.get(raw_name)
-        }
-        .ok_or_else(|| Error::not_found("no service is mounted at this path"))?;
-        let route = service.route(method, sub)?;
-        Ok((Arc::clone(service), route))
+        }?;
+        Some((service, sub))
     }
 }
 

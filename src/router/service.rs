@@ -74,6 +74,9 @@ pub struct Service {
     pub file_resources: Vec<FileResource>,
     /// Counters per operation, indexed by [`super::Route::slot`].
     pub stats: Vec<OpStats>,
+    /// Requests need HTTP Basic credentials (`"auth": {"basic": true}`); the one check a
+    /// request to a service without authentication pays.
+    pub auth_basic: bool,
     pub(super) has_load: bool,
     pub(super) has_save: bool,
     pub(super) has_delete: bool,
@@ -180,6 +183,7 @@ impl Service {
             data_actions,
             file_resources,
             stats,
+            auth_basic: def.requires_basic_auth(),
         })
     }
 
