@@ -358,6 +358,74 @@ mod tests {
         assert!(!may_call(&user(&["access-rest-api"]), "Orders"));
     }
 
+    #[tokio::test]
+    async fn verified_credentials_are_cached_until_a_user_changes() {
+        let auth = Authenticator::new().unwrap();
+        let secrets = Secrets {
+            password_hash: hash_password("pw").unwrap(),
+            token_hash: None,
+        };
+        let lookups = std::sync::atomic::AtomicUsize::new(0);
+        let secrets_of = |id: &str| {
+            lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (id == "u").then(|| secrets.clone())
+        };
+        let mut headers = HeaderMap::new();
+        let enc = base64::engine::general_purpose::STANDARD.encode("u:pw");
+        headers.insert(
+            http::header::AUTHORIZATION,
+            format!("Basic {enc}").parse().unwrap(),
+        );
+        let missing = || Error::Unauthorized("none".into());
+        for _ in 0..3 {
+            let user = auth
+                .authenticate(&headers, missing, secrets_of)
+                .await
+                .unwrap();
+            assert_eq!(&*user, "u");
+        }
+        // Only the first call looked the user up and hashed; the others hit the cache.
+        assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+        auth.forget_all();
+        auth.authenticate(&headers, missing, secrets_of)
+            .await
+            .unwrap();
+        assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let err = auth
+            .authenticate(&HeaderMap::new(), missing, secrets_of)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "none");
+    }
+
+    #[tokio::test]
+    async fn a_token_shaped_password_is_checked_against_the_token() {
+        let auth = Authenticator::new().unwrap();
+        let token = new_token();
+        let secrets = Secrets {
+            password_hash: hash_password("pw").unwrap(),
+            token_hash: Some(hash_password(&token).unwrap()),
+        };
+        let check = |pw: &str| {
+            let enc = base64::engine::general_purpose::STANDARD.encode(format!("u:{pw}"));
+            let mut h = HeaderMap::new();
+            h.insert(
+                http::header::AUTHORIZATION,
+                format!("Basic {enc}").parse().unwrap(),
+            );
+            h
+        };
+        let of = |_: &str| Some(secrets.clone());
+        let missing = || Error::Unauthorized("none".into());
+        assert!(auth.authenticate(&check("pw"), missing, of).await.is_ok());
+        assert!(auth.authenticate(&check(&token), missing, of).await.is_ok());
+        assert!(auth
+            .authenticate(&check(&new_token()), missing, of)
+            .await
+            .is_err());
+        assert!(auth.authenticate(&check("pW"), missing, of).await.is_err());
+    }
+
     #[test]
     fn tokens_have_their_shape_and_differ() {
         let a = new_token();
