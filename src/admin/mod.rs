@@ -21,6 +21,9 @@
 //! | GET | `/api/repository/routes` | every mounted URL, from the live routing snapshot |
 //! | GET | `/api/management/engine` | `{"name": "fss", "version": "…"}` |
 //! | GET | `/api/management/health` | the state of the data folder and the database |
+//! | GET | `/api/management/metrics` | metrics in the Prometheus text format |
+//! | GET | `/api/runtime/executions` | recent executions: `service`, `serviceLike`, `operation`, `name`, `status`, `httpStatus`; sort `startTime`, `duration`, `service`, `operation`, `status`, `id` |
+//! | GET | `/api/runtime/executions/{id}` | one execution record |
 //! | GET, POST | `/api/identity/users` | users (never their passwords); create |
 //! | GET, PUT, DELETE | `/api/identity/users/{id}` | one user; update; delete |
 //!
@@ -31,6 +34,7 @@
 
 mod auth;
 mod deployments;
+mod executions;
 mod management;
 mod paging;
 mod services;
@@ -467,6 +471,18 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
         },
         ["management", "health"] => match method {
             Method::GET => management::health(ctx).await,
+            _ => Err(m("GET")),
+        },
+        ["management", "metrics"] => match method {
+            Method::GET => Ok(management::metrics(ctx)),
+            _ => Err(m("GET")),
+        },
+        ["runtime", "executions"] => match method {
+            Method::GET => executions::list(ctx, &req),
+            _ => Err(m("GET")),
+        },
+        ["runtime", "executions", id] => match method {
+            Method::GET => executions::get(ctx, &decode(id)),
             _ => Err(m("GET")),
         },
         ["identity", "users"] => match method {
