@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod admission;
 pub mod callback;
+pub mod clock;
 pub mod config;
 pub mod definition;
 pub mod error;

@@ -1,4 +1,4 @@
-//! Engine info and health.
+//! Engine info, health and metrics.
 //!
 //! `GET /api/management/engine` is read-only: `{"name": "fss", "version": "<crate version>"}`.
 //! `GET /api/management/health` checks each dependency for real: the data folder takes a
@@ -19,6 +19,16 @@ pub(super) fn engine() -> Response<ResBody> {
         StatusCode::OK,
         &json!({"name": "fss", "version": env!("CARGO_PKG_VERSION")}),
     )
+}
+
+/// `GET /api/management/metrics`: the Prometheus text exposition format.
+pub(super) fn metrics(ctx: &Ctx) -> Response<ResBody> {
+    let mut resp = Response::new(body::full(ctx.rt.metrics_text()));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
 }
 
 /// `GET /api/management/health`.

@@ -21,6 +21,9 @@
 //! | GET | `/api/repository/routes` | every mounted URL, from the live routing snapshot |
 //! | GET | `/api/management/engine` | `{"name": "fss", "version": "…"}` |
 //! | GET | `/api/management/health` | the state of the data folder and the database |
+//! | GET | `/api/management/metrics` | metrics in the Prometheus text format |
+//! | GET | `/api/runtime/executions` | recent executions: `service`, `serviceLike`, `operation`, `name`, `status`, `httpStatus`; sort `startTime`, `duration`, `service`, `operation`, `status`, `id` |
+//! | GET | `/api/runtime/executions/{id}` | one execution record |
 //! | GET, POST | `/api/identity/users` | users (never their passwords); create |
 //! | GET, PUT, DELETE | `/api/identity/users/{id}` | one user; update; delete |
 //! | POST, DELETE | `/api/identity/users/{id}/token` | a new service token, shown once (201); revoke it (204) |
@@ -36,6 +39,7 @@
 
 mod auth;
 mod deployments;
+mod executions;
 mod management;
 mod paging;
 mod services;
@@ -532,6 +536,18 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
             Method::GET => management::health(ctx).await,
             _ => Err(m("GET")),
         },
+        ["management", "metrics"] => match method {
+            Method::GET => Ok(management::metrics(ctx)),
+            _ => Err(m("GET")),
+        },
+        ["runtime", "executions"] => match method {
+            Method::GET => executions::list(ctx, &req),
+            _ => Err(m("GET")),
+        },
+        ["runtime", "executions", id] => match method {
+            Method::GET => executions::get(ctx, &decode(id)),
+            _ => Err(m("GET")),
+        },
         ["identity", "users"] => match method {
             Method::GET => users::list(ctx, &req),
             Method::POST => users::create(ctx, req).await,
@@ -579,33 +595,12 @@ fn base_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
 
 /// Milliseconds since the Unix epoch, now.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    crate::clock::now_millis()
 }
 
 /// ISO-8601 with milliseconds and offset, in UTC: `2024-05-01T12:34:56.789+00:00`.
 fn iso8601(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}+00:00",
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
-    )
+    crate::clock::format_millis(ms, "+00:00")
 }
 
 #[cfg(test)]
