@@ -35,6 +35,20 @@ impl ServiceUser {
     }
 }
 
+/// The `Authorization` header a process (and a WAIT callback) may see. When fss itself
+/// verified the request's Basic credentials (a [`ServiceUser`] is present), the header
+/// holds the caller's password or token for fss: it is not passed on.
+pub fn passed_authorization(parts: &http::request::Parts) -> Option<String> {
+    if parts.extensions.get::<ServiceUser>().is_some() {
+        return None;
+    }
+    parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The kind of operation an execution runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationKind {

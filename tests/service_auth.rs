@@ -41,12 +41,13 @@ struct WhoAmI {
 impl Handler for WhoAmI {
     fn call(&self, call: ProcessCall) -> HandlerFuture {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        let user = match call.properties.get("user") {
+        let text = |name: &str| match call.properties.get(name) {
             Some(Value::String(u)) => u.clone(),
             Some(Value::Null) => "<null>".to_owned(),
             other => format!("<{other:?}>"),
         };
-        Box::pin(async move { Ok(Reply::outputs(json!({ "User": user }))) })
+        let (user, auth) = (text("user"), text("authorization"));
+        Box::pin(async move { Ok(Reply::outputs(json!({ "User": user, "Auth": auth }))) })
     }
 }
 
@@ -578,6 +579,8 @@ async fn the_verified_user_reaches_the_process_as_property_user() {
     create_user(&s, "ada@acme", "ada-password", &["flow-service:Secure"]).await;
     let a = call(&s, WHO, Some(&basic("ada@acme", "ada-password"))).await;
     assert_eq!(output(&a, "User"), "ada@acme");
+    // The credentials were fss's own: the process never sees them.
+    assert_eq!(output(&a, "Auth"), "<null>");
     // Without authentication there is no user.
     let a = call(
         &s,
@@ -586,6 +589,8 @@ async fn the_verified_user_reaches_the_process_as_property_user() {
     )
     .await;
     assert_eq!(output(&a, "User"), "<null>");
+    // A service without auth passes the header on as sent.
+    assert_eq!(output(&a, "Auth"), basic("ada@acme", "x"));
     assert_eq!(who.calls.load(Ordering::SeqCst), 2);
     s.stop().await;
 }

@@ -15,7 +15,9 @@ use serde_json::{json, Map, Value};
 use super::Context;
 use crate::definition::FileResourceDefinition;
 use crate::error::{Error, Result};
-use crate::execution::{Execution, OperationKind, ProcessProperties, ServiceUser};
+use crate::execution::{
+    passed_authorization, Execution, OperationKind, ProcessProperties, ServiceUser,
+};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::process::{value, Process, ProcessCall};
 use crate::protocol::{
@@ -220,11 +222,7 @@ pub(super) fn properties(
         token: request.token.clone(),
         state_id: request.state_id.clone(),
         culture: request.culture.clone(),
-        authorization: parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        authorization: passed_authorization(parts),
         user: ServiceUser::of(&parts.extensions),
         ..ProcessProperties::default()
     }

@@ -16,14 +16,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{header, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
 use super::Context;
 use crate::callback::{CallbackOutcome, CallbackTarget};
 use crate::definition::{MessageActionDefinition, ServiceDefinition, ValueDefinition};
 use crate::error::{Error, Result};
-use crate::execution::{Execution, OperationKind, ProcessProperties, ServiceUser};
+use crate::execution::{
+    passed_authorization, Execution, OperationKind, ProcessProperties, ServiceUser,
+};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::process::{value, Process, ProcessCall, Reply};
 use crate::protocol::{EngineValue, InvokeType, ServiceRequest, ServiceResponse};
@@ -72,11 +74,7 @@ pub(crate) async fn handle(
         state_id: request.state_id.clone(),
         callback_uri: request.callback_uri.clone(),
         culture: request.culture.clone(),
-        authorization: parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        authorization: passed_authorization(&parts),
         user: ServiceUser::of(&parts.extensions),
         configuration: Default::default(),
     }

@@ -12,14 +12,14 @@
 //! direction}], offset, limit}`, with values typed by their property.
 
 use http::request::Parts;
-use http::{header, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::Context;
 use crate::admission::Admitted;
 use crate::definition::{DataActionDefinition, ServiceDefinition, TypeDefinition};
 use crate::error::{Error, Result};
-use crate::execution::{OperationKind, ProcessProperties, ServiceUser};
+use crate::execution::{passed_authorization, OperationKind, ProcessProperties, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::process::{value, Process, ProcessCall, Reply};
 use crate::protocol::{
@@ -193,12 +193,7 @@ impl<'a> DataCall<'a> {
             token: self.request.token.clone(),
             state_id: self.request.state_id.clone(),
             culture: self.request.culture.clone(),
-            authorization: self
-                .parts
-                .headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            authorization: passed_authorization(&self.parts),
             user: ServiceUser::of(&self.parts.extensions),
             ..ProcessProperties::default()
         }
