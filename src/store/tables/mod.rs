@@ -17,7 +17,9 @@
 //! type before anything is written (see [`value`]); one that does not fit refuses the whole
 //! request with 400 naming the property.
 
+mod page;
 mod query;
+mod render;
 mod schema;
 mod value;
 
@@ -25,6 +27,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use bytes::Bytes;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -112,8 +115,8 @@ impl Tables {
         Ok(())
     }
 
-    /// Loads the rows of `type_name` that `filter` selects: the page and whether more
-    /// rows follow it.
+    /// Loads the rows of `type_name` that `filter` selects: the ObjectDataResponse (JSON)
+    /// of the page, with whether more rows follow it.
     ///
     /// # Errors
     ///
@@ -124,21 +127,59 @@ impl Tables {
         type_name: &str,
         filter: Option<&ListFilter>,
         provided: &[MObject],
-    ) -> Result<(Vec<MObject>, bool)> {
+    ) -> Result<Bytes> {
         let (db, table) = self.get(service, type_name)?;
         let q = query::build(&table, filter, provided)?;
         db.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
-            let mut rows = stmt.query(params_from_iter(q.params)).map_err(sql_error)?;
             let mut out = Vec::new();
-            let cap = q.page.unwrap_or(1);
-            while let Some(row) = rows.next().map_err(sql_error)? {
-                if out.len() == cap {
-                    return Ok((out, true));
+            let (rows, more) = match &q.shape {
+                query::Shape::Rows { page } => {
+                    let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
+                    let mut rows = stmt.query(params_from_iter(&q.params)).map_err(sql_error)?;
+                    let cap = page.unwrap_or(1);
+                    out.reserve(render::HEAD.len() + cap.min(128) * table.template.estimate());
+                    out.extend_from_slice(render::HEAD);
+                    let mut n = 0;
+                    let mut more = false;
+                    while let Some(row) = rows.next().map_err(sql_error)? {
+                        if n == cap {
+                            more = true;
+                            break;
+                        }
+                        render::object(&mut out, &table, row, n == 0).map_err(sql_error)?;
+                        n += 1;
+                    }
+                    (n, more)
                 }
-                out.push(render_row(&table, row).map_err(sql_error)?);
-            }
-            Ok((out, false))
+                query::Shape::Keys {
+                    descending,
+                    offset,
+                    page,
+                } => {
+                    // Both steps read one snapshot.
+                    let _snapshot = Snapshot::begin(conn)?;
+                    let (ids, more) = {
+                        let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
+                        let rows = stmt.query(params_from_iter(&q.params)).map_err(sql_error)?;
+                        page::pick(rows, descending, *offset, *page).map_err(sql_error)?
+                    };
+                    out.reserve(render::HEAD.len() + ids.len() * table.template.estimate());
+                    out.extend_from_slice(render::HEAD);
+                    let by_rowid = format!("{} WHERE {}.rowid = ?", table.select, table.quoted);
+                    let mut stmt = conn.prepare_cached(&by_rowid).map_err(sql_error)?;
+                    for (i, id) in ids.iter().enumerate() {
+                        let mut rows = stmt.query([id]).map_err(sql_error)?;
+                        let row = rows.next().map_err(sql_error)?.ok_or_else(|| {
+                            Error::internal("table store: a row vanished within a snapshot")
+                        })?;
+                        render::object(&mut out, &table, row, i == 0).map_err(sql_error)?;
+                    }
+                    (ids.len(), more)
+                }
+            };
+            let _ = rows;
+            render::finish(&mut out, more);
+            Ok(Bytes::from(out))
         })
         .await
     }
@@ -374,6 +415,32 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// A read transaction: the statements run while it lives see one snapshot.
+struct Snapshot<'c>(&'c Connection);
+
+impl<'c> Snapshot<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self> {
+        conn.prepare_cached("BEGIN")
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql_error)?;
+        Ok(Snapshot(conn))
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        // Nothing was written: ending it cannot lose anything. A connection left inside a
+        // transaction would pin its snapshot, so fall back to ROLLBACK.
+        let ended = self
+            .0
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]));
+        if ended.is_err() && !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 /// One stored row as an object of the table's type.

@@ -12,6 +12,8 @@
 //! - Strings as TEXT; Object and List as the JSON text of their `objectData`.
 //! - An empty `contentValue` is "no value" (NULL) for Number, Boolean and DateTime.
 
+use std::borrow::Cow;
+
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
 use crate::protocol::MObject;
@@ -276,20 +278,26 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// Renders a stored scalar as its `contentValue`; `None` for NULL (and for passwords).
 pub(crate) fn render(kind: Kind, v: ValueRef<'_>) -> Option<String> {
+    text(kind, v).map(Cow::into_owned)
+}
+
+/// [`render`] without copying stored text that is rendered as it is.
+pub(crate) fn text(kind: Kind, v: ValueRef<'_>) -> Option<Cow<'_, str>> {
     match (kind, v) {
         (_, ValueRef::Null) | (Kind::Password, _) => None,
-        (Kind::Boolean, ValueRef::Integer(i)) => Some(if i != 0 { "true" } else { "false" }.into()),
+        (Kind::Boolean, ValueRef::Integer(i)) => {
+            Some(Cow::Borrowed(if i != 0 { "true" } else { "false" }))
+        }
         (Kind::DateTime, ValueRef::Text(t)) => {
             let t = String::from_utf8_lossy(t);
             Some(match t.strip_suffix(".000Z") {
-                Some(whole) => format!("{whole}Z"),
-                None => t.into_owned(),
+                Some(whole) => Cow::Owned(format!("{whole}Z")),
+                None => t,
             })
         }
-        (_, ValueRef::Integer(i)) => Some(i.to_string()),
-        (_, ValueRef::Real(f)) => Some(format_real(f)),
-        (_, ValueRef::Text(t)) => Some(String::from_utf8_lossy(t).into_owned()),
-        (_, ValueRef::Blob(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+        (_, ValueRef::Integer(i)) => Some(Cow::Owned(i.to_string())),
+        (_, ValueRef::Real(f)) => Some(Cow::Owned(format_real(f))),
+        (_, ValueRef::Text(t) | ValueRef::Blob(t)) => Some(String::from_utf8_lossy(t)),
     }
 }
 
