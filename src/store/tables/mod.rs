@@ -24,6 +24,7 @@ mod schema;
 mod value;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -132,7 +133,7 @@ impl Tables {
         let q = query::build(&table, filter, provided)?;
         db.read(move |conn| {
             let mut out = Vec::new();
-            let (rows, more) = match &q.shape {
+            let more = match &q.shape {
                 query::Shape::Rows { page } => {
                     let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
                     let mut rows = stmt.query(params_from_iter(&q.params)).map_err(sql_error)?;
@@ -149,7 +150,7 @@ impl Tables {
                         render::object(&mut out, &table, row, n == 0).map_err(sql_error)?;
                         n += 1;
                     }
-                    (n, more)
+                    more
                 }
                 query::Shape::Keys {
                     descending,
@@ -163,21 +164,10 @@ impl Tables {
                         let rows = stmt.query(params_from_iter(&q.params)).map_err(sql_error)?;
                         page::pick(rows, descending, *offset, *page).map_err(sql_error)?
                     };
-                    out.reserve(render::HEAD.len() + ids.len() * table.template.estimate());
-                    out.extend_from_slice(render::HEAD);
-                    let by_rowid = format!("{} WHERE {}.rowid = ?", table.select, table.quoted);
-                    let mut stmt = conn.prepare_cached(&by_rowid).map_err(sql_error)?;
-                    for (i, id) in ids.iter().enumerate() {
-                        let mut rows = stmt.query([id]).map_err(sql_error)?;
-                        let row = rows.next().map_err(sql_error)?.ok_or_else(|| {
-                            Error::internal("table store: a row vanished within a snapshot")
-                        })?;
-                        render::object(&mut out, &table, row, i == 0).map_err(sql_error)?;
-                    }
-                    (ids.len(), more)
+                    fetch(conn, &table, &ids, &mut out)?;
+                    more
                 }
             };
-            let _ = rows;
             render::finish(&mut out, more);
             Ok(Bytes::from(out))
         })
@@ -415,6 +405,63 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Renders the rows of `ids`, in that order, as the objects of a response.
+///
+/// One statement reads them all (in rowid order, as SQLite finds them); each is rendered
+/// into a scratch buffer and the objects are then laid out in page order.
+fn fetch(conn: &Connection, table: &Table, ids: &[i64], out: &mut Vec<u8>) -> Result<()> {
+    out.extend_from_slice(render::HEAD);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rowid_col = table.columns.len() + 1;
+    let sql = format!(
+        "{}, {t}.rowid FROM {t} WHERE {t}.rowid IN (SELECT value FROM json_each(?))",
+        table.select_list,
+        t = table.quoted
+    );
+    let mut list = String::with_capacity(ids.len() * 12 + 2);
+    list.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        write!(list, "{id}").expect("writing to a String cannot fail");
+    }
+    list.push(']');
+    // Page positions by rowid, to place each row as it comes.
+    let mut wanted: Vec<(i64, usize)> = ids.iter().copied().zip(0..).collect();
+    wanted.sort_unstable();
+    let mut scratch = Vec::with_capacity(ids.len() * table.template.estimate());
+    let mut spans = vec![(0, 0); ids.len()];
+    let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let mut rows = stmt.query([list]).map_err(sql_error)?;
+    let mut found = 0;
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        let rowid: i64 = row.get(rowid_col).map_err(sql_error)?;
+        let Ok(at) = wanted.binary_search_by_key(&rowid, |(id, _)| *id) else {
+            continue;
+        };
+        let start = scratch.len();
+        render::object(&mut scratch, table, row, true).map_err(sql_error)?;
+        spans[wanted[at].1] = (start, scratch.len());
+        found += 1;
+    }
+    if found != ids.len() {
+        return Err(Error::internal(
+            "table store: rows of the page vanished within a snapshot",
+        ));
+    }
+    out.reserve(scratch.len() + ids.len() + 64);
+    for (i, (start, end)) in spans.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&scratch[start..end]);
+    }
+    Ok(())
 }
 
 /// A read transaction: the statements run while it lives see one snapshot.

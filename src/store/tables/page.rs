@@ -59,57 +59,114 @@ fn int_real(i: i64, r: f64) -> Ordering {
     }
 }
 
-/// One row's rowid and sort keys; the first key inline, as most orders have one.
-#[derive(Clone)]
-struct Candidate {
-    first: SqlValue,
-    rowid: i64,
-    rest: Box<[SqlValue]>,
+/// A number that orders like [`compare`] where it differs (`compare(a, b) == Less` implies
+/// `prefix(a) <= prefix(b)`): the class, then the value as a double or the first 8 bytes.
+/// Most comparisons of a page end on it.
+fn prefix(v: ValueRef<'_>) -> u128 {
+    fn number(f: f64) -> u64 {
+        let f = if f == 0.0 { 0.0 } else { f }; // -0.0 equals 0.0
+        let bits = f.to_bits();
+        if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | 1 << 63
+        }
+    }
+    fn bytes(b: &[u8]) -> u64 {
+        let mut head = [0; 8];
+        let n = b.len().min(8);
+        head[..n].copy_from_slice(&b[..n]);
+        u64::from_be_bytes(head)
+    }
+    #[allow(clippy::cast_precision_loss)] // rounding keeps the order (ties are compared in full)
+    let (class, rest) = match v {
+        ValueRef::Null => (0_u8, 0),
+        ValueRef::Integer(i) => (1, number(i as f64)),
+        ValueRef::Real(f) => (1, number(f)),
+        ValueRef::Text(t) => (2, bytes(t)),
+        ValueRef::Blob(b) => (3, bytes(b)),
+    };
+    u128::from(class) << 64 | u128::from(rest)
 }
 
-/// The order of the keys: per key, descending.
-struct Order<'a>(&'a [bool]);
+/// One row: its rowid, the [`prefix`] of its first key, and where its keys are kept.
+/// Small, so that selecting and sorting move little.
+#[derive(Clone, Copy)]
+struct Candidate {
+    prefix: u128,
+    rowid: i64,
+    slot: usize,
+}
 
-impl Order<'_> {
+/// The candidates kept so far and their keys (`keys.len()` per candidate, at its slot).
+struct Kept<'a> {
+    descending: &'a [bool],
+    candidates: Vec<Candidate>,
+    keys: Vec<SqlValue>,
+}
+
+impl Kept<'_> {
+    fn keys(&self, c: &Candidate) -> &[SqlValue] {
+        let n = self.descending.len();
+        &self.keys[c.slot * n..(c.slot + 1) * n]
+    }
+
+    /// `o` in the direction of key `i`.
     #[inline]
-    fn directed(desc: bool, o: Ordering) -> Ordering {
-        if desc {
+    fn directed(&self, i: usize, o: Ordering) -> Ordering {
+        if self.descending[i] {
             o.reverse()
         } else {
             o
         }
     }
 
-    /// `a` against `b`.
+    /// The order of two candidates.
+    #[inline]
     fn cmp(&self, a: &Candidate, b: &Candidate) -> Ordering {
-        let o = Self::directed(self.0[0], compare((&a.first).into(), (&b.first).into()));
-        if o != Ordering::Equal {
-            return o;
+        match a.prefix.cmp(&b.prefix) {
+            Ordering::Equal => self.cmp_keys(|i| (&self.keys(a)[i]).into(), a.rowid, b),
+            o => self.directed(0, o),
         }
-        for (i, desc) in self.0[1..].iter().enumerate() {
-            let o = Self::directed(*desc, compare((&a.rest[i]).into(), (&b.rest[i]).into()));
+    }
+
+    /// The order of a row (its keys by `key(i)`) and a kept candidate, key by key.
+    fn cmp_keys<'v>(
+        &self,
+        key: impl Fn(usize) -> ValueRef<'v>,
+        rowid: i64,
+        b: &Candidate,
+    ) -> Ordering {
+        let bk = self.keys(b);
+        for (i, bv) in bk.iter().enumerate() {
+            let o = self.directed(i, compare(key(i), bv.into()));
             if o != Ordering::Equal {
                 return o;
             }
         }
-        a.rowid.cmp(&b.rowid)
+        rowid.cmp(&b.rowid)
     }
 
-    /// Whether the query row (`rowid` then the keys) comes before `bar`.
-    fn before(
-        &self,
-        row: &rusqlite::Row<'_>,
-        rowid: i64,
-        bar: &Candidate,
-    ) -> rusqlite::Result<bool> {
-        for (i, desc) in self.0.iter().enumerate() {
-            let b = if i == 0 { &bar.first } else { &bar.rest[i - 1] };
-            let o = Self::directed(*desc, compare(row.get_ref(i + 1)?, b.into()));
-            if o != Ordering::Equal {
-                return Ok(o == Ordering::Less);
-            }
+    /// Keeps the best `keep` candidates (in no particular order) and their keys only.
+    fn shrink(&mut self, keep: usize) {
+        if self.candidates.len() <= keep {
+            return;
         }
-        Ok(rowid < bar.rowid)
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.select_nth_unstable_by(keep - 1, |a, b| self.cmp(a, b));
+        candidates.truncate(keep);
+        let n = self.descending.len();
+        let mut keys = Vec::with_capacity(keep * n);
+        for (slot, c) in candidates.iter_mut().enumerate() {
+            keys.extend(
+                self.keys[c.slot * n..(c.slot + 1) * n]
+                    .iter_mut()
+                    .map(|v| std::mem::replace(v, SqlValue::Null)),
+            );
+            c.slot = slot;
+        }
+        self.keys = keys;
+        self.candidates = candidates;
     }
 }
 
@@ -125,45 +182,55 @@ pub(crate) fn pick(
     offset: usize,
     page: usize,
 ) -> rusqlite::Result<(Vec<i64>, bool)> {
-    let order = Order(descending);
-    let by = |a: &Candidate, b: &Candidate| order.cmp(a, b);
     let keep = offset.saturating_add(page).saturating_add(1);
     let flush_at = keep.saturating_mul(2).max(256);
-    let mut kept: Vec<Candidate> = Vec::new();
+    let mut kept = Kept {
+        descending,
+        candidates: Vec::new(),
+        keys: Vec::new(),
+    };
     let mut bar: Option<Candidate> = None;
     while let Some(row) = rows.next()? {
         let rowid: i64 = row.get(0)?;
+        let first = row.get_ref(1)?;
+        let head = prefix(first);
         if let Some(bar) = &bar {
-            if !order.before(row, rowid, bar)? {
+            let o = match head.cmp(&bar.prefix) {
+                Ordering::Equal => kept.cmp_keys(|i| row.get_ref_unwrap(i + 1), rowid, bar),
+                o => kept.directed(0, o),
+            };
+            if o != Ordering::Less {
                 continue;
             }
         }
-        let rest = (2..=descending.len())
-            .map(|i| row.get_ref(i).map(SqlValue::from))
-            .collect::<rusqlite::Result<_>>()?;
-        kept.push(Candidate {
-            first: row.get_ref(1)?.into(),
+        let slot = kept.candidates.len();
+        kept.keys.push(first.into());
+        for i in 2..=descending.len() {
+            kept.keys.push(row.get_ref(i)?.into());
+        }
+        kept.candidates.push(Candidate {
+            prefix: head,
             rowid,
-            rest,
+            slot,
         });
-        if kept.len() >= flush_at {
-            kept.select_nth_unstable_by(keep - 1, by);
-            kept.truncate(keep);
-            bar = kept.last().cloned();
+        if kept.candidates.len() >= flush_at {
+            kept.shrink(keep);
+            bar = kept.candidates.last().copied();
         }
     }
-    if kept.len() > keep {
-        kept.select_nth_unstable_by(keep - 1, by);
-        kept.truncate(keep);
+    kept.shrink(keep);
+    let mut candidates = std::mem::take(&mut kept.candidates);
+    let more = candidates.len() > offset.saturating_add(page);
+    if offset >= candidates.len() {
+        return Ok((Vec::new(), more));
     }
-    kept.sort_unstable_by(by);
-    let more = kept.len() > offset.saturating_add(page);
-    let ids = kept
-        .iter()
-        .skip(offset)
-        .take(page)
-        .map(|c| c.rowid)
-        .collect();
+    // Only the page needs sorting: first move the rows before it out of its way.
+    if offset > 0 {
+        candidates.select_nth_unstable_by(offset, |a, b| kept.cmp(a, b));
+    }
+    let tail = &mut candidates[offset..];
+    tail.sort_unstable_by(|a, b| kept.cmp(a, b));
+    let ids = tail.iter().take(page).map(|c| c.rowid).collect();
     Ok((ids, more))
 }
 

@@ -510,10 +510,10 @@ fn substring(
         .iter()
         .map(|c| {
             params.push(SqlValue::Text(pattern.to_owned()));
-            // `+`: an expression, not a bare column, so SQLite does not look at the
-            // pattern for its LIKE-prefix index optimization (no index could serve it),
-            // which would make it prepare the statement again at every new binding.
-            format!("+{} LIKE ? ESCAPE '\\'", c.qualified)
+            // `(...) = 1`: SQLite then does not look into the LIKE for its prefix
+            // optimization (no index could serve it anyway), which would make it prepare
+            // the statement again at every binding of the pattern.
+            format!("({} LIKE ? ESCAPE '\\') = 1", c.qualified)
         })
         .collect::<Vec<_>>()
         .join(" OR ");

@@ -108,6 +108,8 @@ pub(crate) fn object(
             let objects = value::render_objects(v).unwrap_or_default();
             serde_json::to_writer(&mut *out, &objects).expect("objects serialize");
             out.push(b'}');
+        } else if value::write_number_json(c.kind, v, out) {
+            out.extend_from_slice(SCALAR_CLOSE);
         } else {
             match value::text(c.kind, v) {
                 Some(t) => string(out, &t),

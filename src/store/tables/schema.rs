@@ -66,7 +66,9 @@ pub(crate) struct Table {
     /// The column of the key property, if the data action names one.
     pub(crate) key: Option<usize>,
     by_name: HashMap<String, usize>,
-    /// `SELECT table."$externalId", table.col, ... FROM table`.
+    /// `SELECT table."$externalId", table.col, ...`.
+    pub(crate) select_list: String,
+    /// [`Table::select_list`] `FROM table`.
     pub(crate) select: String,
     /// The quoted name of the text index; `None` when no column is indexed.
     pub(crate) text_index: Option<String>,
@@ -175,6 +177,7 @@ impl Table {
             select.push_str(", ");
             select.push_str(&c.qualified);
         }
+        let select_list = select.clone();
         select.push_str(" FROM ");
         select.push_str(&quoted);
         let text_index = columns
@@ -194,6 +197,7 @@ impl Table {
             key: key.and_then(|k| by_name.get(k).copied()),
             columns,
             by_name,
+            select_list,
             select,
             text_index,
             template,
