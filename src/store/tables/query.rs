@@ -441,6 +441,25 @@ fn in_list(q: &str, n: usize) -> String {
     s
 }
 
+/// The FTS5 query of rows holding every trigram of `needle` at positions 0, 3, 6, ... and
+/// the last one (`"abc" AND "def" AND "efg"` for `abcdefg`): fewer lists to intersect than
+/// all of them, a superset of the rows holding the needle all the same (LIKE then decides).
+/// An FTS5 string quotes like an SQL identifier.
+fn trigrams(needle: &str) -> String {
+    let starts: Vec<usize> = needle.char_indices().map(|(i, _)| i).collect();
+    let n = starts.len();
+    let gram = |k: usize| {
+        let end = starts.get(k + TRIGRAM).copied().unwrap_or(needle.len());
+        quote(&needle[starts[k]..end])
+    };
+    let mut terms: Vec<String> = (0..=n - TRIGRAM).step_by(TRIGRAM).map(gram).collect();
+    if (n - TRIGRAM) % TRIGRAM != 0 {
+        terms.push(gram(n - TRIGRAM));
+    }
+    terms.dedup();
+    terms.join(" AND ")
+}
+
 /// Escapes `\`, `%` and `_` so that a LIKE pattern matches them literally (`ESCAPE '\'`).
 pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
@@ -524,8 +543,7 @@ fn substring(
     if needle.chars().count() < TRIGRAM || needle.contains('\0') {
         return format!("({like})");
     }
-    // FTS5 query: `{"p:a" "p:b"} : "needle"` (strings quote like SQL identifiers).
-    let query = format!("{{{}}} : {}", indexed.join(" "), quote(needle));
+    let query = format!("{{{}}} : ({})", indexed.join(" "), trigrams(needle));
     if let Some(slot @ None) = driver {
         *slot = Some(query);
         return format!("({like})");
@@ -575,6 +593,16 @@ fn order<'t>(table: &'t Table, f: &ListFilter) -> Result<Vec<(&'t Column, bool)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needles_become_trigram_queries() {
+        assert_eq!(trigrams("abc"), r#""abc""#);
+        assert_eq!(trigrams("blue"), r#""blu" AND "lue""#);
+        assert_eq!(trigrams("abcdefg"), r#""abc" AND "def" AND "efg""#);
+        assert_eq!(trigrams("abcdef"), r#""abc" AND "def""#);
+        assert_eq!(trigrams("say \"hi\""), r#""say" AND " ""h" AND "hi""""#);
+        assert_eq!(trigrams("ééé€"), r#""ééé" AND "éé€""#);
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

@@ -301,39 +301,25 @@ impl Table {
             .iter()
             .filter_map(|c| Some((c, c.indexed.as_deref()?)))
             .collect();
-        let mut want: Vec<String> = indexed
-            .iter()
-            .map(|(c, _)| format!("p:{}", c.name).to_ascii_lowercase())
-            .collect();
-        want.sort();
-        let exists: bool = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
-                [&fts_name],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(sql_error)?
-            > 0;
-        let mut have: Vec<String> = if exists {
-            let mut stmt = tx
-                .prepare("SELECT name FROM pragma_table_info(?1)")
-                .map_err(sql_error)?;
-            let names = stmt
-                .query_map([&fts_name], |r| r.get::<_, String>(0))
-                .map_err(sql_error)?
-                .map(|n| n.map(|n| n.to_ascii_lowercase()))
-                .collect::<rusqlite::Result<_>>()
-                .map_err(sql_error)?;
-            names
-        } else {
-            Vec::new()
-        };
-        have.sort();
         let fts_cols = indexed
             .iter()
             .map(|(_, f)| *f)
             .collect::<Vec<_>>()
             .join(", ");
+        // detail=column: rows and columns per trigram, no positions (substring lookups AND
+        // trigrams; LIKE decides); columnsize=0: no per-row sizes (nothing is ranked).
+        let create = format!(
+            "CREATE VIRTUAL TABLE {fts} USING fts5({fts_cols}, content='', columnsize=0, \
+             detail=column, tokenize='trigram case_sensitive 0')"
+        );
+        let have: Option<String> = tx
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                [&fts_name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_error)?;
         let values = |row: &str| {
             indexed
                 .iter()
@@ -341,11 +327,10 @@ impl Table {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        if have != want {
+        if have.as_deref() != Some(create.as_str()) {
             tx.execute_batch(&format!(
                 "DROP TABLE IF EXISTS {fts};
-                 CREATE VIRTUAL TABLE {fts} USING fts5({fts_cols}, content='', columnsize=0,
-                     tokenize='trigram case_sensitive 0');
+                 {create};
                  INSERT INTO {fts}(rowid, {fts_cols}) SELECT rowid, {} FROM {} AS new;",
                 values("new"),
                 self.quoted
