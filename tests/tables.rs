@@ -1257,3 +1257,334 @@ async fn concurrent_saves_and_loads_from_16_clients_lose_nothing() {
     assert_eq!(all.iter().collect::<HashSet<_>>().len(), CLIENTS * ROWS);
     s.stop().await;
 }
+
+// === the text index behind substring criteria ===
+
+/// Items named `names[i]` with ids `t{i}` (Notes: the name reversed, for `search`).
+async fn named(s: &TestServer, names: &[&str]) {
+    let objs = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let notes: String = n.chars().rev().collect();
+            object(
+                "Item",
+                None,
+                &[
+                    ("Id", "ContentString", Some(&format!("t{i}"))),
+                    ("Name", "ContentString", Some(n)),
+                    ("Notes", "ContentString", Some(&notes)),
+                ],
+            )
+        })
+        .collect();
+    let a = save(s, "Item", objs).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+}
+
+/// What SQL `LIKE` answers: ASCII letters in any case, every other character as it is.
+fn like(hay: &str, needle: &str, criteria: &str) -> bool {
+    let (hay, needle) = (hay.to_ascii_lowercase(), needle.to_ascii_lowercase());
+    match criteria {
+        "CONTAINS" => hay.contains(&needle),
+        "STARTS_WITH" => hay.starts_with(&needle),
+        _ => hay.ends_with(&needle),
+    }
+}
+
+const NAMES: [&str; 16] = [
+    "Blue sky",
+    "BLUEBERRY jam",
+    "blue",
+    "bl",
+    "clue",
+    "café crème",
+    "CAFÉ AU LAIT",
+    "50%_off",
+    "50x_off",
+    "naïve Blue",
+    "\u{212A}ey ring", // KELVIN SIGN: Unicode folds it to 'k', LIKE does not
+    "dark-blue sea",
+    "ab",
+    "say \"hi\" there",
+    "b\\l\\u\\e",
+    "ÉCOLE blue",
+];
+
+#[tokio::test]
+async fn substring_criteria_answer_what_like_answers_for_short_and_long_values() {
+    let s = shop().await;
+    named(&s, &NAMES).await;
+    let needles = [
+        "b",
+        "bl",
+        "Bl",
+        "blu",
+        "BLUE",
+        "Blue ",
+        "lue",
+        "ue s",
+        "sky",
+        "café",
+        "CAFÉ",
+        "Café",
+        "afé",
+        "AFÉ",
+        "%_o",
+        "0%_",
+        "x_o",
+        "key",
+        "KEY",
+        "Key",
+        "ïve",
+        "ÏVE",
+        "\"hi\"",
+        "y \"",
+        "\\l\\",
+        "école",
+        "ÉCOLE",
+        "jam",
+        "e",
+        "",
+        "zzz",
+        "blueberry jam!",
+    ];
+    for criteria in ["CONTAINS", "STARTS_WITH", "ENDS_WITH"] {
+        for needle in needles {
+            let f = json!({ "where": [where_("Name", criteria, Some(needle))], "limit": 0 });
+            let want: Vec<String> = NAMES
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| like(n, needle, criteria))
+                .map(|(i, _)| format!("t{i}"))
+                .collect();
+            assert_eq!(ids(&s, f).await, want, "{criteria} {needle:?}");
+        }
+    }
+    // `search` looks in every String property (Name, Notes: the name reversed).
+    for needle in ["blue", "eulb", "CAFÉ", "éfac", "yek", "%_o", "o_%"] {
+        let want: Vec<String> = NAMES
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                let rev: String = n.chars().rev().collect();
+                like(n, needle, "CONTAINS") || like(&rev, needle, "CONTAINS")
+            })
+            .map(|(i, _)| format!("t{i}"))
+            .collect();
+        assert_eq!(
+            ids(&s, json!({ "search": needle, "limit": 0 })).await,
+            want,
+            "search {needle:?}"
+        );
+    }
+    // Under OR, in nested groups, twice in one AND, and beside an order.
+    let f = json!({ "comparisonType": "OR", "where": [
+        where_("Name", "CONTAINS", Some("sky")), where_("Name", "STARTS_WITH", Some("CAFÉ")) ] });
+    assert_eq!(ids(&s, f).await, ["t0", "t6"]);
+    let f = json!({ "where": [ where_("Name", "CONTAINS", Some("blue")), where_("Name", "CONTAINS", Some("ark")) ],
+        "listFilters": [ { "comparisonType": "OR", "where": [
+            where_("Name", "ENDS_WITH", Some("sea")), where_("Name", "CONTAINS", Some("nothing")) ] } ] });
+    assert_eq!(ids(&s, f).await, ["t11"]);
+    let f = json!({ "where": [ where_("Name", "CONTAINS", Some("blue")) ],
+        "orderBy": [ { "columnName": "Name", "direction": "DESC" } ], "offset": 1, "limit": 3 });
+    // Names holding "blue" in any ASCII case, by Name descending (bytes): naïve Blue,
+    // dark-blue sea, blue, Blue sky, BLUEBERRY jam, ÉCOLE blue sorts first (0xC3).
+    assert_eq!(ids(&s, f).await, ["t9", "t11", "t2"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_text_index_follows_saves_updates_and_deletes() {
+    let s = shop().await;
+    named(&s, &["alpha one", "beta two", "gamma three"]).await;
+    let contains = |v: &str| json!({ "where": [where_("Name", "CONTAINS", Some(v))] });
+    assert_eq!(ids(&s, contains("two")).await, ["t1"]);
+    // A changed name is found by its new text only.
+    let rename =
+        |id: &str, name: &str| object("Item", Some(id), &[("Name", "ContentString", Some(name))]);
+    assert_eq!(
+        save(&s, "Item", vec![rename("t1", "beta zwei")])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(ids(&s, contains("two")).await, Vec::<String>::new());
+    assert_eq!(ids(&s, contains("zwei")).await, ["t1"]);
+    // Changing another property leaves the text where it was.
+    let price = object("Item", Some("t1"), &[("Price", "ContentNumber", Some("9"))]);
+    assert_eq!(save(&s, "Item", vec![price]).await.status, 200);
+    assert_eq!(ids(&s, contains("zwei")).await, ["t1"]);
+    // A NULL name is not found; giving it one again makes it findable.
+    assert_eq!(
+        save(
+            &s,
+            "Item",
+            vec![object(
+                "Item",
+                Some("t2"),
+                &[("Name", "ContentString", None)]
+            )]
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(ids(&s, contains("gamma")).await, Vec::<String>::new());
+    assert_eq!(
+        save(&s, "Item", vec![rename("t2", "gamma again")])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(ids(&s, contains("gamma")).await, ["t2"]);
+    // Deleted rows are gone from it; a row saved again under the same id is back.
+    let gone = json!({ "objectData": [ { "externalId": "t0", "developerName": "Item", "properties": [] } ] });
+    assert_eq!(delete(&s, "Item", gone).await.status, 200);
+    assert_eq!(ids(&s, contains("alpha")).await, Vec::<String>::new());
+    named(&s, &["alpha returns"]).await; // id t0 again
+    assert_eq!(ids(&s, contains("alpha")).await, ["t0"]);
+    assert_eq!(ids(&s, contains("returns")).await, ["t0"]);
+    assert_eq!(ids(&s, contains("one")).await, Vec::<String>::new());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn tables_stored_before_the_text_index_are_indexed_at_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let ops = fixture("tables");
+    let start = || {
+        let path = dir.path().to_path_buf();
+        TestServer::start_config(
+            &ops,
+            move |c| c.data_dir = path,
+            |_| {},
+            ServerConfig::default(),
+        )
+    };
+    let s = start().await;
+    named(&s, &["first blue", "second red", "third blue"]).await;
+    s.stop().await;
+
+    // The store as it was before the index existed: no index table, no triggers.
+    let db = rusqlite::Connection::open(dir.path().join("tables.db")).unwrap();
+    let objects: Vec<(String, String)> = db
+        .prepare("SELECT type, name FROM sqlite_master WHERE name LIKE '/fts/Shop/Item%'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(
+        objects.contains(&("table".into(), "/fts/Shop/Item".into())),
+        "{objects:?}"
+    );
+    for (kind, name) in &objects {
+        if kind == "trigger" {
+            db.execute_batch(&format!("DROP TRIGGER \"{name}\""))
+                .unwrap();
+        }
+    }
+    db.execute_batch(r#"DROP TABLE "/fts/Shop/Item""#).unwrap();
+    db.execute_batch(r#"INSERT INTO "Shop/Item" ("$externalId", "Id", "Name") VALUES ('t9', 't9', 'fourth blue')"#)
+        .unwrap();
+    drop(db);
+
+    let s = start().await;
+    let contains = |v: &str| json!({ "where": [where_("Name", "CONTAINS", Some(v))] });
+    assert_eq!(ids(&s, contains("blue")).await, ["t0", "t2", "t9"]);
+    assert_eq!(ids(&s, contains("second")).await, ["t1"]);
+    named(&s, &["first green"]).await;
+    assert_eq!(ids(&s, contains("blue")).await, ["t2", "t9"]);
+    assert_eq!(ids(&s, contains("green")).await, ["t0"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn ordered_pages_with_ties_nulls_and_mixed_numbers_tile_the_whole_order() {
+    let s = shop().await;
+    // Prices with ties, NULLs, integers and reals that are equal in value.
+    let prices = [
+        Some("2"),
+        None,
+        Some("2.0"),
+        Some("-1"),
+        Some("10"),
+        Some("2"),
+        None,
+        Some("1.5"),
+        Some("10.0"),
+        Some("-1.25"),
+        Some("2"),
+        Some("0"),
+        Some("-0.0"),
+        Some("9007199254740993"),
+        Some("9007199254740992.0"),
+    ];
+    let objs = prices
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            object(
+                "Item",
+                None,
+                &[
+                    ("Id", "ContentString", Some(&format!("p{i:02}"))),
+                    ("Price", "ContentNumber", *p),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(save(&s, "Item", objs).await.status, 200);
+    for dir in ["ASC", "DESC"] {
+        let by = |extra: Value| {
+            let mut f = json!({ "orderBy": [ { "columnName": "Price", "direction": dir } ] });
+            f.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            f
+        };
+        let all = ids(&s, by(json!({ "limit": 0 }))).await;
+        assert_eq!(all.len(), prices.len());
+        // Reference: NULL first ascending (last descending), by value, ties in save order.
+        let mut want: Vec<usize> = (0..prices.len()).collect();
+        want.sort_by(|&a, &b| {
+            let v = |i: usize| prices[i].map(|p| p.parse::<f64>().unwrap());
+            let o = v(a).partial_cmp(&v(b)).unwrap();
+            let o = if dir == "DESC" { o.reverse() } else { o };
+            // 2^53 + 1 as an integer is above 2^53 as a real, which f64 cannot tell.
+            let o = o.then_with(|| {
+                let big = |i: usize| prices[i] == Some("9007199254740993");
+                let o = big(a).cmp(&big(b));
+                if dir == "DESC" {
+                    o.reverse()
+                } else {
+                    o
+                }
+            });
+            o.then(a.cmp(&b))
+        });
+        let want: Vec<String> = want.iter().map(|i| format!("p{i:02}")).collect();
+        assert_eq!(all, want, "{dir}");
+        // Pages of 4 tile the whole order, and say whether more follow.
+        let mut tiled = Vec::new();
+        for offset in (0..prices.len()).step_by(4) {
+            let a = load(&s, "Item", by(json!({ "offset": offset, "limit": 4 })))
+                .await
+                .json();
+            assert_eq!(
+                a["hasMoreResults"],
+                offset + 4 < prices.len(),
+                "{dir} {offset}"
+            );
+            tiled.extend(external_ids(&a));
+        }
+        assert_eq!(tiled, want, "{dir} paged");
+        let past = load(&s, "Item", by(json!({ "offset": 40, "limit": 4 })))
+            .await
+            .json();
+        assert_eq!(external_ids(&past), Vec::<String>::new());
+        assert_eq!(past["hasMoreResults"], false);
+    }
+    s.stop().await;
+}

@@ -62,11 +62,13 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
     let provided = call.request.object_data.as_deref().unwrap_or_default();
     let (objects, more) = match call.process {
         Process::Store => {
-            ctx.rt
+            let page = ctx
+                .rt
                 .stores()
                 .tables
                 .load(&ctx.service.name, &call.ty.name, filter, provided)
-                .await?
+                .await?;
+            return Ok(body::json_bytes_response(StatusCode::OK, page));
         }
         process => {
             let mut extra = Map::new();

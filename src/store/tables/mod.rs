@@ -17,14 +17,18 @@
 //! type before anything is written (see [`value`]); one that does not fit refuses the whole
 //! request with 400 naming the property.
 
+mod page;
 mod query;
+mod render;
 mod schema;
 mod value;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use bytes::Bytes;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -112,8 +116,8 @@ impl Tables {
         Ok(())
     }
 
-    /// Loads the rows of `type_name` that `filter` selects: the page and whether more
-    /// rows follow it.
+    /// Loads the rows of `type_name` that `filter` selects: the ObjectDataResponse (JSON)
+    /// of the page, with whether more rows follow it.
     ///
     /// # Errors
     ///
@@ -124,21 +128,48 @@ impl Tables {
         type_name: &str,
         filter: Option<&ListFilter>,
         provided: &[MObject],
-    ) -> Result<(Vec<MObject>, bool)> {
+    ) -> Result<Bytes> {
         let (db, table) = self.get(service, type_name)?;
         let q = query::build(&table, filter, provided)?;
         db.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
-            let mut rows = stmt.query(params_from_iter(q.params)).map_err(sql_error)?;
             let mut out = Vec::new();
-            let cap = q.page.unwrap_or(1);
-            while let Some(row) = rows.next().map_err(sql_error)? {
-                if out.len() == cap {
-                    return Ok((out, true));
+            let more = match &q.shape {
+                query::Shape::Rows { page } => {
+                    let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
+                    let mut rows = stmt.query(params_from_iter(&q.params)).map_err(sql_error)?;
+                    let cap = page.unwrap_or(1);
+                    out.reserve(render::HEAD.len() + cap.min(128) * table.template.estimate());
+                    out.extend_from_slice(render::HEAD);
+                    let mut n = 0;
+                    let mut more = false;
+                    while let Some(row) = rows.next().map_err(sql_error)? {
+                        if n == cap {
+                            more = true;
+                            break;
+                        }
+                        render::object(&mut out, &table, row, n == 0).map_err(sql_error)?;
+                        n += 1;
+                    }
+                    more
                 }
-                out.push(render_row(&table, row).map_err(sql_error)?);
-            }
-            Ok((out, false))
+                query::Shape::Keys {
+                    descending,
+                    offset,
+                    page,
+                } => {
+                    // Both steps read one snapshot.
+                    let _snapshot = Snapshot::begin(conn)?;
+                    let (ids, more) = {
+                        let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
+                        let rows = stmt.query(params_from_iter(&q.params)).map_err(sql_error)?;
+                        page::pick(rows, descending, *offset, *page).map_err(sql_error)?
+                    };
+                    fetch(conn, &table, &ids, &mut out)?;
+                    more
+                }
+            };
+            render::finish(&mut out, more);
+            Ok(Bytes::from(out))
         })
         .await
     }
@@ -374,6 +405,89 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Renders the rows of `ids`, in that order, as the objects of a response.
+///
+/// One statement reads them all (in rowid order, as SQLite finds them); each is rendered
+/// into a scratch buffer and the objects are then laid out in page order.
+fn fetch(conn: &Connection, table: &Table, ids: &[i64], out: &mut Vec<u8>) -> Result<()> {
+    out.extend_from_slice(render::HEAD);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rowid_col = table.columns.len() + 1;
+    let sql = format!(
+        "{}, {t}.rowid FROM {t} WHERE {t}.rowid IN (SELECT value FROM json_each(?))",
+        table.select_list,
+        t = table.quoted
+    );
+    let mut list = String::with_capacity(ids.len() * 12 + 2);
+    list.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        write!(list, "{id}").expect("writing to a String cannot fail");
+    }
+    list.push(']');
+    // Page positions by rowid, to place each row as it comes.
+    let mut wanted: Vec<(i64, usize)> = ids.iter().copied().zip(0..).collect();
+    wanted.sort_unstable();
+    let mut scratch = Vec::with_capacity(ids.len() * table.template.estimate());
+    let mut spans = vec![(0, 0); ids.len()];
+    let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let mut rows = stmt.query([list]).map_err(sql_error)?;
+    let mut found = 0;
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        let rowid: i64 = row.get(rowid_col).map_err(sql_error)?;
+        let Ok(at) = wanted.binary_search_by_key(&rowid, |(id, _)| *id) else {
+            continue;
+        };
+        let start = scratch.len();
+        render::object(&mut scratch, table, row, true).map_err(sql_error)?;
+        spans[wanted[at].1] = (start, scratch.len());
+        found += 1;
+    }
+    if found != ids.len() {
+        return Err(Error::internal(
+            "table store: rows of the page vanished within a snapshot",
+        ));
+    }
+    out.reserve(scratch.len() + ids.len() + 64);
+    for (i, (start, end)) in spans.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&scratch[start..end]);
+    }
+    Ok(())
+}
+
+/// A read transaction: the statements run while it lives see one snapshot.
+struct Snapshot<'c>(&'c Connection);
+
+impl<'c> Snapshot<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self> {
+        conn.prepare_cached("BEGIN")
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql_error)?;
+        Ok(Snapshot(conn))
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        // Nothing was written: ending it cannot lose anything. A connection left inside a
+        // transaction would pin its snapshot, so fall back to ROLLBACK.
+        let ended = self
+            .0
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]));
+        if ended.is_err() && !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 /// One stored row as an object of the table's type.

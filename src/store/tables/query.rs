@@ -12,6 +12,18 @@
 //!
 //! The default order is insertion order (rowid), also the last tie-breaker of any order,
 //! so paging is stable.
+//!
+//! Substring criteria (`CONTAINS`, `STARTS_WITH`, `ENDS_WITH`, `search`) on indexed text
+//! columns with a value of at least 3 characters (and no NUL) first ask the table's trigram
+//! index for the rows holding the value in any case (Unicode case folding: a superset of
+//! what `LIKE` matches), then check `LIKE` on those rows only: the answer is exactly what
+//! `LIKE` alone gives, without reading every row. Shorter values have no trigram and use
+//! `LIKE` alone.
+//!
+//! A load with an order is answered in two steps (see [`Shape::Keys`]): the query reads
+//! only the rowid and the sort keys of the matching rows, the store keeps the page, and
+//! then reads those rows whole. SQLite's own `ORDER BY ... LIMIT` would carry every
+//! matching row whole through its sorter.
 
 use rusqlite::types::Value as SqlValue;
 
@@ -28,6 +40,9 @@ pub(crate) const MAX_PAGE_ROWS: i64 = 100_000;
 /// The deepest nesting of `listFilters` accepted.
 const MAX_FILTER_DEPTH: usize = 32;
 
+/// The shortest value the trigram index can look up.
+const TRIGRAM: usize = 3;
+
 /// A SELECT ready to run.
 #[derive(Debug)]
 pub(crate) struct Query {
@@ -35,8 +50,30 @@ pub(crate) struct Query {
     pub(crate) sql: String,
     /// Its parameters, in order.
     pub(crate) params: Vec<SqlValue>,
-    /// The page size: one more row than this is fetched to learn `hasMoreResults`.
-    pub(crate) page: Option<usize>,
+    /// What the SELECT yields.
+    pub(crate) shape: Shape,
+}
+
+/// What a [`Query`] yields.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Shape {
+    /// Whole rows ([`Table::select`]'s columns) in the order to answer them. `page` rows are
+    /// answered; one more is fetched to learn `hasMoreResults`. `None`: one row by id.
+    Rows {
+        /// The page size.
+        page: Option<usize>,
+    },
+    /// `rowid` then one column per sort key, for every matching row, in no order. The
+    /// page is rows `offset..offset + page` in the order of the keys (`true`: descending),
+    /// compared as SQLite's `ORDER BY` compares them (see [`super::page`]), ties by rowid.
+    Keys {
+        /// Per key: descending.
+        descending: Vec<bool>,
+        /// Rows skipped.
+        offset: usize,
+        /// The page size.
+        page: usize,
+    },
 }
 
 /// The query of a load with `filter` (and the provided objects, for
@@ -51,16 +88,19 @@ pub(crate) fn build(
     filter: Option<&ListFilter>,
     provided: &[MObject],
 ) -> Result<Query> {
-    let mut sql = String::with_capacity(256);
+    let mut sql = String::with_capacity(512);
     sql.push_str(&table.select);
     let mut params = Vec::new();
-    let id_col = quote(ID_COLUMN);
+    let id_col = format!("{}.{}", table.quoted, quote(ID_COLUMN));
+    let rowid = format!("{}.rowid", table.quoted);
     let Some(f) = filter else {
-        sql.push_str(" ORDER BY rowid");
+        sql.push_str(&format!(" ORDER BY {rowid}"));
         return Ok(Query {
             sql,
             params,
-            page: Some(MAX_PAGE_ROWS as usize),
+            shape: Shape::Rows {
+                page: Some(MAX_PAGE_ROWS as usize),
+            },
         });
     };
     if let Some(id) = f.id.as_deref().filter(|id| !id.is_empty()) {
@@ -69,11 +109,15 @@ pub(crate) fn build(
         return Ok(Query {
             sql,
             params,
-            page: None,
+            shape: Shape::Rows { page: None },
         });
     }
 
     let mut conds = Vec::new();
+    // The first substring criterion of the top-level AND that can use the text index
+    // drives the query: its index lookup is joined (its `MATCH` query lands here), which
+    // reads the candidates in rowid order without collecting them first.
+    let mut driver = None;
     if f.filter_by_provided_objects == Some(true) {
         let ids: Vec<&str> = provided
             .iter()
@@ -89,24 +133,31 @@ pub(crate) fn build(
         f.list_filters.as_deref(),
         &mut params,
         0,
+        Some(&mut driver),
     )? {
         conds.push(c);
     }
-    if let Some(c) = search(table, f, &mut params)? {
+    if let Some(c) = search(table, f, &mut params, &mut driver)? {
         conds.push(c);
     }
-    if !conds.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conds.join(" AND "));
-    }
-
-    sql.push_str(" ORDER BY ");
-    for (col, dir) in order(table, f)? {
-        sql.push_str(&col.quoted);
-        sql.push_str(if dir { " DESC, " } else { " ASC, " });
-    }
-    sql.push_str("rowid");
-
+    let (from, rowid) = match (&driver, &table.text_index) {
+        (Some(query), Some(fts)) => {
+            conds.insert(0, format!("{fts} MATCH ?"));
+            params.insert(0, SqlValue::Text(query.clone()));
+            (
+                format!(
+                    "{fts} CROSS JOIN {t} ON {t}.rowid = {fts}.rowid",
+                    t = table.quoted
+                ),
+                // The index yields rowids in order: ordering by its own lets SQLite see it.
+                format!("{fts}.rowid"),
+            )
+        }
+        _ => (table.quoted.clone(), rowid),
+    };
+    sql.truncate(table.select.len() - table.quoted.len());
+    sql.push_str(&from);
+    let keys = order(table, f)?;
     let limit = f.limit.unwrap_or(0);
     let offset = f.offset.unwrap_or(0);
     if limit < 0 {
@@ -124,13 +175,41 @@ pub(crate) fn build(
     } else {
         limit.min(MAX_PAGE_ROWS)
     };
-    sql.push_str(" LIMIT ? OFFSET ?");
-    params.push(SqlValue::Integer(page + 1));
-    params.push(SqlValue::Integer(offset));
+    let filter = |sql: &mut String| {
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+    };
+    if keys.is_empty() {
+        filter(&mut sql);
+        sql.push_str(&format!(" ORDER BY {rowid} LIMIT ? OFFSET ?"));
+        params.push(SqlValue::Integer(page + 1));
+        params.push(SqlValue::Integer(offset));
+        return Ok(Query {
+            sql,
+            params,
+            shape: Shape::Rows {
+                page: Some(page as usize),
+            },
+        });
+    }
+    let mut sql = format!("SELECT {rowid}");
+    for (col, _) in &keys {
+        sql.push_str(", ");
+        sql.push_str(&col.qualified);
+    }
+    sql.push_str(" FROM ");
+    sql.push_str(&from);
+    filter(&mut sql);
     Ok(Query {
         sql,
         params,
-        page: Some(page as usize),
+        shape: Shape::Keys {
+            descending: keys.iter().map(|(_, d)| *d).collect(),
+            offset: usize::try_from(offset).unwrap_or(usize::MAX),
+            page: page as usize,
+        },
     })
 }
 
@@ -142,6 +221,7 @@ fn group(
     nested: Option<&[ListFilterMinimal]>,
     params: &mut Vec<SqlValue>,
     depth: usize,
+    mut driver: Option<&mut Option<String>>,
 ) -> Result<Option<String>> {
     if depth > MAX_FILTER_DEPTH {
         return Err(Error::bad_request(format!(
@@ -157,9 +237,12 @@ fn group(
             )))
         }
     };
+    if joiner != " AND " {
+        driver = None; // only a conjunct can narrow the whole query
+    }
     let mut parts = Vec::new();
     for w in wheres.unwrap_or_default() {
-        if let Some(c) = condition(table, w, params)? {
+        if let Some(c) = condition(table, w, params, driver.as_deref_mut())? {
             parts.push(c);
         }
     }
@@ -171,6 +254,7 @@ fn group(
             g.list_filters.as_deref(),
             params,
             depth + 1,
+            None,
         )? {
             parts.push(c);
         }
@@ -205,6 +289,7 @@ fn condition(
     table: &Table,
     w: &ListFilterWhere,
     params: &mut Vec<SqlValue>,
+    driver: Option<&mut Option<String>>,
 ) -> Result<Option<String>> {
     let col = column(table, w.column_name.as_deref(), "where")?;
     let objects = w.object_data.as_deref().unwrap_or_default();
@@ -218,7 +303,7 @@ fn condition(
             col.name
         ))
     })?;
-    let q = &col.quoted;
+    let q = &col.qualified;
     let scalar_only = |c: &CriteriaType| -> Result<()> {
         if col.kind.is_object() {
             Err(Error::bad_request(format!(
@@ -267,13 +352,14 @@ fn condition(
         }
         CriteriaType::Contains | CriteriaType::StartsWith | CriteriaType::EndsWith => {
             scalar_only(criteria)?;
-            let v = like_escape(raw.ok_or_else(|| needs_value(criteria))?);
-            params.push(SqlValue::Text(match criteria {
+            let raw = raw.ok_or_else(|| needs_value(criteria))?;
+            let v = like_escape(raw);
+            let pattern = match criteria {
                 CriteriaType::Contains => format!("%{v}%"),
                 CriteriaType::StartsWith => format!("{v}%"),
                 _ => format!("%{v}"),
-            }));
-            format!("{q} LIKE ? ESCAPE '\\'")
+            };
+            substring(table, &[col], raw, &pattern, params, driver)
         }
         CriteriaType::IsEmpty => {
             let v = raw.unwrap_or_default().trim();
@@ -355,6 +441,25 @@ fn in_list(q: &str, n: usize) -> String {
     s
 }
 
+/// The FTS5 query of rows holding every trigram of `needle` at positions 0, 3, 6, ... and
+/// the last one (`"abc" AND "def" AND "efg"` for `abcdefg`): fewer lists to intersect than
+/// all of them, a superset of the rows holding the needle all the same (LIKE then decides).
+/// An FTS5 string quotes like an SQL identifier.
+fn trigrams(needle: &str) -> String {
+    let starts: Vec<usize> = needle.char_indices().map(|(i, _)| i).collect();
+    let n = starts.len();
+    let gram = |k: usize| {
+        let end = starts.get(k + TRIGRAM).copied().unwrap_or(needle.len());
+        quote(&needle[starts[k]..end])
+    };
+    let mut terms: Vec<String> = (0..=n - TRIGRAM).step_by(TRIGRAM).map(gram).collect();
+    if (n - TRIGRAM) % TRIGRAM != 0 {
+        terms.push(gram(n - TRIGRAM));
+    }
+    terms.dedup();
+    terms.join(" AND ")
+}
+
 /// Escapes `\`, `%` and `_` so that a LIKE pattern matches them literally (`ESCAPE '\'`).
 pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
@@ -369,7 +474,12 @@ pub(crate) fn like_escape(s: &str) -> String {
 
 /// `search`: a case-insensitive substring of any string property, or of the
 /// `searchCriteria` columns when given.
-fn search(table: &Table, f: &ListFilter, params: &mut Vec<SqlValue>) -> Result<Option<String>> {
+fn search(
+    table: &Table,
+    f: &ListFilter,
+    params: &mut Vec<SqlValue>,
+    driver: &mut Option<String>,
+) -> Result<Option<String>> {
     let Some(text) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -393,14 +503,56 @@ fn search(table: &Table, f: &ListFilter, params: &mut Vec<SqlValue>) -> Result<O
         return Ok(Some("0".into()));
     }
     let pattern = format!("%{}%", like_escape(text));
-    let parts: Vec<String> = cols
+    Ok(Some(substring(
+        table,
+        &cols,
+        text,
+        &pattern,
+        params,
+        Some(driver),
+    )))
+}
+
+/// Rows where any of `cols` is `LIKE pattern`, `needle` being the literal text the pattern
+/// must hold: through the trigram index when every column is indexed and the needle is
+/// long enough (see the module docs). An empty `driver` takes the index query instead of a
+/// subquery (the caller joins the index).
+fn substring(
+    table: &Table,
+    cols: &[&Column],
+    needle: &str,
+    pattern: &str,
+    params: &mut Vec<SqlValue>,
+    driver: Option<&mut Option<String>>,
+) -> String {
+    let like = cols
         .iter()
         .map(|c| {
-            params.push(SqlValue::Text(pattern.clone()));
-            format!("{} LIKE ? ESCAPE '\\'", c.quoted)
+            params.push(SqlValue::Text(pattern.to_owned()));
+            // `(...) = 1`: SQLite then does not look into the LIKE for its prefix
+            // optimization (no index could serve it anyway), which would make it prepare
+            // the statement again at every binding of the pattern.
+            format!("({} LIKE ? ESCAPE '\\') = 1", c.qualified)
         })
-        .collect();
-    Ok(Some(format!("({})", parts.join(" OR "))))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let indexed: Option<Vec<&str>> = cols.iter().map(|c| c.indexed.as_deref()).collect();
+    let (Some(fts), Some(indexed)) = (&table.text_index, indexed) else {
+        return format!("({like})");
+    };
+    if needle.chars().count() < TRIGRAM || needle.contains('\0') {
+        return format!("({like})");
+    }
+    let query = format!("{{{}}} : ({})", indexed.join(" "), trigrams(needle));
+    if let Some(slot @ None) = driver {
+        *slot = Some(query);
+        return format!("({like})");
+    }
+    params.insert(params.len() - cols.len(), SqlValue::Text(query));
+    format!(
+        "({}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?) AND ({like}))",
+        table.quoted
+    )
 }
 
 /// The sort keys: `orderBy[]`, else the legacy single key; `true` means descending.
@@ -441,6 +593,16 @@ fn order<'t>(table: &'t Table, f: &ListFilter) -> Result<Vec<(&'t Column, bool)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needles_become_trigram_queries() {
+        assert_eq!(trigrams("abc"), r#""abc""#);
+        assert_eq!(trigrams("blue"), r#""blu" AND "lue""#);
+        assert_eq!(trigrams("abcdefg"), r#""abc" AND "def" AND "efg""#);
+        assert_eq!(trigrams("abcdef"), r#""abc" AND "def""#);
+        assert_eq!(trigrams("say \"hi\""), r#""say" AND " ""h" AND "hi""""#);
+        assert_eq!(trigrams("ééé€"), r#""ééé" AND "éé€""#);
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

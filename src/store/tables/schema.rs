@@ -6,6 +6,16 @@
 //! `/`, so the name is unambiguous). Every table has the hidden column `$externalId`
 //! (unique) beside one column per property; its rowid is the stable default order.
 //!
+//! Text index: the String, Content and Encrypted columns of a table are also indexed in a
+//! contentless FTS5 table named `/fts/{service}/{type}` (no data table's name starts with
+//! `/`), with the trigram tokenizer folding case, one FTS column `p:{property}` per
+//! property. Triggers on the data table keep it in step with every insert, update and
+//! delete, whoever writes; mounting creates it, and rebuilds it from the rows when the set
+//! of indexed columns differs from the definition's (so a table stored before the index
+//! existed is backfilled). It is keyed by rowid, like the default order: fss never runs
+//! `VACUUM`, which may renumber rowids. Loads use it only to narrow the candidates of
+//! substring criteria (see `query`); the criteria themselves are still checked on the row.
+//!
 //! A column's declared SQL type records the fss property type (`TEXT`, `NUMERIC`,
 //! `DATETIME_TEXT`, ...), chosen so that SQLite's affinity rules give the storage wanted.
 //! Mounting a definition adds the columns of new properties; a property whose type changed
@@ -15,6 +25,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use super::render::Template;
 use super::value::Kind;
 use crate::definition::{TypeDefinition, ValueType};
 use crate::error::{Error, Result};
@@ -29,6 +40,12 @@ pub(crate) struct Column {
     pub(crate) name: String,
     /// The quoted identifier.
     pub(crate) quoted: String,
+    /// The quoted identifier qualified by the quoted table name (for queries that join the
+    /// text index).
+    pub(crate) qualified: String,
+    /// Its column in the text index, quoted (an FTS5 string has the same quoting); `None`
+    /// when the column is not indexed.
+    pub(crate) indexed: Option<String>,
     /// The fss type.
     pub(crate) value_type: ValueType,
     /// How values are stored and rendered.
@@ -49,8 +66,14 @@ pub(crate) struct Table {
     /// The column of the key property, if the data action names one.
     pub(crate) key: Option<usize>,
     by_name: HashMap<String, usize>,
-    /// `SELECT "$externalId", col, ... FROM table`.
+    /// `SELECT table."$externalId", table.col, ...`.
+    pub(crate) select_list: String,
+    /// [`Table::select_list`] `FROM table`.
     pub(crate) select: String,
+    /// The quoted name of the text index; `None` when no column is indexed.
+    pub(crate) text_index: Option<String>,
+    /// The fixed JSON fragments of its objects.
+    pub(crate) template: Template,
 }
 
 /// Quotes an identifier for SQLite: `"` around, embedded `"` doubled.
@@ -138,21 +161,35 @@ impl Table {
                 )));
             }
             by_name.insert(p.name.clone(), columns.len());
+            let kind = kind(p.value_type);
             columns.push(Column {
                 name: p.name.clone(),
                 quoted: quote(&p.name),
+                qualified: format!("{}.{}", quote(&table_name), quote(&p.name)),
+                indexed: (kind == Kind::Text).then(|| quote(&format!("p:{}", p.name))),
                 value_type: p.value_type,
-                kind: kind(p.value_type),
+                kind,
             });
         }
         let quoted = quote(&table_name);
-        let mut select = format!("SELECT {}", quote(ID_COLUMN));
+        let mut select = format!("SELECT {quoted}.{}", quote(ID_COLUMN));
         for c in &columns {
             select.push_str(", ");
-            select.push_str(&c.quoted);
+            select.push_str(&c.qualified);
         }
+        let select_list = select.clone();
         select.push_str(" FROM ");
         select.push_str(&quoted);
+        let text_index = columns
+            .iter()
+            .any(|c| c.indexed.is_some())
+            .then(|| quote(&format!("/fts/{table_name}")));
+        let template = Template::new(
+            &ty.name,
+            columns
+                .iter()
+                .map(|c| (c.name.as_str(), c.value_type.content_type())),
+        );
         Ok(Table {
             type_name: ty.name.clone(),
             name: table_name,
@@ -160,7 +197,10 @@ impl Table {
             key: key.and_then(|k| by_name.get(k).copied()),
             columns,
             by_name,
+            select_list,
             select,
+            text_index,
+            template,
         })
     }
 
@@ -238,7 +278,89 @@ impl Table {
                 }
             }
         }
+        self.index_text(&tx)?;
         tx.commit().map_err(sql_error)
+    }
+
+    /// Creates the text index and its triggers, or rebuilds it from the rows when its
+    /// columns are not the definition's (see the module docs).
+    fn index_text(&self, tx: &rusqlite::Transaction<'_>) -> Result<()> {
+        let fts_name = format!("/fts/{}", self.name);
+        let trigger = |what: &str| quote(&format!("{fts_name}:{what}"));
+        for what in ["insert", "update", "delete"] {
+            tx.execute_batch(&format!("DROP TRIGGER IF EXISTS {}", trigger(what)))
+                .map_err(sql_error)?;
+        }
+        let Some(fts) = &self.text_index else {
+            return tx
+                .execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(&fts_name)))
+                .map_err(sql_error);
+        };
+        let indexed: Vec<(&Column, &str)> = self
+            .columns
+            .iter()
+            .filter_map(|c| Some((c, c.indexed.as_deref()?)))
+            .collect();
+        let fts_cols = indexed
+            .iter()
+            .map(|(_, f)| *f)
+            .collect::<Vec<_>>()
+            .join(", ");
+        // detail=column: rows and columns per trigram, no positions (substring lookups AND
+        // trigrams; LIKE decides); columnsize=0: no per-row sizes (nothing is ranked).
+        let create = format!(
+            "CREATE VIRTUAL TABLE {fts} USING fts5({fts_cols}, content='', columnsize=0, \
+             detail=column, tokenize='trigram case_sensitive 0')"
+        );
+        let have: Option<String> = tx
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                [&fts_name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_error)?;
+        let values = |row: &str| {
+            indexed
+                .iter()
+                .map(|(c, _)| format!("{row}.{}", c.quoted))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if have.as_deref() != Some(create.as_str()) {
+            tx.execute_batch(&format!(
+                "DROP TABLE IF EXISTS {fts};
+                 {create};
+                 INSERT INTO {fts}(rowid, {fts_cols}) SELECT rowid, {} FROM {} AS new;",
+                values("new"),
+                self.quoted
+            ))
+            .map_err(sql_error)?;
+        }
+        // A contentless index forgets a row given the values it indexed for it.
+        let forget = format!(
+            "INSERT INTO {fts}({fts}, rowid, {fts_cols}) VALUES ('delete', old.rowid, {});",
+            values("old")
+        );
+        let add = format!(
+            "INSERT INTO {fts}(rowid, {fts_cols}) VALUES (new.rowid, {});",
+            values("new")
+        );
+        let of = indexed
+            .iter()
+            .map(|(c, _)| c.quoted.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let t = &self.quoted;
+        tx.execute_batch(&format!(
+            "CREATE TRIGGER {} AFTER INSERT ON {t} BEGIN {add} END;
+             CREATE TRIGGER {} AFTER UPDATE OF {of} ON {t} BEGIN {forget} {add} END;
+             CREATE TRIGGER {} AFTER DELETE ON {t} BEGIN {forget} END;",
+            trigger("insert"),
+            trigger("update"),
+            trigger("delete"),
+        ))
+        .map_err(sql_error)
     }
 }
 

@@ -12,6 +12,9 @@
 //! - Strings as TEXT; Object and List as the JSON text of their `objectData`.
 //! - An empty `contentValue` is "no value" (NULL) for Number, Boolean and DateTime.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
 use crate::protocol::MObject;
@@ -276,29 +279,71 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// Renders a stored scalar as its `contentValue`; `None` for NULL (and for passwords).
 pub(crate) fn render(kind: Kind, v: ValueRef<'_>) -> Option<String> {
+    text(kind, v).map(Cow::into_owned)
+}
+
+/// [`render`] without copying stored text that is rendered as it is.
+pub(crate) fn text(kind: Kind, v: ValueRef<'_>) -> Option<Cow<'_, str>> {
     match (kind, v) {
         (_, ValueRef::Null) | (Kind::Password, _) => None,
-        (Kind::Boolean, ValueRef::Integer(i)) => Some(if i != 0 { "true" } else { "false" }.into()),
+        (Kind::Boolean, ValueRef::Integer(i)) => {
+            Some(Cow::Borrowed(if i != 0 { "true" } else { "false" }))
+        }
         (Kind::DateTime, ValueRef::Text(t)) => {
             let t = String::from_utf8_lossy(t);
             Some(match t.strip_suffix(".000Z") {
-                Some(whole) => format!("{whole}Z"),
-                None => t.into_owned(),
+                Some(whole) => Cow::Owned(format!("{whole}Z")),
+                None => t,
             })
         }
-        (_, ValueRef::Integer(i)) => Some(i.to_string()),
-        (_, ValueRef::Real(f)) => Some(format_real(f)),
-        (_, ValueRef::Text(t)) => Some(String::from_utf8_lossy(t).into_owned()),
-        (_, ValueRef::Blob(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+        (_, ValueRef::Integer(i)) => Some(Cow::Owned(i.to_string())),
+        (_, ValueRef::Real(f)) => Some(Cow::Owned(format_real(f))),
+        (_, ValueRef::Text(t) | ValueRef::Blob(t)) => Some(String::from_utf8_lossy(t)),
     }
 }
 
 /// A finite double as a plain decimal string: shortest round-trip digits, no exponent.
 fn format_real(f: f64) -> String {
+    let mut s = String::new();
+    write_real(&mut s, f).expect("writing to a String cannot fail");
+    s
+}
+
+fn write_real(out: &mut impl std::fmt::Write, f: f64) -> std::fmt::Result {
     if f == 0.0 {
-        return "0".into();
+        return out.write_str("0");
     }
-    f.to_string()
+    write!(out, "{f}")
+}
+
+/// Appends what [`text`] gives for a stored number, as a JSON string, without allocating;
+/// `false` (nothing written) when `v` is not a number rendered as digits.
+pub(crate) fn write_number_json(kind: Kind, v: ValueRef<'_>, out: &mut Vec<u8>) -> bool {
+    /// `fmt::Write` over the byte buffer (digits are ASCII).
+    struct Bytes<'a>(&'a mut Vec<u8>);
+    impl std::fmt::Write for Bytes<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.extend_from_slice(s.as_bytes());
+            Ok(())
+        }
+    }
+    if matches!(kind, Kind::Boolean | Kind::Password) {
+        return false;
+    }
+    let written = match v {
+        ValueRef::Integer(i) => {
+            out.push(b'"');
+            write!(Bytes(out), "{i}")
+        }
+        ValueRef::Real(f) => {
+            out.push(b'"');
+            write_real(&mut Bytes(out), f)
+        }
+        _ => return false,
+    };
+    written.expect("writing to a Vec cannot fail");
+    out.push(b'"');
+    true
 }
 
 /// The objects of a stored Object or List value.
