@@ -234,3 +234,43 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[tokio::test]
+async fn oversized_or_too_many_headers_are_refused_with_431() {
+    let s = server(ServerConfig::default()).await;
+    for head in [
+        // One header far past the read buffer (hyper's limit, about 400 KiB).
+        format!(
+            "POST /fs/Limited/actions/echo HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+            "a".repeat(512 << 10)
+        ),
+        // More header fields than the parser takes (100).
+        format!(
+            "POST /fs/Limited/actions/echo HTTP/1.1\r\nhost: x\r\n{}\r\n",
+            (0..150)
+                .map(|i| format!("x-h{i}: v\r\n"))
+                .collect::<String>()
+        ),
+    ] {
+        let mut conn = TcpStream::connect(s.addr).await.unwrap();
+        // The server may answer and close before all of the head is written.
+        let _ = conn.write_all(head.as_bytes()).await;
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
+        let text = String::from_utf8_lossy(&buf);
+        assert!(
+            text.starts_with("HTTP/1.1 431"),
+            "{}",
+            &text[..text.len().min(200)]
+        );
+    }
+    // The server keeps serving.
+    let body = json!({"inputs": [{"developerName": "Name", "contentValue": "ok"}]});
+    assert_eq!(
+        post_json(&s.url("/fs/Limited/actions/echo"), &body)
+            .await
+            .status,
+        200
+    );
+    s.stop().await;
+}
