@@ -155,7 +155,6 @@ impl Runtime {
     }
 
     /// The embedded stores (tables, files).
-    #[allow(dead_code)] // read by the store operations
     pub(crate) fn stores(&self) -> &Stores {
         &self.inner.stores
     }

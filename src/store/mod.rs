@@ -8,7 +8,6 @@ use std::path::Path;
 
 /// The stores of one runtime, opened lazily on first use.
 #[derive(Debug)]
-#[allow(dead_code)] // read by the store operations
 pub(crate) struct Stores {
     /// Files and their index.
     pub(crate) files: files::Files,
