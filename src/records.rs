@@ -8,7 +8,7 @@
 //! The ring never grows past its capacity; the oldest record goes first.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -28,11 +28,11 @@ pub struct ExecutionRecord {
     /// The execution id (`X-Execution-Id`).
     pub id: String,
     /// The service.
-    pub service: String,
+    pub service: Arc<str>,
     /// The operation kind (`action`, `load`, `save`, `delete`, `upload`, `list`, ...).
     pub operation: &'static str,
     /// The action name, object type or resource path, when known.
-    pub name: String,
+    pub name: Arc<str>,
     /// Start, as RFC 3339 UTC.
     pub start_time: String,
     /// Duration until the answer, in microseconds.
@@ -81,9 +81,9 @@ impl ExecutionRecord {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: String,
-        service: String,
+        service: Arc<str>,
         operation: &'static str,
-        name: String,
+        name: Arc<str>,
         started_at: SystemTime,
         duration: Duration,
         http_status: u16,
@@ -231,9 +231,9 @@ mod tests {
     fn record(id: &str) -> ExecutionRecord {
         ExecutionRecord::new(
             id.into(),
-            "S".into(),
+            Arc::from("S"),
             "action",
-            "A".into(),
+            Arc::from("A"),
             SystemTime::now(),
             Duration::from_micros(5),
             200,

@@ -11,13 +11,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use fss::admin::AdminConfig;
 use fss::server::ServerConfig;
 use http::Method;
 use serde_json::{json, Value};
-use support::{fixture, request, Answer, TestServer};
+use support::{basic, fixture, request, Answer, TestServer};
 
 const ADMIN: &str = "root-admin";
 const PASSWORD: &str = "s3cret-root-pw";
@@ -61,11 +60,6 @@ async fn try_start(data: &Path, cfg: AdminConfig) -> Result<TestServer, fss::Err
 
 async fn start_default(data: &Path) -> TestServer {
     start(data, config(Some(ADMIN), Some(PASSWORD))).await
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let enc = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {enc}")
 }
 
 /// An admin request with the bootstrap admin's credentials.

@@ -2,12 +2,11 @@
 
 mod support;
 
-use base64::Engine as _;
 use fss::admin::AdminConfig;
 use fss::server::ServerConfig;
 use http::Method;
 use serde_json::json;
-use support::{fixture, post_json, request, Answer, TestServer};
+use support::{basic, fixture, post_json, request, Answer, TestServer};
 
 const ADMIN: &str = "ops-admin";
 const PASSWORD: &str = "ops-admin-pw";
@@ -28,10 +27,7 @@ async fn start() -> TestServer {
 }
 
 async fn api(s: &TestServer, path: &str) -> Answer {
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{ADMIN}:{PASSWORD}"))
-    );
+    let auth = basic(ADMIN, PASSWORD);
     request(Method::GET, &s.url(path), &[("authorization", &auth)], "").await
 }
 

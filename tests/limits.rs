@@ -156,7 +156,7 @@ async fn data_action_rate_limit_applies_per_type_and_is_recorded() {
     answers[3].problem(429);
     let id = answers[0].header("x-execution-id").unwrap();
     let record = s.runtime.records().get(id).unwrap();
-    assert_eq!((record.operation, record.name.as_str()), ("load", "Item"));
+    assert_eq!((record.operation, &*record.name), ("load", "Item"));
     s.stop().await;
 }
 
@@ -213,7 +213,7 @@ async fn uploads_are_recorded_with_their_tracked_properties() {
         .get(a.header("x-execution-id").unwrap())
         .unwrap();
     assert_eq!(r.operation, "upload");
-    assert_eq!(r.name, "/file");
+    assert_eq!(&*r.name, "/file");
     assert_eq!(r.tracked["File Name"], "notes.txt");
     assert_eq!(r.tracked["File Content Type"], "text/plain");
     s.stop().await;

@@ -29,9 +29,9 @@ async fn every_execution_is_recorded_without_payloads() {
     let bad_id = bad.header("x-execution-id").unwrap().to_owned();
 
     let r = s.runtime.records().get(&id).expect("record kept");
-    assert_eq!(r.service, "Recorded");
+    assert_eq!(&*r.service, "Recorded");
     assert_eq!(r.operation, "action");
-    assert_eq!(r.name, "Echo");
+    assert_eq!(&*r.name, "Echo");
     assert_eq!(r.status, "succeeded");
     assert_eq!(r.http_status, 200);
     assert!(r.debug.is_none(), "no payloads without debug");

@@ -15,14 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use fss::admin::AdminConfig;
 use fss::process::{Handler, HandlerFuture, ProcessCall, Reply};
 use fss::server::ServerConfig;
 use http::Method;
 use serde_json::{json, Value};
-use support::{fixture, request, Answer, TestServer};
+use support::{basic, fixture, request, Answer, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ADMIN: &str = "root-admin";
@@ -83,11 +82,6 @@ async fn start(who: &WhoAmI) -> (TestServer, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     let s = start_on(data.path(), who, true).await;
     (s, data)
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let enc = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {enc}")
 }
 
 /// An admin API call as the bootstrap admin.

@@ -47,10 +47,10 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
     }
     let http_status = q.integer("httpStatus")?;
     let records = ctx.rt.records().list(|r| {
-        q.get("service").is_none_or(|v| r.service == v)
+        q.get("service").is_none_or(|v| &*r.service == v)
             && q.get("serviceLike").is_none_or(|v| like(v, &r.service))
             && q.get("operation").is_none_or(|v| r.operation == v)
-            && q.get("name").is_none_or(|v| r.name == v)
+            && q.get("name").is_none_or(|v| &*r.name == v)
             && q.get("status").is_none_or(|v| r.status == v)
             && http_status.is_none_or(|v| i64::from(r.http_status) == i64::from(v))
     });

@@ -56,9 +56,10 @@ pub(crate) async fn dispatch(
         Route::Describe | Route::Install | Route::Health => None,
         _ => Some(new_execution_id()),
     };
+    // Shared, not copied: recording an action costs no allocation for its name.
     let name = match route {
-        Route::Action(i) => service.action_definition(i).name.clone(),
-        _ => String::new(),
+        Route::Action(i) => Some(Arc::clone(&service.actions[i].name)),
+        _ => None,
     };
     let ctx = Context {
         rt,
@@ -98,9 +99,9 @@ pub(crate) async fn dispatch(
             let notes = ctx.notes.into_inner().unwrap_or_default();
             let mut record = ExecutionRecord::new(
                 id,
-                service.name.to_string(),
+                Arc::clone(&service.name),
                 label,
-                notes.name,
+                notes.name.unwrap_or_else(|| Arc::from("")),
                 SystemTime::now() - elapsed,
                 elapsed,
                 status,
@@ -133,7 +134,7 @@ fn is_debug(req: &Request<ReqBody>) -> bool {
 #[derive(Debug, Default)]
 pub(crate) struct Notes {
     /// The action name, object type or resource path.
-    pub(crate) name: String,
+    pub(crate) name: Option<Arc<str>>,
     /// Tracked properties.
     pub(crate) tracked: BTreeMap<String, String>,
     /// Answered WAIT; the result comes by callback.
@@ -163,7 +164,7 @@ impl Context<'_> {
     /// Copies the execution's name and tracked properties into its record.
     pub(crate) fn note_execution(&self, execution: &crate::execution::Execution) {
         self.note(|n| {
-            n.name.clone_from(&execution.name);
+            n.name = Some(Arc::from(execution.name.as_str()));
             n.tracked.clone_from(&execution.tracked);
         });
     }

@@ -166,7 +166,7 @@ impl<'a> DataCall<'a> {
             ))
         })?;
         let process = operation_process(action, kind, type_name)?;
-        ctx.note(|n| n.name = type_name.to_owned());
+        ctx.note(|n| n.name = Some(std::sync::Arc::from(type_name)));
         let admitted = action.admission.admit().await?;
         let def = &service.definition.data_actions[action.index];
         let ty = service

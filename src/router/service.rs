@@ -18,6 +18,8 @@ use crate::process::{CommandProcess, Handler, Process};
 pub struct MessageAction {
     /// Its index in the definition's `messageActions`.
     pub index: usize,
+    /// Its name, shared with every execution record of it.
+    pub name: Arc<str>,
     /// The path after `actions/`.
     pub uri: String,
     /// What runs.
@@ -109,6 +111,7 @@ impl Service {
             .enumerate()
             .map(|(i, a): (usize, &MessageActionDefinition)| MessageAction {
                 index: i,
+                name: Arc::from(a.name.as_str()),
                 uri: a.uri_suffix(),
                 process: resolve(&a.process, format!("messageActions[{i}].process")),
                 admission: Admission::new(a.limits()),

@@ -205,6 +205,13 @@ pub async fn send_json(method: Method, url: &str, body: &Value) -> Answer {
     .await
 }
 
+/// The `Authorization` value of HTTP Basic credentials.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let enc = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {enc}")
+}
+
 /// GETs `url`.
 pub async fn get(url: &str) -> Answer {
     request(Method::GET, url, &[], Bytes::new()).await
