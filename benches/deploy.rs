@@ -95,7 +95,7 @@ fn first_answer(c: &mut Criterion) {
             ..AdminConfig::default()
         };
         let r = runtime.clone();
-        tokio::task::spawn_blocking(move || fss::admin::enable(&r, cfg))
+        tokio::task::spawn_blocking(move || r.enable_admin(cfg))
             .await
             .expect("enable task")
             .expect("admin API enables");

@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use fss::definition::{parse_definition, LoadedDefinition};
-use fss::router::{Service, Snapshot};
+use fss::router::Snapshot;
+use fss::{Runtime, RuntimeConfig};
 use http::Method;
 
 /// A definition named `Service{i}` with four actions, a bound type and a file resource.
-fn service(i: usize) -> Arc<Service> {
+fn service(i: usize) -> LoadedDefinition {
     let json = format!(
         r#"{{"name": "Service{i}",
             "types": [{{"name": "Order", "properties": [{{"name": "Id"}}, {{"name": "Total", "type": "Number"}}]}}],
@@ -26,23 +27,34 @@ fn service(i: usize) -> Arc<Service> {
               {{"name": "Ship", "uri": "orders/ship", "process": {{"builtin": "echo"}}}}
             ],
             "dataActions": [{{"objectType": "Order", "key": "Id",
-              "load": {{"builtin": "store"}}, "save": {{"builtin": "store"}}, "delete": {{"builtin": "store"}}}}],
-            "fileResources": [{{"path": "/file", "list": {{"builtin": "store"}}, "upload": {{"builtin": "store"}}}}]
+              "load": {{"command": ["true"]}}, "save": {{"command": ["true"]}}, "delete": {{"command": ["true"]}}}}],
+            "fileResources": [{{"path": "/file", "list": {{"command": ["true"]}}, "upload": {{"command": ["true"]}}}}]
         }}"#
     );
     let source = format!("Service{i}.json");
-    let loaded = LoadedDefinition {
+    LoadedDefinition {
         definition: parse_definition(&source, json.as_bytes()).expect("bench definition parses"),
         source,
         base_dir: ".".into(),
-    };
-    Arc::new(Service::build(&loaded, &|_| None).expect("bench definition builds"))
+    }
+}
+
+/// The snapshot of `n` mounted services (on a throwaway data folder).
+fn snapshot(n: usize, data: &std::path::Path) -> Arc<Snapshot> {
+    let rt = Runtime::new(RuntimeConfig {
+        data_dir: data.to_path_buf(),
+        ..RuntimeConfig::default()
+    });
+    rt.mount((0..n).map(service).collect())
+        .expect("bench definitions mount");
+    rt.snapshot()
 }
 
 fn route_match(c: &mut Criterion) {
     let mut group = c.benchmark_group("route_match");
+    let data = tempfile::tempdir().expect("temp data folder");
     for n in [10usize, 100, 1000] {
-        let snapshot = Snapshot::new((0..n).map(service));
+        let snapshot = snapshot(n, data.path());
         let path = format!("/fs/Service{}/actions/approve-order", n / 2);
         // The lookup must succeed, or the bench measures the error path.
         snapshot

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::admin::AdminConfig;
-use crate::runtime::RuntimeConfig;
 use crate::server::ServerConfig;
+use crate::shared::RuntimeConfig;
 
 /// `FSS_OPERATIONS`: the operations folder.
 pub const ENV_OPERATIONS: &str = "FSS_OPERATIONS";

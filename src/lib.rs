@@ -24,8 +24,8 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod admission;
-pub mod callback;
+mod app;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod definition;
@@ -36,15 +36,15 @@ pub mod metrics;
 mod operation;
 pub mod process;
 pub mod protocol;
-pub mod records;
 pub mod router;
-pub mod runtime;
 pub mod server;
+pub mod shared;
 mod store;
 
+pub use app::{check, Runtime};
 pub use error::{Error, Result};
 pub use operation_api::describe;
-pub use runtime::{Runtime, RuntimeConfig};
+pub use shared::RuntimeConfig;
 
 /// Public entry points of otherwise private operation modules.
 mod operation_api {

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use fss::config::{self, Command};
 use fss::definition;
-use fss::router::Service;
 use fss::server;
 use fss::Runtime;
 
@@ -27,18 +26,8 @@ fn main() -> ExitCode {
         Command::Check(o) => {
             // The same checks `serve` makes before mounting, handlers included: the
             // binary registers none, so a definition naming one cannot be served by it.
-            let checked = definition::load_dir(&o.operations).and_then(|defs| {
-                let unresolved: Vec<_> = defs
-                    .iter()
-                    .filter_map(|d| Service::build(d, &|_| None).err())
-                    .flat_map(|p| p.0)
-                    .collect();
-                if unresolved.is_empty() {
-                    Ok(defs)
-                } else {
-                    Err(definition::Problems(unresolved))
-                }
-            });
+            let checked = definition::load_dir(&o.operations)
+                .and_then(|defs| fss::check(&defs).map(|()| defs));
             return match checked {
                 Ok(defs) => {
                     println!("{} definitions are valid", defs.len());
@@ -88,7 +77,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EX_USAGE);
         }
         // After the operations folder: deployments may not replace its services.
-        match fss::admin::enable(&runtime, options.admin.clone()) {
+        match runtime.enable_admin(options.admin.clone()) {
             Ok(e) => tracing::info!(
                 deployments = e.deployments,
                 services = e.services_mounted,

@@ -45,11 +45,7 @@ async fn try_start(data: &Path, cfg: AdminConfig) -> Result<TestServer, fss::Err
         ServerConfig::default(),
     )
     .await;
-    let rt = server.runtime.clone();
-    match tokio::task::spawn_blocking(move || fss::admin::enable(&rt, cfg))
-        .await
-        .unwrap()
-    {
+    match server.enable_admin(cfg).await {
         Ok(_) => Ok(server),
         Err(e) => {
             server.stop().await;
@@ -762,7 +758,7 @@ async fn zip_deployment_runs_its_scripts_and_serves_its_resources() {
     assert_eq!(a.header("content-type"), Some("text/plain"));
     assert_eq!(
         a.header("content-disposition"),
-        Some("attachment; filename=\"notes.txt\"; filename*=UTF-8''notes%2Etxt")
+        Some("attachment; filename=\"notes.txt\"; filename*=UTF-8''notes.txt")
     );
     let a = api(
         &s,

@@ -2,26 +2,19 @@
 
 mod support;
 
-use fss::admin::AdminConfig;
 use fss::server::ServerConfig;
 use http::Method;
 use serde_json::json;
-use support::{basic, fixture, post_json, request, Answer, TestServer};
+use support::{admin_config, basic, fixture, post_json, request, Answer, TestServer};
 
 const ADMIN: &str = "ops-admin";
 const PASSWORD: &str = "ops-admin-pw";
 
 async fn start() -> TestServer {
     let server = TestServer::start_with(&fixture("records"), |_| {}, ServerConfig::default()).await;
-    let rt = server.runtime.clone();
-    let cfg = AdminConfig {
-        bootstrap_user: Some(ADMIN.into()),
-        bootstrap_password: Some(PASSWORD.into()),
-        ..AdminConfig::default()
-    };
-    tokio::task::spawn_blocking(move || fss::admin::enable(&rt, cfg))
+    server
+        .enable_admin(admin_config(ADMIN, PASSWORD))
         .await
-        .unwrap()
         .expect("admin API enables");
     server
 }

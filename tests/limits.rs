@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fss::process::{Handler, HandlerFuture, ProcessCall, Reply};
@@ -11,11 +12,16 @@ use serde_json::json;
 use support::{fixture, post_json, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
-struct Nap;
+/// Sleeps `Millis`; says when each call has started.
+struct Nap {
+    started: Arc<Notify>,
+}
 
 impl Handler for Nap {
     fn call(&self, call: ProcessCall) -> HandlerFuture {
+        self.started.notify_one();
         Box::pin(async move {
             let ms = call.inputs["Millis"].as_u64().unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -25,12 +31,29 @@ impl Handler for Nap {
 }
 
 async fn server(config: ServerConfig) -> TestServer {
-    TestServer::start_with(
+    napping_server(config).await.0
+}
+
+/// A server whose `nap` handler notifies the returned `Notify` as each call starts.
+async fn napping_server(config: ServerConfig) -> (TestServer, Arc<Notify>) {
+    let started = Arc::new(Notify::new());
+    let nap = Nap {
+        started: Arc::clone(&started),
+    };
+    let s = TestServer::start_with(
         &fixture("limits"),
-        |rt| rt.register_handler("nap", Nap),
+        |rt| rt.register_handler("nap", nap),
         config,
     )
-    .await
+    .await;
+    (s, started)
+}
+
+/// Waits (bounded) until a `nap` call has started.
+async fn running(started: &Notify) {
+    tokio::time::timeout(Duration::from_secs(10), started.notified())
+        .await
+        .expect("the nap call starts");
 }
 
 fn nap(ms: u64) -> serde_json::Value {
@@ -39,13 +62,13 @@ fn nap(ms: u64) -> serde_json::Value {
 
 #[tokio::test]
 async fn concurrency_cap_sheds_with_503_and_retry_after() {
-    let s = server(ServerConfig::default()).await;
+    let (s, started) = napping_server(ServerConfig::default()).await;
     let url = s.url("/fs/Limited/actions/gate");
     let slow = tokio::spawn({
         let url = url.clone();
         async move { post_json(&url, &nap(1500)).await }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    running(&started).await;
     let shed = post_json(&url, &nap(0)).await;
     let msg = shed.problem(503);
     assert!(msg.contains("maxConcurrentExecutions"), "{msg}");
@@ -65,13 +88,13 @@ async fn concurrency_cap_sheds_with_503_and_retry_after() {
 
 #[tokio::test]
 async fn waiting_request_gets_the_slot_when_it_frees_in_time() {
-    let s = server(ServerConfig::default()).await;
+    let (s, started) = napping_server(ServerConfig::default()).await;
     let url = s.url("/fs/Limited/actions/gate");
     let first = tokio::spawn({
         let url = url.clone();
         async move { post_json(&url, &nap(100)).await }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    running(&started).await;
     // Queue timeout is 200 ms; the slot frees after ~100 ms.
     assert_eq!(post_json(&url, &nap(0)).await.status, 200);
     assert_eq!(first.await.unwrap().status, 200);

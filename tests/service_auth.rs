@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fss::admin::AdminConfig;
+
 use fss::process::{Handler, HandlerFuture, ProcessCall, Reply};
 use fss::server::ServerConfig;
 use http::Method;
 use serde_json::{json, Value};
-use support::{basic, fixture, request, Answer, TestServer};
+use support::{admin_config, basic, fixture, request, Answer, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ADMIN: &str = "root-admin";
@@ -63,15 +63,9 @@ async fn start_on(data: &Path, who: &WhoAmI, admin: bool) -> TestServer {
     )
     .await;
     if admin {
-        let rt = server.runtime.clone();
-        let cfg = AdminConfig {
-            bootstrap_user: Some(ADMIN.into()),
-            bootstrap_password: Some(ADMIN_PW.into()),
-            ..AdminConfig::default()
-        };
-        tokio::task::spawn_blocking(move || fss::admin::enable(&rt, cfg))
+        server
+            .enable_admin(admin_config(ADMIN, ADMIN_PW))
             .await
-            .unwrap()
             .expect("admin API enables");
     }
     server
@@ -590,20 +584,34 @@ async fn the_verified_user_reaches_the_process_as_property_user() {
 }
 
 #[tokio::test]
-async fn without_the_admin_api_a_secured_service_refuses_everything() {
+async fn without_the_admin_api_a_secured_service_accepts_the_registry_users() {
     let who = WhoAmI::default();
     let data = tempfile::tempdir().unwrap();
+    // A fresh data folder without the admin API: nobody is a user yet.
     let s = start_on(data.path(), &who, false).await;
     let a = call(&s, ECHO, Some(&basic(ADMIN, ADMIN_PW))).await;
-    let msg = unauthorized(&a);
-    assert!(
-        msg.contains("requires authentication") && msg.contains("admin API"),
-        "{msg}"
-    );
+    assert!(unauthorized(&a).contains("wrong user or password"));
+    s.stop().await;
+    // Users made through the admin API once...
+    let s = start_on(data.path(), &who, true).await;
+    create_user(&s, "ada@acme", "ada-pw-123", &["flow-service"]).await;
+    s.stop().await;
+    // ...are the users of the secured service on a server without it.
+    let s = start_on(data.path(), &who, false).await;
+    let a = call(&s, ECHO, Some(&basic("ada@acme", "ada-pw-123"))).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(output(&a, "In"), "hi");
+    let a = call(&s, ECHO, Some(&basic(ADMIN, ADMIN_PW))).await;
+    assert_eq!(a.status, 403, "{:?}", a.body);
+    let a = call(&s, ECHO, None).await;
+    assert!(unauthorized(&a).contains("requires authentication"));
     let a = call(&s, "/fs/Open/actions/echo", None).await;
     assert_eq!(output(&a, "In"), "hi");
     let a = send(&s, Method::GET, "/fs/Secure/health", None, &json!({})).await;
     assert_eq!(a.status, 200);
     assert_eq!(who.calls.load(Ordering::SeqCst), 0);
+    // The admin API itself stays off.
+    let a = request(Method::GET, &s.url("/api/identity/users"), &[], "").await;
+    assert_eq!(a.status, 404);
     s.stop().await;
 }

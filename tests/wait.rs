@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fss::callback::CallbackPolicy;
+use fss::execution::CallbackPolicy;
 use fss::process::{Handler, HandlerFuture, ProcessCall, Reply};
 use fss::server::ServerConfig;
 use fss::Error;

@@ -32,14 +32,16 @@ use http_body_util::BodyStream;
 use serde_json::{json, Value};
 
 use super::paging::{like, Page, Query};
-use super::store::{self, Deployment, FileToWrite, Resource, ServiceVersion};
 use super::{iso8601, now_ms, Ctx};
 use crate::definition::{
     parse_definition, validate_set, LoadedDefinition, Problem, Problems, ServiceDefinition,
 };
 use crate::error::{Error, Result};
 use crate::http::body::{self, ReqBody, ResBody};
+use crate::http::header::content_disposition;
 use crate::router::Service;
+use crate::store::deployments::{self as store, FileToWrite};
+use crate::store::registry::{Deployment, Resource, ServiceVersion};
 
 /// The most entries a `.zip` deployment may hold.
 const MAX_ZIP_ENTRIES: usize = 10_000;
@@ -165,27 +167,12 @@ pub(super) async fn resource_response(
         header::CONTENT_TYPE,
         HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    if let Ok(v) = HeaderValue::from_str(&content_disposition(name)) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
+    let file = name.rsplit('/').next().unwrap_or(name);
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        content_disposition("attachment", file),
+    );
     Ok(resp)
-}
-
-/// `attachment; filename="x"; filename*=UTF-8''x` for the last path segment of `name`.
-fn content_disposition(name: &str) -> String {
-    let base = name.rsplit('/').next().unwrap_or(name);
-    let ascii: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = percent_encoding::utf8_percent_encode(base, percent_encoding::NON_ALPHANUMERIC);
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// `DELETE /api/repository/deployments/{id}`: unmounts its services (the newest remaining
@@ -197,9 +184,7 @@ pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
         return Err(no_deployment(id));
     }
     let owned = id.to_owned();
-    admin
-        .db(move |c| store::delete_deployment(c, &owned))
-        .await?;
+    admin.db(move |r| r.delete_deployment(&owned)).await?;
     let keys: Vec<String> = {
         let mut st = admin.lock();
         st.deployments.remove(id);
@@ -213,15 +198,15 @@ pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
         keys.into_iter().collect()
     };
     let dir = store::deployment_dir(admin.data_dir(), id);
-    let in_use: Vec<Weak<Service>> = ctx
-        .rt
+    let in_use: Vec<Weak<Service>> = admin
+        .mounts
         .snapshot()
         .services()
         .filter(|s| s.base_dir == dir)
         .map(Arc::downgrade)
         .collect();
-    let (a, rt) = (Arc::clone(admin), ctx.rt.clone());
-    tokio::task::spawn_blocking(move || a.reconcile(&rt, &keys))
+    let a = Arc::clone(admin);
+    tokio::task::spawn_blocking(move || a.reconcile(&keys))
         .await
         .map_err(Error::internal)?;
     tracing::info!(deployment = %id, "Deployment deleted.");
@@ -416,8 +401,8 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
             base_dir: dir.clone(),
         })
         .collect();
-    let rt = ctx.rt.clone();
-    let mounted = tokio::task::spawn_blocking(move || rt.mount(defs))
+    let mounts = Arc::clone(&admin.mounts);
+    let mounted = tokio::task::spawn_blocking(move || mounts.mount(defs))
         .await
         .map_err(Error::internal)?;
     if let Err(p) = mounted {
@@ -427,10 +412,10 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
 
     // 3. the record
     let (d, v) = (deployment.clone(), versions.clone());
-    if let Err(e) = admin.db(move |c| store::insert_deployment(c, &d, &v)).await {
+    if let Err(e) = admin.db(move |r| r.insert_deployment(&d, &v)).await {
         let keys: Vec<String> = versions.iter().map(|s| s.key.clone()).collect();
-        let (a, rt) = (Arc::clone(admin), ctx.rt.clone());
-        let _ = tokio::task::spawn_blocking(move || a.reconcile(&rt, &keys)).await;
+        let a = Arc::clone(admin);
+        let _ = tokio::task::spawn_blocking(move || a.reconcile(&keys)).await;
         discard(Arc::clone(admin), id).await;
         return Err(e);
     }
@@ -496,16 +481,23 @@ async fn read_upload(body: ReqBody, boundary: String, limit: u64, whole: u64) ->
     let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
     let mut file: Option<(String, Option<String>, Bytes)> = None;
     let mut tenant_id = None;
-    while let Some(field) = mp.next_field().await.map_err(multer_error)? {
+    while let Some(field) = mp.next_field().await.map_err(body::multer_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         if field.file_name().is_some() {
             if file.is_none() {
                 let file_name = field.file_name().map(str::to_owned);
-                let bytes = field.bytes().await.map_err(multer_error)?;
+                let bytes = field.bytes().await.map_err(body::multer_error)?;
                 file = Some((name, file_name, bytes));
             }
         } else if name == "tenantId" {
-            tenant_id = Some(field.text().await.map_err(multer_error)?.trim().to_owned());
+            tenant_id = Some(
+                field
+                    .text()
+                    .await
+                    .map_err(body::multer_error)?
+                    .trim()
+                    .to_owned(),
+            );
         }
     }
     let (field_name, file_name, bytes) = file.ok_or_else(|| {
@@ -526,15 +518,6 @@ async fn read_upload(body: ReqBody, boundary: String, limit: u64, whole: u64) ->
         bytes,
         tenant_id,
     })
-}
-
-/// Maps a multipart failure: a size limit is 413, anything else is a malformed body.
-fn multer_error(e: multer::Error) -> Error {
-    match e {
-        multer::Error::StreamSizeExceeded { limit } => Error::PayloadTooLarge { limit },
-        multer::Error::FieldSizeExceeded { limit, .. } => Error::PayloadTooLarge { limit },
-        other => Error::bad_request(format!("the multipart body is malformed: {other}")),
-    }
 }
 
 /// Why an upload was refused: a plain error, or the definitions' problems.
@@ -828,14 +811,5 @@ mod tests {
         assert_eq!(resource_name(&up(Some("C:\\a\\b.json"), "f")), "b.json");
         assert_eq!(resource_name(&up(Some(".."), "hot.json")), "hot.json");
         assert_eq!(resource_name(&up(None, "")), "definition.json");
-    }
-
-    #[test]
-    fn content_disposition_is_ascii_with_utf8_form() {
-        assert_eq!(
-            content_disposition("scripts/run.sh"),
-            "attachment; filename=\"run.sh\"; filename*=UTF-8''run%2Esh"
-        );
-        assert!(content_disposition("é\".json").starts_with("attachment; filename=\"__.json\""));
     }
 }

@@ -1,4 +1,4 @@
-//! Recent executions, from the runtime's in-memory ring (`crate::records`).
+//! Recent executions, from the runtime's in-memory ring (`execution::records`).
 //!
 //! `GET /api/runtime/executions` lists them with the Flowable conventions: filters
 //! `service`, `serviceLike`, `operation`, `name`, `status` (`succeeded`, `failed`,
@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::paging::{like, Page, Query};
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::execution::ExecutionRecord;
 use crate::http::body::{self, ReqBody, ResBody};
-use crate::records::ExecutionRecord;
 
 /// The statuses a record can have.
 const STATUSES: &[&str] = &["succeeded", "failed", "waiting"];
@@ -46,7 +46,7 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
         }
     }
     let http_status = q.integer("httpStatus")?;
-    let records = ctx.rt.records().list(|r| {
+    let records = ctx.admin.shared.records.list(|r| {
         q.get("service").is_none_or(|v| &*r.service == v)
             && q.get("serviceLike").is_none_or(|v| like(v, &r.service))
             && q.get("operation").is_none_or(|v| r.operation == v)
@@ -61,7 +61,7 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
 /// `GET /api/runtime/executions/{id}`.
 pub(super) fn get(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
     let record =
-        ctx.rt.records().get(id).ok_or_else(|| {
+        ctx.admin.shared.records.get(id).ok_or_else(|| {
             Error::not_found(format!("Could not find an execution with id '{id}'."))
         })?;
     Ok(body::json_response(StatusCode::OK, &render(&record)))

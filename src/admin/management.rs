@@ -8,7 +8,6 @@
 use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::store;
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::http::body::{self, ResBody};
@@ -23,7 +22,9 @@ pub(super) fn engine() -> Response<ResBody> {
 
 /// `GET /api/management/metrics`: the Prometheus text exposition format.
 pub(super) fn metrics(ctx: &Ctx) -> Response<ResBody> {
-    let mut resp = Response::new(body::full(ctx.rt.metrics_text()));
+    let mut resp = Response::new(body::full(
+        ctx.admin.shared.metrics_text(&ctx.admin.mounts.snapshot()),
+    ));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -48,21 +49,23 @@ pub(super) async fn health(ctx: &Ctx) -> Result<Response<ResBody>> {
     })
     .await
     .map_err(Error::internal)?;
-    let database = ctx.admin.db(|c| store::ping(c)).await;
+    let database = ctx.admin.db(|r| r.ping()).await;
     let data_state = match &data.1 {
         Ok(()) => json!({"status": "UP", "path": data.0.display().to_string()}),
         Err(e) => json!({"status": "DOWN", "path": data.0.display().to_string(),
                          "error": format!("not writable: {e}")}),
     };
     let db_state = match &database {
-        Ok(()) => json!({"status": "UP", "file": store::DB_FILE}),
-        Err(e) => json!({"status": "DOWN", "file": store::DB_FILE, "error": e.to_string()}),
+        Ok(()) => json!({"status": "UP", "file": crate::store::sqlite::REGISTRY_FILE}),
+        Err(e) => {
+            json!({"status": "DOWN", "file": crate::store::sqlite::REGISTRY_FILE, "error": e.to_string()})
+        }
     };
     let up = data.1.is_ok() && database.is_ok();
     let answer: Value = json!({
         "status": if up { "UP" } else { "DOWN" },
         "dependencies": { "dataFolder": data_state, "database": db_state },
-        "services": ctx.rt.snapshot().services().count(),
+        "services": ctx.admin.mounts.snapshot().services().count(),
     });
     let status = if up {
         StatusCode::OK

@@ -28,22 +28,21 @@
 //! | GET, PUT, DELETE | `/api/identity/users/{id}` | one user; update; delete |
 //! | POST, DELETE | `/api/identity/users/{id}/token` | a new service token, shown once (201); revoke it (204) |
 //!
-//! Users also authenticate requests to services with `"auth": {"basic": true}`
-//! ([`Admin::authorize_service`]): with their password or their token, when they hold
+//! The users edited here also authenticate requests to services with
+//! `"auth": {"basic": true}` (`auth`): with their password or their token, when they hold
 //! `flow-service` or `flow-service:{service name}`.
 //!
-//! State lives in memory (queries never touch the disk) and is written through to
-//! `<data>/admin.db` (see `store`) before a change is acknowledged. Changes (deploy,
-//! delete, user edits) are serialized; reads are not. Services defined by the operations
-//! folder are not deployments: a deployment may not replace one (409).
+//! State lives in memory (queries never touch the disk) and is written through to the
+//! registry (`store::registry`) before a change is acknowledged; users live in `auth`,
+//! deployments and service versions here. Changes (deploy, delete, user edits) are
+//! serialized; reads are not. Services defined by the operations folder are not
+//! deployments: a deployment may not replace one (409).
 
-mod auth;
 mod deployments;
 mod executions;
 mod management;
 mod paging;
 mod services;
-mod store;
 mod users;
 
 use std::collections::{BTreeMap, HashSet};
@@ -52,13 +51,18 @@ use std::sync::{Arc, Mutex};
 
 use http::{Method, Request, Response};
 
+use crate::auth::credentials::hash_password;
+use crate::auth::{Auth, Directory, PRIVILEGE_REST_API};
 use crate::definition::{parse_definition, LoadedDefinition, Problem, Problems};
 use crate::error::{Error, Result};
 use crate::http::body::{ReqBody, ResBody};
-use crate::runtime::Runtime;
+use crate::router::Mounts;
+use crate::shared::Shared;
+use crate::store::deployments as folders;
+use crate::store::registry::{Deployment, ServiceVersion, User};
+use crate::store::Registry;
 
-pub use auth::{PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API, PRIVILEGE_REST_API_ALIAS};
-use store::{Deployment, ServiceVersion, User};
+pub use crate::auth::{PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API_ALIAS};
 
 /// Default largest deployment upload: 64 MiB.
 pub const DEFAULT_MAX_DEPLOYMENT_BYTES: u64 = 64 << 20;
@@ -113,17 +117,33 @@ pub struct Enabled {
     pub admins: usize,
 }
 
-/// The admin API of one runtime: its state, its database, its authenticator.
+/// What the admin API works on: the runtime's parts it may change.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    /// The mounted services (deploy and undeploy swap them).
+    pub(crate) mounts: Arc<Mounts>,
+    /// Settings, records and metrics.
+    pub(crate) shared: Shared,
+    /// The users.
+    pub(crate) auth: Arc<Auth>,
+    /// Where deployments and service versions persist.
+    pub(crate) registry: Arc<dyn Registry>,
+}
+
+/// The admin API of one runtime: its state, its registry, the users.
 pub struct Admin {
     data_dir: PathBuf,
     max_deployment_bytes: u64,
-    /// The database connection; only used inside `spawn_blocking`.
-    db: Arc<Mutex<rusqlite::Connection>>,
-    /// The in-memory copy of what the database holds. Held briefly, never across `.await`.
+    /// Written only inside `spawn_blocking`.
+    registry: Arc<dyn Registry>,
+    /// The in-memory copy of what the registry holds of deployments. Held briefly, never
+    /// across `.await`.
     state: Mutex<State>,
     /// Serializes changes, so that versions, mounts and rows agree. Held across `.await`.
     changes: tokio::sync::Mutex<()>,
-    auth: auth::Authenticator,
+    auth: Arc<Auth>,
+    mounts: Arc<Mounts>,
+    shared: Shared,
 }
 
 impl std::fmt::Debug for Admin {
@@ -134,10 +154,9 @@ impl std::fmt::Debug for Admin {
     }
 }
 
-/// Users, deployments and service versions, as persisted.
+/// Deployments and service versions, as persisted.
 #[derive(Debug, Default)]
 struct State {
-    users: BTreeMap<String, User>,
     deployments: BTreeMap<String, Deployment>,
     /// Service versions by id.
     services: BTreeMap<String, ServiceVersion>,
@@ -153,43 +172,27 @@ impl State {
             .filter(|s| s.key == key)
             .max_by_key(|s| s.version)
     }
-
-    /// How many users may use the admin API.
-    fn admins(&self) -> usize {
-        self.users
-            .values()
-            .filter(|u| u.privileges.contains(PRIVILEGE_REST_API))
-            .count()
-    }
 }
 
-/// Opens the admin API of `rt`: opens `<data>/admin.db`, creates or reuses the bootstrap
+/// Opens the admin API on `parts`: reads the registry, creates or reuses the bootstrap
 /// admin, and mounts the newest version of every persisted service. Call it after the
 /// operations folder is mounted (its services cannot be replaced by deployments). Blocking.
 ///
 /// # Errors
 ///
-/// The database cannot be opened, the bootstrap admin must be created but has no password
-/// ([`Error::BadRequest`]), or the admin API is already enabled.
-pub fn enable(rt: &Runtime, config: AdminConfig) -> Result<Enabled> {
-    let data_dir = rt.config().data_dir.clone();
+/// The registry cannot be read, or the bootstrap admin must be created but has no password
+/// ([`Error::BadRequest`]).
+pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enabled)> {
+    let data_dir = parts.shared.config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)?;
-    let db_err = |e: rusqlite::Error| {
-        Error::internal(format!("{}: {e}", data_dir.join(store::DB_FILE).display()))
-    };
-    let mut conn = store::open(&data_dir).map_err(db_err)?;
-    let loaded = store::load(&conn).map_err(db_err)?;
+    let directory = parts.auth.open_blocking()?;
+    let loaded = parts.registry.load()?;
     let known: HashSet<String> = loaded.deployments.iter().map(|d| d.id.clone()).collect();
-    let orphans = store::remove_orphans(&data_dir, &|n| known.contains(n));
+    let orphans = folders::remove_orphans(&data_dir, &|n| known.contains(n));
     if orphans > 0 {
         tracing::info!(orphans, "Orphan deployment folders removed.");
     }
-    let mut state = State {
-        users: loaded
-            .users
-            .into_iter()
-            .map(|u| (u.id.clone(), u))
-            .collect(),
+    let state = State {
         deployments: loaded
             .deployments
             .into_iter()
@@ -200,7 +203,8 @@ pub fn enable(rt: &Runtime, config: AdminConfig) -> Result<Enabled> {
             .into_iter()
             .map(|s| (s.id.clone(), s))
             .collect(),
-        static_names: rt
+        static_names: parts
+            .mounts
             .snapshot()
             .services()
             .map(|s| s.name.to_string())
@@ -211,56 +215,24 @@ pub fn enable(rt: &Runtime, config: AdminConfig) -> Result<Enabled> {
         ..Enabled::default()
     };
     if let Some(id) = config.bootstrap_user.as_deref().filter(|u| !u.is_empty()) {
-        users::check_id(id)?;
-        let user = match state.users.get(id) {
-            Some(u) if u.privileges.contains(PRIVILEGE_REST_API) => None,
-            Some(u) => {
-                let mut u = u.clone();
-                u.privileges.insert(PRIVILEGE_REST_API.to_owned());
-                Some(u)
-            }
-            None => {
-                let password = config
-                    .bootstrap_password
-                    .as_deref()
-                    .filter(|p| !p.is_empty())
-                    .ok_or_else(|| {
-                        Error::bad_request(format!(
-                            "the admin user '{id}' does not exist yet: FSS_ADMIN_PASSWORD \
-                             (or --admin-password) is needed to create it"
-                        ))
-                    })?;
-                enabled.bootstrap_created = true;
-                users::check_password(password)?;
-                Some(User {
-                    id: id.to_owned(),
-                    password_hash: auth::hash_password(password)?,
-                    token_hash: None,
-                    first_name: None,
-                    last_name: None,
-                    privileges: [PRIVILEGE_REST_API.to_owned()].into(),
-                })
-            }
-        };
-        if let Some(u) = user {
-            store::put_user(&mut conn, &u).map_err(db_err)?;
-            state.users.insert(u.id.clone(), u);
-        }
+        enabled.bootstrap_created = bootstrap(directory, id, config.bootstrap_password.as_deref())?;
     }
-    enabled.admins = state.admins();
+    enabled.admins = directory.admins();
     if enabled.admins == 0 {
         tracing::warn!(
             "The admin API has no user: set FSS_ADMIN_USER and FSS_ADMIN_PASSWORD to create one."
         );
     }
-    let admin = Arc::new(Admin {
+    let admin = Admin {
         data_dir,
         max_deployment_bytes: config.max_deployment_bytes.max(1),
-        db: Arc::new(Mutex::new(conn)),
+        registry: parts.registry,
         state: Mutex::new(state),
         changes: tokio::sync::Mutex::new(()),
-        auth: auth::Authenticator::new()?,
-    });
+        auth: parts.auth,
+        mounts: parts.mounts,
+        shared: parts.shared,
+    };
     let keys: Vec<String> = {
         let st = admin.lock();
         let mut k: Vec<String> = st.services.values().map(|s| s.key.clone()).collect();
@@ -268,10 +240,42 @@ pub fn enable(rt: &Runtime, config: AdminConfig) -> Result<Enabled> {
         k.dedup();
         k
     };
-    enabled.services_mounted = admin.reconcile(rt, &keys);
-    rt.set_admin(admin)
-        .map_err(|_| Error::internal("the admin API of this runtime is already enabled"))?;
-    Ok(enabled)
+    enabled.services_mounted = admin.reconcile(&keys);
+    Ok((admin, enabled))
+}
+
+/// Creates the bootstrap admin `id`, or grants `access-rest-api` to the user of that id;
+/// returns whether it was created. Blocking.
+fn bootstrap(directory: &Directory, id: &str, password: Option<&str>) -> Result<bool> {
+    users::check_id(id)?;
+    let existing = directory.users().get(id).cloned();
+    let (user, created) = match existing {
+        Some(u) if u.privileges.contains(PRIVILEGE_REST_API) => return Ok(false),
+        Some(mut u) => {
+            u.privileges.insert(PRIVILEGE_REST_API.to_owned());
+            (u, false)
+        }
+        None => {
+            let password = password.filter(|p| !p.is_empty()).ok_or_else(|| {
+                Error::bad_request(format!(
+                    "the admin user '{id}' does not exist yet: FSS_ADMIN_PASSWORD \
+                     (or --admin-password) is needed to create it"
+                ))
+            })?;
+            users::check_password(password)?;
+            let user = User {
+                id: id.to_owned(),
+                password_hash: hash_password(password)?,
+                token_hash: None,
+                first_name: None,
+                last_name: None,
+                privileges: [PRIVILEGE_REST_API.to_owned()].into(),
+            };
+            (user, true)
+        }
+    };
+    directory.save_blocking(user)?;
+    Ok(created)
 }
 
 impl Admin {
@@ -281,28 +285,29 @@ impl Admin {
             .expect("admin state lock is never poisoned: no code panics under it")
     }
 
-    /// Runs `f` on the database, off the async workers.
+    /// Runs `f` on the registry, off the async workers.
     async fn db<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&dyn Registry) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db
-                .lock()
-                .expect("admin database lock is never poisoned: no code panics under it");
-            f(&mut conn)
-        })
-        .await
-        .map_err(Error::internal)?
-        .map_err(|e| Error::internal(format!("admin database: {e}")))
+        let registry = Arc::clone(&self.registry);
+        tokio::task::spawn_blocking(move || f(&*registry))
+            .await
+            .map_err(Error::internal)?
+    }
+
+    /// The users (the admin API is enabled only once they are loaded).
+    fn directory(&self) -> &Directory {
+        self.auth
+            .open_blocking()
+            .expect("enable loaded the users before the admin API existed")
     }
 
     /// Makes what is mounted for each of `keys` agree with the state: the newest version
     /// of a deployed service is mounted, a service without versions is unmounted. Names of
     /// the operations folder are left alone. Returns how many services were mounted.
     /// Blocking (reads definition files, prepares stores).
-    fn reconcile(&self, rt: &Runtime, keys: &[String]) -> usize {
+    fn reconcile(&self, keys: &[String]) -> usize {
         let (wanted, gone): (Vec<ServiceVersion>, Vec<String>) = {
             let st = self.lock();
             let mut wanted = Vec::new();
@@ -328,12 +333,12 @@ impl Admin {
             }
         }
         let mut mounted = 0;
-        if rt.mount(defs.clone()).is_ok() {
+        if self.mounts.mount(defs.clone()).is_ok() {
             mounted = defs.len();
         } else {
             for d in defs {
                 let name = d.definition.name.clone();
-                match rt.mount(vec![d]) {
+                match self.mounts.mount(vec![d]) {
                     Ok(()) => mounted += 1,
                     Err(p) => {
                         tracing::warn!(service = %name, problems = %p,
@@ -345,14 +350,14 @@ impl Admin {
         }
         if !failed.is_empty() {
             let names: Vec<&str> = failed.iter().map(String::as_str).collect();
-            rt.unmount(&names);
+            self.mounts.unmount(&names);
         }
         mounted
     }
 
     /// Reads and parses the definition of service version `s` from its deployment folder.
     fn load_version(&self, s: &ServiceVersion) -> Result<LoadedDefinition, Problems> {
-        let dir = store::deployment_dir(&self.data_dir, &s.deployment_id);
+        let dir = folders::deployment_dir(&self.data_dir, &s.deployment_id);
         let bytes = std::fs::read(dir.join(&s.resource_name)).map_err(|e| {
             Problems(vec![Problem::new(
                 &s.resource_name,
@@ -372,109 +377,41 @@ impl Admin {
     fn data_dir(&self) -> &Path {
         &self.data_dir
     }
-
-    /// Checks the HTTP Basic credentials of a request to the service named `service`,
-    /// which requires them; returns the verified user id. Credentials verified before
-    /// are answered from the cache, without hashing.
-    ///
-    /// # Errors
-    ///
-    /// 401 without valid credentials, 403 when the user holds neither `flow-service` nor
-    /// `flow-service:{service}`.
-    pub(crate) async fn authorize_service(
-        &self,
-        service: &str,
-        headers: &http::HeaderMap,
-    ) -> Result<Arc<str>> {
-        let user = self
-            .auth
-            .authenticate(
-                headers,
-                || {
-                    Error::Unauthorized(
-                        format!(
-                            "service '{service}' requires authentication: send HTTP Basic \
-                             credentials (user and password or token) of a user holding the \
-                             privilege '{PRIVILEGE_FLOW_SERVICE}' or \
-                             '{PRIVILEGE_FLOW_SERVICE}:{service}'"
-                        )
-                        .into(),
-                    )
-                },
-                |id| self.lock().users.get(id).map(auth::Secrets::of),
-            )
-            .await?;
-        let allowed = self
-            .lock()
-            .users
-            .get(&*user)
-            .is_some_and(|u| auth::may_call(u, service));
-        if !allowed {
-            return Err(Error::Forbidden(
-                format!(
-                    "user '{user}' may not call service '{service}': it holds neither \
-                     '{PRIVILEGE_FLOW_SERVICE}' nor '{PRIVILEGE_FLOW_SERVICE}:{service}'"
-                )
-                .into(),
-            ));
-        }
-        Ok(user)
-    }
 }
 
 /// What every admin handler gets.
 struct Ctx {
     admin: Arc<Admin>,
-    rt: Runtime,
     /// `scheme://host[:port]` for the `url` fields.
     base_url: String,
 }
 
-/// Answers one request under `/api/`.
-pub(crate) async fn handle(rt: &Runtime, req: Request<ReqBody>) -> Response<ResBody> {
-    let Some(admin) = rt.admin().cloned() else {
-        return Error::not_found("the admin API is not enabled on this server")
-            .into_admin_response();
-    };
-    let ctx = Ctx {
-        base_url: base_url(rt, &req),
-        admin,
-        rt: rt.clone(),
-    };
-    route(&ctx, req)
-        .await
-        .unwrap_or_else(Error::into_admin_response)
+impl Ctx {
+    /// The users.
+    fn users(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, User>> {
+        self.admin.directory().users()
+    }
+}
+
+impl Admin {
+    /// Answers one request under `/api/`.
+    pub(crate) async fn handle(self: &Arc<Self>, req: Request<ReqBody>) -> Response<ResBody> {
+        let (parts, body) = req.into_parts();
+        let ctx = Ctx {
+            base_url: self.shared.base_url(&parts),
+            admin: Arc::clone(self),
+        };
+        route(&ctx, Request::from_parts(parts, body))
+            .await
+            .unwrap_or_else(Error::into_admin_response)
+    }
 }
 
 async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
-    let user = {
-        let admin = &ctx.admin;
-        admin
-            .auth
-            .authenticate(
-                req.headers(),
-                || {
-                    Error::Unauthorized(
-                        "credentials are required: send HTTP Basic credentials of a user \
-                         holding the privilege 'access-rest-api'"
-                            .into(),
-                    )
-                },
-                |id| admin.lock().users.get(id).map(auth::Secrets::of),
-            )
-            .await?
-    };
-    let allowed = ctx
-        .admin
-        .lock()
-        .users
-        .get(&*user)
-        .is_some_and(|u| u.privileges.contains(PRIVILEGE_REST_API));
-    if !allowed {
-        return Err(Error::Forbidden(
-            format!("user '{user}' does not hold the privilege '{PRIVILEGE_REST_API}'").into(),
-        ));
-    }
+    ctx.admin
+        .directory()
+        .authenticate_admin(req.headers())
+        .await?;
 
     let path = req.uri().path().to_owned();
     let rest = path.strip_prefix("/api/").unwrap_or_default();
@@ -577,20 +514,6 @@ fn decode(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()
         .into_owned()
-}
-
-/// The base of absolute URLs: the configured public base URL, else from `Host`.
-fn base_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
-    if let Some(b) = &rt.config().public_base_url {
-        return b.clone();
-    }
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }
 
 /// Milliseconds since the Unix epoch, now.

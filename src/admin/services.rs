@@ -13,12 +13,13 @@ use serde_json::{json, Value};
 
 use super::deployments::{enc, resource_response};
 use super::paging::{cmp_opt, like, Page, Query};
-use super::store::{self, ServiceVersion};
 use super::{Ctx, State};
 use crate::definition::parse_definition;
 use crate::error::{Error, Result};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::router::SERVICE_PREFIX;
+use crate::store::deployments as store;
+use crate::store::registry::ServiceVersion;
 
 /// `GET /api/repository/services`.
 pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody>> {
@@ -44,7 +45,7 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
             "Value for param 'latest' can only be used together with 'key' or 'keyLike'",
         ));
     }
-    let snapshot = ctx.rt.snapshot();
+    let snapshot = ctx.admin.mounts.snapshot();
     let st = ctx.admin.lock();
     let tenant = |s: &ServiceVersion| -> (&str, Option<&str>) {
         st.deployments
@@ -103,7 +104,7 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
 
 /// `GET /api/repository/services/{id}`.
 pub(super) fn get(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
-    let snapshot = ctx.rt.snapshot();
+    let snapshot = ctx.admin.mounts.snapshot();
     let st = ctx.admin.lock();
     let s = st.services.get(id).ok_or_else(|| no_service(id))?;
     Ok(body::json_response(
@@ -134,7 +135,7 @@ pub(super) async fn model(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
 /// `GET /api/repository/routes`: every URL the live snapshot answers, with the service
 /// version behind it.
 pub(super) fn routes(ctx: &Ctx) -> Result<Response<ResBody>> {
-    let snapshot = ctx.rt.snapshot();
+    let snapshot = ctx.admin.mounts.snapshot();
     let st = ctx.admin.lock();
     let deployments_dir = ctx.admin.data_dir().join(store::DEPLOYMENTS_DIR);
     let data: Vec<Value> = snapshot

@@ -15,13 +15,14 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{canonical_privilege, is_token, new_token, PRIVILEGES, PRIVILEGE_REST_API};
 use super::deployments::enc;
 use super::paging::{cmp_opt, like, Page, Query};
-use super::store::{self, User};
 use super::Ctx;
+use crate::auth::credentials::{canonical_privilege, is_token, new_token};
+use crate::auth::{PRIVILEGES, PRIVILEGE_REST_API};
 use crate::error::{Error, Result};
 use crate::http::body::{self, ReqBody, ResBody};
+use crate::store::registry::User;
 
 /// The largest user request body.
 const MAX_BODY_BYTES: u64 = 64 << 10;
@@ -106,9 +107,8 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
     let privilege = q
         .get("privilege")
         .map(|p| canonical_privilege(p).unwrap_or_else(|| "\u{0}unknown".to_owned()));
-    let st = ctx.admin.lock();
-    let items: Vec<&User> = st
-        .users
+    let users = ctx.users();
+    let items: Vec<&User> = users
         .values()
         .filter(|u| q.get("id").is_none_or(|v| u.id == v))
         .filter(|u| q.get("idLike").is_none_or(|v| like(v, &u.id)))
@@ -131,8 +131,8 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
 
 /// `GET /api/identity/users/{id}`.
 pub(super) fn get(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
-    let st = ctx.admin.lock();
-    let u = st.users.get(id).ok_or_else(|| no_user(id))?;
+    let users = ctx.users();
+    let u = users.get(id).ok_or_else(|| no_user(id))?;
     Ok(body::json_response(StatusCode::OK, &render(ctx, u)))
 }
 
@@ -144,14 +144,14 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
     let privileges = privileges(&new.privileges)?;
     let admin = &ctx.admin;
     let _changes = admin.changes.lock().await;
-    if admin.lock().users.contains_key(&new.id) {
+    if ctx.users().contains_key(&new.id) {
         return Err(Error::conflict(format!(
             "a user with id '{}' already exists",
             new.id
         )));
     }
     let user = User {
-        password_hash: admin.auth.hash(new.password).await?,
+        password_hash: admin.directory().hash(new.password).await?,
         token_hash: None,
         id: new.id,
         first_name: new.first_name,
@@ -181,11 +181,8 @@ pub(super) async fn update(
     let new_privileges = change.privileges.as_deref().map(privileges).transpose()?;
     let admin = &ctx.admin;
     let _changes = admin.changes.lock().await;
-    let (mut user, admins) = {
-        let st = admin.lock();
-        let u = st.users.get(id).ok_or_else(|| no_user(id))?.clone();
-        (u, st.admins())
-    };
+    let admins = admin.directory().admins();
+    let mut user = ctx.users().get(id).ok_or_else(|| no_user(id))?.clone();
     if let Some(p) = new_privileges {
         if user.privileges.contains(PRIVILEGE_REST_API)
             && !p.contains(PRIVILEGE_REST_API)
@@ -196,7 +193,7 @@ pub(super) async fn update(
         user.privileges = p;
     }
     if let Some(p) = change.password {
-        user.password_hash = admin.auth.hash(p).await?;
+        user.password_hash = admin.directory().hash(p).await?;
     }
     if change.first_name.is_some() {
         user.first_name = change.first_name;
@@ -212,17 +209,17 @@ pub(super) async fn update(
 pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
     let admin = &ctx.admin;
     let _changes = admin.changes.lock().await;
-    {
-        let st = admin.lock();
-        let u = st.users.get(id).ok_or_else(|| no_user(id))?;
-        if u.privileges.contains(PRIVILEGE_REST_API) && st.admins() == 1 {
-            return Err(last_admin(id));
-        }
+    let directory = admin.directory();
+    let is_admin = directory
+        .users()
+        .get(id)
+        .ok_or_else(|| no_user(id))?
+        .privileges
+        .contains(PRIVILEGE_REST_API);
+    if is_admin && directory.admins() == 1 {
+        return Err(last_admin(id));
     }
-    let owned = id.to_owned();
-    admin.db(move |c| store::delete_user(c, &owned)).await?;
-    admin.lock().users.remove(id);
-    admin.auth.forget_all();
+    directory.remove(id).await?;
     tracing::info!(user = %id, "Admin user deleted.");
     let mut resp = Response::new(body::full(bytes::Bytes::new()));
     *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -234,14 +231,9 @@ pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
 pub(super) async fn new_user_token(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
     let admin = &ctx.admin;
     let _changes = admin.changes.lock().await;
-    let mut user = admin
-        .lock()
-        .users
-        .get(id)
-        .ok_or_else(|| no_user(id))?
-        .clone();
+    let mut user = ctx.users().get(id).ok_or_else(|| no_user(id))?.clone();
     let token = new_token();
-    user.token_hash = Some(admin.auth.hash(token.clone()).await?);
+    user.token_hash = Some(admin.directory().hash(token.clone()).await?);
     save(ctx, user).await?;
     tracing::info!(user = %id, "Service token generated.");
     let mut resp = body::json_response(StatusCode::CREATED, &json!({"id": id, "token": token}));
@@ -255,12 +247,7 @@ pub(super) async fn new_user_token(ctx: &Ctx, id: &str) -> Result<Response<ResBo
 pub(super) async fn delete_user_token(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
     let admin = &ctx.admin;
     let _changes = admin.changes.lock().await;
-    let mut user = admin
-        .lock()
-        .users
-        .get(id)
-        .ok_or_else(|| no_user(id))?
-        .clone();
+    let mut user = ctx.users().get(id).ok_or_else(|| no_user(id))?.clone();
     if user.token_hash.take().is_none() {
         return Err(Error::not_found(format!("user '{id}' has no token")));
     }
@@ -271,13 +258,9 @@ pub(super) async fn delete_user_token(ctx: &Ctx, id: &str) -> Result<Response<Re
     Ok(resp)
 }
 
-/// Writes `user` through to the database, then to memory; forgets verified credentials.
+/// Writes `user` through to the registry, then to memory; forgets verified credentials.
 async fn save(ctx: &Ctx, user: User) -> Result<()> {
-    let u = user.clone();
-    ctx.admin.db(move |c| store::put_user(c, &u)).await?;
-    ctx.admin.lock().users.insert(user.id.clone(), user);
-    ctx.admin.auth.forget_all();
-    Ok(())
+    ctx.admin.directory().save(user).await
 }
 
 /// Reads a bounded JSON body. Malformed JSON is 400; an unknown property or a wrongly

@@ -1,4 +1,5 @@
-//! Service definitions: the JSON files users write, one per service (spec/definitions.md).
+//! Service definitions: the JSON files users write, one per service (the format is in
+//! `definitions.md` beside this module and in the README).
 //!
 //! Field names are fixed; unknown fields are refused so that a typo fails loudly instead of
 //! being silently ignored. Loading is two-phase: every file is parsed, then the set is
@@ -10,7 +11,6 @@ mod validate;
 
 use serde::{Deserialize, Serialize};
 
-use crate::admission::Limits;
 use crate::protocol::ContentType;
 
 pub use load::{load_dir, parse_definition, LoadedDefinition, Problem, Problems};
@@ -266,7 +266,59 @@ pub struct FileResourceDefinition {
     pub max_requests_per_second: Option<f64>,
 }
 
-/// What runs behind an operation: exactly one of `builtin`, `command`, `handler`.
+/// The limits of one operation, from its definition. All optional; none means unlimited
+/// (the server's connection cap still bounds everything). `router::admission` enforces
+/// them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// The most executions running at once.
+    pub max_concurrent: Option<usize>,
+    /// How long a request waits for a slot; default 10 s.
+    pub queue_timeout: Option<std::time::Duration>,
+    /// The most requests admitted per second (bursts up to one second's worth).
+    pub max_per_second: Option<f64>,
+}
+
+/// The builtin processes, by the name a definition gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// `echo`: each output takes the input of the same name (message actions).
+    Echo,
+    /// `store`: the embedded store (data actions and file resources).
+    Store,
+}
+
+impl Builtin {
+    /// Every builtin.
+    pub const ALL: [Builtin; 2] = [Builtin::Echo, Builtin::Store];
+
+    /// The name definitions use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Builtin::Echo => "echo",
+            Builtin::Store => "store",
+        }
+    }
+
+    /// The builtin of `name`.
+    pub fn parse(name: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.as_str() == name)
+    }
+}
+
+/// What a [`ProcessSpec`] names, once its "exactly one" rule holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessKind<'a> {
+    /// A builtin; `Err` carries a name that is none.
+    Builtin(Result<Builtin, &'a str>),
+    /// A program and its arguments.
+    Command(&'a [String]),
+    /// A registered Rust handler.
+    Handler(&'a str),
+}
+
+/// What runs behind an operation: exactly one of `builtin`, `command`, `handler`, as the
+/// file writes it; [`ProcessSpec::kind`] is the typed form every reader uses.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProcessSpec {
@@ -279,6 +331,27 @@ pub struct ProcessSpec {
     /// A Rust handler registered under this name by an embedding runtime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handler: Option<String>,
+}
+
+impl ProcessSpec {
+    /// Which process this is.
+    ///
+    /// # Errors
+    ///
+    /// The spec sets none or several of the three fields.
+    pub fn kind(&self) -> Result<ProcessKind<'_>, &'static str> {
+        match (&self.builtin, &self.command, &self.handler) {
+            (Some(b), None, None) => Ok(ProcessKind::Builtin(Builtin::parse(b).ok_or(b.as_str()))),
+            (None, Some(argv), None) => Ok(ProcessKind::Command(argv)),
+            (None, None, Some(h)) => Ok(ProcessKind::Handler(h)),
+            _ => Err("a process needs exactly one of \"builtin\", \"command\", \"handler\""),
+        }
+    }
+
+    /// Whether this spec names `builtin`.
+    pub fn is_builtin(&self, builtin: Builtin) -> bool {
+        matches!(self.kind(), Ok(ProcessKind::Builtin(Ok(b))) if b == builtin)
+    }
 }
 
 /// Builds the admission [`Limits`] of a definition that carries the three limit fields.

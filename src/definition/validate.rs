@@ -3,13 +3,14 @@
 use std::collections::HashSet;
 
 use super::{
-    LoadedDefinition, Problem, Problems, ProcessSpec, ServiceDefinition, ValueDefinition, FILE_TYPE,
+    Builtin, LoadedDefinition, Problem, Problems, ProcessKind, ProcessSpec, ServiceDefinition,
+    ValueDefinition, FILE_TYPE,
 };
 
 /// The builtin processes a message action may name.
-const ACTION_BUILTINS: &[&str] = &["echo"];
+const ACTION_BUILTINS: &[Builtin] = &[Builtin::Echo];
 /// The builtin processes a data action or file resource may name.
-const STORE_BUILTINS: &[&str] = &["store"];
+const STORE_BUILTINS: &[Builtin] = &[Builtin::Store];
 
 /// The slug of an action name: lower case, runs of non-alphanumerics turned into `-`,
 /// no leading or trailing `-` (`Say Hello, World!` → `say-hello-world`).
@@ -337,31 +338,25 @@ fn check_values(
 fn check_process(
     at: &str,
     spec: &ProcessSpec,
-    builtins: &[&str],
+    builtins: &[Builtin],
     push: &mut impl FnMut(String, String),
 ) {
-    let set = [
-        spec.builtin.is_some(),
-        spec.command.is_some(),
-        spec.handler.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if set != 1 {
-        push(
-            at.to_owned(),
-            "a process needs exactly one of \"builtin\", \"command\", \"handler\"".into(),
-        );
-        return;
-    }
-    if let Some(b) = &spec.builtin {
-        if !builtins.contains(&b.as_str()) {
+    let kind = match spec.kind() {
+        Ok(k) => k,
+        Err(msg) => {
+            push(at.to_owned(), msg.into());
+            return;
+        }
+    };
+    if let ProcessKind::Builtin(b) = kind {
+        if !b.is_ok_and(|b| builtins.contains(&b)) {
+            let names: Vec<&str> = builtins.iter().map(|b| b.as_str()).collect();
             push(
                 format!("{at}.builtin"),
                 format!(
-                    "unknown builtin '{b}' here; expected one of: {}",
-                    builtins.join(", ")
+                    "unknown builtin '{}' here; expected one of: {}",
+                    spec.builtin.as_deref().unwrap_or_default(),
+                    names.join(", ")
                 ),
             );
         }

@@ -118,6 +118,56 @@ pub async fn read_limited(
     })
 }
 
+/// `GET /health` (of the server or of one service): 200 with a small JSON status.
+pub fn health() -> Response<ResBody> {
+    json_bytes_response(StatusCode::OK, Bytes::from_static(br#"{"status":"UP"}"#))
+}
+
+/// What a blank body (empty or only whitespace) means to the endpoint reading it.
+#[derive(Debug, Clone, Copy)]
+pub enum Blank {
+    /// The body is required: a blank one is refused with 400 and this message.
+    Refuse(&'static str),
+    /// The body is optional: a blank one reads as the type's default.
+    Default,
+}
+
+/// Reads a JSON body of at most `limit` bytes and parses it, refusing or defaulting a
+/// blank one as `blank` says. Returns the bytes too, for debug capture.
+///
+/// # Errors
+///
+/// 413 over the limit, 408 for a stalled body, 400 for a refused blank body or JSON that
+/// does not parse.
+pub async fn read_json<T: serde::de::DeserializeOwned + Default>(
+    body: ReqBody,
+    headers: &http::HeaderMap,
+    limit: u64,
+    blank: Blank,
+) -> Result<(Bytes, T)> {
+    let bytes = read_limited(body, content_length(headers), limit).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return match blank {
+            Blank::Refuse(msg) => Err(Error::bad_request(msg)),
+            Blank::Default => Ok((bytes, T::default())),
+        };
+    }
+    let value = serde_json::from_slice(&bytes)?;
+    Ok((bytes, value))
+}
+
+/// Maps the errors of `multer`, for every multipart body fss reads: the whole body or one
+/// part over its limit is 413, a body that stalls or fails while being read is what
+/// [`read_error`] says (408 for a stall), anything else is a malformed body (400).
+pub fn multer_error(e: multer::Error) -> Error {
+    match e {
+        multer::Error::StreamSizeExceeded { limit } => Error::PayloadTooLarge { limit },
+        multer::Error::FieldSizeExceeded { limit, .. } => Error::PayloadTooLarge { limit },
+        multer::Error::StreamReadFailed(e) => read_error(e),
+        other => Error::bad_request(format!("the multipart body is malformed: {other}")),
+    }
+}
+
 /// The `Content-Length` of a request, when it sent a valid one.
 pub fn content_length(headers: &http::HeaderMap) -> Option<u64> {
     headers

@@ -2,3 +2,5 @@
 
 pub mod body;
 pub mod header;
+mod problem;
+pub mod request;

@@ -11,7 +11,7 @@ use http::{Request, Response, StatusCode};
 use super::Context;
 use crate::definition::{ServiceDefinition, ValueDefinition};
 use crate::error::Result;
-use crate::http::body::{self, ReqBody, ResBody};
+use crate::http::body::{self, Blank, ReqBody, ResBody};
 use crate::protocol::{
     DescribeInstall, DescribeServiceActionResponse, DescribeServiceRequest,
     DescribeServiceResponse, DescribeValue, TypeElement, TypeElementBinding, TypeElementProperty,
@@ -25,14 +25,14 @@ pub(crate) async fn handle(
     install: bool,
 ) -> Result<Response<ResBody>> {
     let (parts, body) = req.into_parts();
-    let limit = ctx.rt.config().max_request_bytes;
-    let bytes = body::read_limited(body, body::content_length(&parts.headers), limit).await?;
     // A body is optional; when one is sent it must be JSON.
-    let request: DescribeServiceRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-        DescribeServiceRequest::default()
-    } else {
-        serde_json::from_slice(&bytes)?
-    };
+    let (_, request): (_, DescribeServiceRequest) = body::read_json(
+        body,
+        &parts.headers,
+        ctx.max_request_bytes(),
+        Blank::Default,
+    )
+    .await?;
     let mut resp = describe(&ctx.service.definition);
     resp.culture = request.culture;
     resp.uri = request.uri;

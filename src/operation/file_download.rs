@@ -20,6 +20,7 @@ use super::Context;
 use crate::error::{Error, Result};
 use crate::execution::{Execution, OperationKind, FILE_CONTENT_TYPE, FILE_NAME};
 use crate::http::body::{ReqBody, ResBody};
+use crate::http::header::content_disposition;
 
 /// Bytes read from disk per chunk of the answer.
 const READ_CHUNK: usize = 64 << 10;
@@ -34,11 +35,13 @@ pub(crate) async fn handle(
         .decode_utf8()
         .map_err(|_| Error::bad_request("file id is not valid UTF-8"))?
         .into_owned();
-    let files = &ctx.rt.stores().files;
-    let record = files
-        .get(ctx.service.name.to_string(), id.clone())
+    let stored = ctx
+        .shared
+        .store
+        .file(&ctx.service.name, &id)
         .await?
         .ok_or_else(|| Error::not_found(format!("no file with id '{id}'")))?;
+    let record = &stored.record;
     let mut execution = Execution::new(
         ctx.exec_id.clone(),
         ctx.service.name.clone(),
@@ -49,7 +52,7 @@ pub(crate) async fn handle(
     execution.track(FILE_CONTENT_TYPE, record.content_type.clone());
     ctx.note_execution(&execution);
 
-    let mut file = match tokio::fs::File::open(files.path_of(&record)).await {
+    let mut file = match tokio::fs::File::open(&stored.path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             tracing::warn!(%id, "Indexed file has no bytes on disk.");
@@ -160,39 +163,6 @@ fn parse_range(value: &[u8], size: u64) -> Result<Option<(u64, u64)>> {
     Ok(Some(range))
 }
 
-/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266): the
-/// plain `filename` replaces what is not printable ASCII, `"` and `\` with `_`.
-fn content_disposition(kind: &str, name: &str) -> HeaderValue {
-    const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'!')
-        .remove(b'#')
-        .remove(b'$')
-        .remove(b'&')
-        .remove(b'+')
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'^')
-        .remove(b'_')
-        .remove(b'`')
-        .remove(b'|')
-        .remove(b'~');
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = percent_encoding::utf8_percent_encode(name, ATTR_CHAR);
-    HeaderValue::from_str(&format!(
-        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
-    ))
-    .expect("printable ASCII makes a valid header value")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,14 +179,5 @@ mod tests {
         assert_eq!(parse_range(b"bytes=5-1", 100).unwrap(), None);
         assert_eq!(parse_range(b"bytes=100-", 100).unwrap_err().status(), 416);
         assert_eq!(parse_range(b"bytes=-0", 100).unwrap_err().status(), 416);
-    }
-
-    #[test]
-    fn disposition_has_both_names() {
-        let v = content_disposition("attachment", "résumé \"1\".pdf");
-        assert_eq!(
-            v.to_str().unwrap(),
-            "attachment; filename=\"r_sum_ _1_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%221%22.pdf"
-        );
     }
 }

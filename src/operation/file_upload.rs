@@ -21,18 +21,17 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::{json, Map};
 
-use super::file_list::{self, FileView, Selected};
+use super::file::{execution, select_resource, Selected};
 use super::Context;
 use crate::error::{Error, Result};
-use crate::execution::{Execution, OperationKind, FILE_CONTENT_TYPE, FILE_NAME};
+use crate::execution::{OperationKind, FILE_CONTENT_TYPE, FILE_NAME};
 use crate::http::body::{self, ReqBody, ResBody};
-use crate::process::Process;
+use crate::http::request::query_pairs;
+use crate::process::file::Upload;
+use crate::process::{Spool, SpooledFile};
 use crate::protocol::{FileDataRequest, ObjectDataResponse};
 use crate::router::Service;
-use crate::runtime::Runtime;
-use crate::store::files::{Finished, NewFile, Sink};
 
 /// The largest request (JSON) part of a multipart upload.
 pub(crate) const MAX_REQUEST_PART_BYTES: u64 = 256 << 10;
@@ -43,21 +42,6 @@ const MAX_NAME_BYTES: usize = 1024;
 /// The name of the request part in the engine's and the Java SDK's uploads.
 const REQUEST_PART: &str = "FileDataRequest";
 const OCTET_STREAM: &str = "application/octet-stream";
-
-/// Prepares the store for a service before it is mounted: one folder per file resource
-/// and the index.
-pub(crate) fn prepare(rt: &Runtime, service: &Service) -> Result<()> {
-    if service.file_resources.is_empty() {
-        return Ok(());
-    }
-    let paths: Vec<&str> = service
-        .definition
-        .file_resources
-        .iter()
-        .map(|f| f.path.as_str())
-        .collect();
-    rt.stores().files.prepare(&service.name, &paths)
-}
 
 /// Answers a file upload request.
 pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<Response<ResBody>> {
@@ -98,7 +82,7 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
 /// A file streamed to its temp file, with the request that came with it.
 struct Received {
     request: FileDataRequest,
-    file: Finished,
+    file: SpooledFile,
     name: String,
     content_type: String,
 }
@@ -131,63 +115,27 @@ async fn finish(
         .upload
         .as_ref()
         .expect("upload_resource checks that the resource has an upload");
-    let mut execution = Execution::new(
-        ctx.exec_id.clone(),
-        service.name.clone(),
+    let mut execution = execution(
+        ctx,
         OperationKind::FileUpload,
         selected.resource_path.clone(),
-    );
-    execution.properties = file_list::properties(service, parts, &request)?;
+        parts,
+        &request,
+    )?;
     execution.track(FILE_NAME, name.clone());
     execution.track(FILE_CONTENT_TYPE, content_type.clone());
     ctx.note_execution(&execution);
-    let base = file_list::base_url(ctx, parts);
-    let files = &ctx.rt.stores().files;
-
-    let view = match process {
-        Process::Store => {
-            let folder = files.folder(&service.name, &selected.resource_path);
-            let record = files
-                .commit(
-                    file,
-                    folder,
-                    NewFile {
-                        service: service.name.to_string(),
-                        resource_path: selected.resource_path,
-                        name,
-                        content_type,
-                    },
-                )
-                .await?;
-            tracing::debug!(id = %record.id, size = record.size, "File stored.");
-            FileView::stored(&record, &base)
-        }
-        _ => {
-            let mut extra = Map::new();
-            extra.insert("resourcePath".into(), json!(selected.resource_path));
-            extra.insert(
-                "file".into(),
-                json!({
-                    "path": file.path().to_string_lossy(),
-                    "size": file.size(),
-                    "name": name,
-                    "contentType": content_type,
-                }),
-            );
-            let reply = process
-                .call(file_list::call(
-                    &execution,
-                    OperationKind::FileUpload,
-                    extra,
-                ))
-                .await?;
-            // The temp file is the process's to copy or move; what is left is removed
-            // when `file` drops.
-            drop(file);
-            let answered = reply.0.get("file").cloned().unwrap_or(json!({}));
-            FileView::from_reply(&answered, None, &execution)?
-        }
+    let base = ctx.shared.base_url(parts);
+    let upload = Upload {
+        service: &service.name,
+        resource_path: selected.resource_path,
+        file,
+        name,
+        content_type,
+        execution_id: &execution.id,
+        base_url: &base,
     };
+    let view = process.upload(upload, || Ok(execution.document())).await?;
     let response = ObjectDataResponse {
         culture: request.culture,
         object_data: vec![view.into_object()],
@@ -199,7 +147,7 @@ async fn finish(
 
 /// The resource an upload goes to; it must declare an upload.
 fn upload_resource<'a>(service: &'a Service, request: &FileDataRequest) -> Result<Selected<'a>> {
-    let selected = file_list::select_resource(service, request.resource_path.as_deref())?;
+    let selected = select_resource(service, request.resource_path.as_deref())?;
     if selected.resource.upload.is_none() {
         return Err(Error::not_found(format!(
             "file resource '{}' has no upload operation",
@@ -246,10 +194,10 @@ async fn multipart(
     );
     let mut form =
         multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
-    let files = &ctx.rt.stores().files;
+    let store = &ctx.shared.store;
 
     let mut request: Option<FileDataRequest> = None;
-    let mut received: Option<(Finished, String, String)> = None;
+    let mut received: Option<(SpooledFile, String, String)> = None;
     while let Some(mut field) = form.next_field().await.map_err(multer_error)? {
         let part_type = field
             .headers()
@@ -278,20 +226,14 @@ async fn multipart(
             let content_type = file_content_type(part_type.as_deref(), &name);
             // With the request known the temp file goes straight into its folder;
             // otherwise into the first resource's, to be moved on commit.
-            let (folder, limit) = match &request {
+            let (resource_path, limit) = match &request {
                 Some(r) => {
                     let s = upload_resource(service, r)?;
-                    (
-                        files.folder(&service.name, &s.resource_path),
-                        s.definition.max_upload_bytes(),
-                    )
+                    (s.resource_path, s.definition.max_upload_bytes())
                 }
-                None => {
-                    let s = file_list::select_resource(service, None)?;
-                    (files.folder(&service.name, &s.resource_path), largest)
-                }
+                None => (select_resource(service, None)?.resource_path, largest),
             };
-            let mut sink = files.begin(folder, &ctx.exec_id);
+            let mut sink = store.spool(&service.name, &resource_path, &ctx.exec_id);
             while let Some(chunk) = field.chunk().await.map_err(multer_error)? {
                 check_limit(&sink, &chunk, limit)?;
                 sink.write(chunk).await?;
@@ -322,20 +264,19 @@ fn parse_request(bytes: &[u8]) -> Result<FileDataRequest> {
         .map_err(|e| Error::bad_request(format!("the FileDataRequest part is not valid JSON: {e}")))
 }
 
-fn check_limit(sink: &Sink, chunk: &Bytes, limit: u64) -> Result<()> {
+fn check_limit(sink: &Spool, chunk: &Bytes, limit: u64) -> Result<()> {
     if sink.size() + chunk.len() as u64 > limit {
         return Err(Error::FileTooLarge { limit });
     }
     Ok(())
 }
 
-/// Maps multer's errors: limits → 413, a failing socket or a malformed body → 400.
+/// Maps multer's errors as every multipart body does, except that the per-part limit is
+/// the file's: a part over it is the file over `maxUploadBytes`.
 fn multer_error(e: multer::Error) -> Error {
     match e {
         multer::Error::FieldSizeExceeded { limit, .. } => Error::FileTooLarge { limit },
-        multer::Error::StreamSizeExceeded { limit } => Error::PayloadTooLarge { limit },
-        multer::Error::StreamReadFailed(e) => body::read_error(e),
-        other => Error::bad_request(format!("multipart body is malformed: {other}")),
+        other => body::multer_error(other),
     }
 }
 
@@ -346,7 +287,7 @@ async fn raw(ctx: &Context<'_>, parts: &Parts, mut body: ReqBody) -> Result<Rece
         .uri
         .query()
         .map(|q| {
-            url_pairs(q)
+            query_pairs(q)
                 .filter(|(k, _)| k == "name" || k == "resourcePath")
                 .collect()
         })
@@ -368,11 +309,10 @@ async fn raw(ctx: &Context<'_>, parts: &Parts, mut body: ReqBody) -> Result<Rece
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| ctx.exec_id.clone());
     let content_type = file_content_type(Some(OCTET_STREAM), &name);
-    let files = &ctx.rt.stores().files;
-    let mut sink = files.begin(
-        files.folder(&service.name, &selected.resource_path),
-        &ctx.exec_id,
-    );
+    let mut sink = ctx
+        .shared
+        .store
+        .spool(&service.name, &selected.resource_path, &ctx.exec_id);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(body::read_error)?;
         let Ok(chunk) = frame.into_data() else {
@@ -386,20 +326,6 @@ async fn raw(ctx: &Context<'_>, parts: &Parts, mut body: ReqBody) -> Result<Rece
         file: sink.finish().await?,
         name,
         content_type,
-    })
-}
-
-/// `application/x-www-form-urlencoded` pairs of a query string.
-fn url_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    q.split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        let dec = |s: &str| {
-            let s = s.replace('+', " ");
-            percent_encoding::percent_decode_str(&s)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        (dec(k), dec(v))
     })
 }
 

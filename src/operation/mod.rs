@@ -1,9 +1,15 @@
-//! Operation kinds: each decodes its request, fills the execution, runs the process, and
-//! encodes the answer. One module per kind; the process does the work, the operation
-//! owns the HTTP contract.
+//! Operation kinds: each decodes its request, fills the execution, hands the typed work to
+//! its process, and encodes the answer. One module per kind of the route table; the
+//! process does the work, the operation owns the HTTP contract. What the data operations
+//! share is in `data`, what the file operations share in `file`.
+//!
+//! An operation sees its service and the [`Shared`] parts of the runtime, nothing else:
+//! no mounts, no admin, no store but through processes.
 
+mod data;
 mod describe;
 pub(crate) use describe::describe as describe_response;
+mod file;
 mod file_delete;
 mod file_download;
 mod file_list;
@@ -20,29 +26,17 @@ use std::time::{Instant, SystemTime};
 use http::{HeaderValue, Request, Response};
 
 use crate::definition::ValueType;
-use crate::error::Result;
 use crate::execution::new_execution_id;
-use crate::http::body::{ReqBody, ResBody};
+use crate::execution::records::{self, DebugCapture, ExecutionRecord};
+use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::header::{BOOMI_DEBUG, EXECUTION_ID};
-use crate::records::{self, DebugCapture, ExecutionRecord};
-use crate::router::{Route, Service};
-use crate::runtime::Runtime;
-
-/// Prepares what a service needs before it answers (tables created, folders made).
-///
-/// # Errors
-///
-/// The service cannot be served on this data folder, e.g. a table whose property changed
-/// type.
-pub(crate) fn prepare(rt: &Runtime, service: &Service) -> Result<()> {
-    table_load::prepare(rt, service)?;
-    file_upload::prepare(rt, service)
-}
+use crate::router::{OperationKind, Route, Service};
+use crate::shared::Shared;
 
 /// Runs the operation `route` of `service` for `req`, then records its counters and,
 /// for operations, its execution record.
 pub(crate) async fn dispatch(
-    rt: &Runtime,
+    shared: &Shared,
     service: Arc<Service>,
     route: Route,
     req: Request<ReqBody>,
@@ -52,17 +46,14 @@ pub(crate) async fn dispatch(
     let uri = req.uri().clone();
     let slot = route.slot();
     let label = route.label();
-    let exec_id = match route {
-        Route::Describe | Route::Install | Route::Health => None,
-        _ => Some(new_execution_id()),
-    };
+    let exec_id = route.kind.is_execution().then(new_execution_id);
     // Shared, not copied: recording an action costs no allocation for its name.
-    let name = match route {
-        Route::Action(i) => Some(Arc::clone(&service.actions[i].name)),
+    let name = match route.kind {
+        OperationKind::Action => Some(Arc::clone(&service.actions[route.action].name)),
         _ => None,
     };
     let ctx = Context {
-        rt,
+        shared,
         service: Arc::clone(&service),
         exec_id: exec_id.clone().unwrap_or_default(),
         debug: is_debug(&req),
@@ -71,18 +62,21 @@ pub(crate) async fn dispatch(
             ..Notes::default()
         }),
     };
-    let result = match route {
-        Route::Describe => describe::handle(&ctx, req, false).await,
-        Route::Install => describe::handle(&ctx, req, true).await,
-        Route::Health => Ok(crate::runtime::health()),
-        Route::Action(i) => message_action::handle(&ctx, i, req).await,
-        Route::TableLoad => table_load::handle(&ctx, req).await,
-        Route::RowUpdate => row_update::handle(&ctx, req).await,
-        Route::RowDelete => row_delete::handle(&ctx, req).await,
-        Route::FileList => file_list::handle(&ctx, req).await,
-        Route::FileUpload => file_upload::handle(&ctx, req).await,
-        Route::FileDelete => file_delete::handle(&ctx, req).await,
-        Route::FileDownload(id) => file_download::handle(&ctx, &id, req).await,
+    let result = match route.kind {
+        OperationKind::Describe => describe::handle(&ctx, req, false).await,
+        OperationKind::Install => describe::handle(&ctx, req, true).await,
+        OperationKind::Health => Ok(body::health()),
+        OperationKind::Action => message_action::handle(&ctx, route.action, req).await,
+        OperationKind::TableLoad => table_load::handle(&ctx, req).await,
+        OperationKind::RowUpdate => row_update::handle(&ctx, req).await,
+        OperationKind::RowDelete => row_delete::handle(&ctx, req).await,
+        OperationKind::FileList => file_list::handle(&ctx, req).await,
+        OperationKind::FileUpload => file_upload::handle(&ctx, req).await,
+        OperationKind::FileDelete => file_delete::handle(&ctx, req).await,
+        OperationKind::FileDownload => {
+            let id = route.file_id.as_deref().unwrap_or_default();
+            file_download::handle(&ctx, id, req).await
+        }
     };
     let mut resp = result.unwrap_or_else(|e| e.into_service_problem(uri.path()));
     let elapsed = started.elapsed();
@@ -94,7 +88,7 @@ pub(crate) async fn dispatch(
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert(EXECUTION_ID, v);
         }
-        let records = rt.records();
+        let records = &shared.records;
         if records.is_enabled() {
             let notes = ctx.notes.into_inner().unwrap_or_default();
             let mut record = ExecutionRecord::new(
@@ -143,10 +137,13 @@ pub(crate) struct Notes {
     pub(crate) debug: Option<DebugCapture>,
 }
 
-/// What every operation handler gets: the runtime, the service, the execution id.
+/// What every operation handler gets: the shared parts, the service, the execution id.
 pub(crate) struct Context<'a> {
-    pub(crate) rt: &'a Runtime,
+    /// What operations may use of the runtime.
+    pub(crate) shared: &'a Shared,
+    /// The service of the request.
     pub(crate) service: Arc<Service>,
+    /// The execution id (empty for describe and health).
     pub(crate) exec_id: String,
     /// The request asked for debug capture.
     pub(crate) debug: bool,
@@ -159,6 +156,11 @@ impl Context<'_> {
         if let Ok(mut n) = self.notes.lock() {
             f(&mut n);
         }
+    }
+
+    /// The largest JSON body of this service's requests, unless an operation sets its own.
+    pub(crate) fn max_request_bytes(&self) -> u64 {
+        self.shared.config.max_request_bytes
     }
 
     /// Copies the execution's name and tracked properties into its record.

@@ -1,9 +1,14 @@
 //! Processes: the logic behind an operation.
 //!
 //! A process is a builtin (`echo`, `store`), a `command` run per execution, or a Rust
-//! [`Handler`] that an embedding runtime registers by name. Commands and handlers share
-//! one contract: a JSON document in (the [`ProcessCall`]) and a JSON document out, as
-//! spec/definitions.md describes for commands.
+//! [`Handler`] that an embedding runtime registers by name. Operations hand every process
+//! the same typed work — a message action's inputs, a data action's filter and objects, an
+//! upload's spooled file — through one method per kind of work ([`Process::load`],
+//! `save`, `delete`, `upload`, `list`, [`Process::answer_now`] and [`Process::call`]);
+//! each builtin answers it directly, commands and handlers through one contract: a JSON
+//! document in (the [`ProcessCall`]) and a JSON document out, as the README and
+//! `definition/definitions.md` describe for commands. This is the only layer that reaches
+//! the store.
 //!
 //! # Embedding
 //!
@@ -32,6 +37,10 @@
 //! ```
 
 mod command;
+pub(crate) mod data;
+mod echo;
+pub(crate) mod file;
+mod store;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -44,8 +53,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use command::CommandProcess;
+pub use store::StoreProcess;
+pub(crate) use store::{Spool, SpooledFile};
 
+use crate::definition::MessageActionDefinition;
 use crate::error::{Error, Result};
+use crate::protocol::EngineValue;
 
 /// What a handler's future resolves to.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply>> + Send + 'static>>;
@@ -114,7 +127,7 @@ pub enum Process {
     /// Outputs are the inputs of the same names.
     Echo,
     /// The embedded store (tables, files).
-    Store,
+    Store(Arc<StoreProcess>),
     /// A program run per execution.
     Command(Arc<CommandProcess>),
     /// A registered Rust handler.
@@ -125,7 +138,7 @@ impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Process::Echo => f.write_str("Echo"),
-            Process::Store => f.write_str("Store"),
+            Process::Store(_) => f.write_str("Store"),
             Process::Command(c) => f.debug_tuple("Command").field(c).finish(),
             Process::Handler(_) => f.write_str("Handler"),
         }
@@ -133,18 +146,32 @@ impl fmt::Debug for Process {
 }
 
 impl Process {
-    /// Runs a command or handler process with `call`.
+    /// Answers a message action at once when the process needs nothing but the inputs
+    /// (`echo`): its outputs, or `None` when it must be called with a document.
+    pub fn answer_now(
+        &self,
+        def: &MessageActionDefinition,
+        inputs: &[EngineValue],
+    ) -> Option<Vec<EngineValue>> {
+        match self {
+            Process::Echo => Some(echo::outputs(def, inputs)),
+            _ => None,
+        }
+    }
+
+    /// Runs the process with the document `call`.
     ///
     /// # Errors
     ///
-    /// The process failed ([`Error::Process`]), or this process is a builtin that the
-    /// operation must run itself.
+    /// The process failed ([`Error::Process`]), or it is the `store`, which works on typed
+    /// requests only (definitions never give it a message action).
     pub async fn call(&self, call: ProcessCall) -> Result<Reply> {
         match self {
             Process::Command(c) => c.run(&call).await,
             Process::Handler(h) => h.call(call).await,
-            Process::Echo | Process::Store => Err(Error::internal(
-                "a builtin process cannot be called with a process document",
+            Process::Echo => Ok(echo::reply(&call.inputs)),
+            Process::Store(_) => Err(Error::internal(
+                "the store process answers data actions and file resources only",
             )),
         }
     }

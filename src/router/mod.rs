@@ -4,21 +4,12 @@
 //! a service (and one more hash step for action URIs), so its cost does not grow with the
 //! number of services. In-flight requests hold the `Arc<Snapshot>` they started with.
 //!
-//! Paths under `/fs/{name}`:
-//!
-//! | method | path | route |
-//! | --- | --- | --- |
-//! | GET, POST | `/metadata` | describe |
-//! | POST | `/metadata/install` | describe (install form) |
-//! | GET | `/health` | health |
-//! | POST | `/actions/{uri}` | message action |
-//! | POST, PUT | `/data` | table load, row update |
-//! | POST | `/data/delete` | row delete |
-//! | POST | `/file` | file list |
-//! | POST | `/file/content`, `/files/content` | file upload |
-//! | POST | `/file/delete` | file delete |
-//! | GET | `/file/content/{id}` | file download |
+//! The table of what a service mounts is in [`route`]; the mounted set changes only
+//! through [`Mounts`].
 
+pub mod admission;
+mod mounts;
+mod route;
 mod service;
 
 use std::collections::HashMap;
@@ -28,76 +19,12 @@ use http::Method;
 
 use crate::error::{Error, Result};
 
+pub use mounts::Mounts;
+pub use route::{OperationKind, Route};
 pub use service::{DataAction, FileResource, MessageAction, Service};
 
 /// The URL prefix every service is mounted under.
 pub const SERVICE_PREFIX: &str = "/fs/";
-
-/// What a request path resolves to inside a service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// Describe, full form.
-    Describe,
-    /// Describe, install form.
-    Install,
-    /// Health of the service.
-    Health,
-    /// A message action, by index in the service.
-    Action(usize),
-    /// Load rows.
-    TableLoad,
-    /// Save rows.
-    RowUpdate,
-    /// Delete rows.
-    RowDelete,
-    /// List files.
-    FileList,
-    /// Upload a file.
-    FileUpload,
-    /// Delete a file.
-    FileDelete,
-    /// Download a file by id.
-    FileDownload(String),
-}
-
-/// The operation labels of the fixed stats slots of a service; actions follow them.
-pub(crate) const FIXED_SLOTS: [&str; 9] = [
-    "describe",
-    "health",
-    "load",
-    "save",
-    "delete",
-    "list",
-    "upload",
-    "download",
-    "fileDelete",
-];
-
-impl Route {
-    /// The index of this route's counters in [`Service::stats`].
-    pub fn slot(&self) -> usize {
-        match self {
-            Route::Describe | Route::Install => 0,
-            Route::Health => 1,
-            Route::TableLoad => 2,
-            Route::RowUpdate => 3,
-            Route::RowDelete => 4,
-            Route::FileList => 5,
-            Route::FileUpload => 6,
-            Route::FileDownload(_) => 7,
-            Route::FileDelete => 8,
-            Route::Action(i) => FIXED_SLOTS.len() + i,
-        }
-    }
-
-    /// The operation label of this route.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Route::Action(_) => "action",
-            other => FIXED_SLOTS[other.slot()],
-        }
-    }
-}
 
 /// One mounted URL, as the admin API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -180,68 +107,17 @@ fn not_found() -> Error {
     Error::not_found("no service is mounted at this path")
 }
 
-/// Checks `method` against the allowed ones of a route.
-fn allow(
-    method: &Method,
-    allowed: &'static [Method],
-    header: &'static str,
-    route: Route,
-) -> Result<Route> {
-    if allowed.contains(method) {
-        Ok(route)
-    } else {
-        Err(Error::MethodNotAllowed { allow: header })
-    }
-}
-
-impl Service {
-    /// Resolves the part of the path after `/fs/{name}`.
-    fn route(&self, method: &Method, sub: &str) -> Result<Route> {
-        const GET_POST: &[Method] = &[Method::GET, Method::POST];
-        const POST: &[Method] = &[Method::POST];
-        const GET: &[Method] = &[Method::GET];
-        let no_route = || Error::not_found("this service has no operation at this path");
-        match sub {
-            "/metadata" | "/metadata/" => allow(method, GET_POST, "GET, POST", Route::Describe),
-            "/metadata/install" => allow(method, POST, "POST", Route::Install),
-            "/health" => allow(method, GET, "GET", Route::Health),
-            "/data" => match (self.has_load, self.has_save) {
-                (false, false) => Err(no_route()),
-                (true, true) => match *method {
-                    Method::POST => Ok(Route::TableLoad),
-                    Method::PUT => Ok(Route::RowUpdate),
-                    _ => Err(Error::MethodNotAllowed { allow: "POST, PUT" }),
-                },
-                (true, false) => allow(method, POST, "POST", Route::TableLoad),
-                (false, true) => allow(method, &[Method::PUT], "PUT", Route::RowUpdate),
-            },
-            "/data/delete" if self.has_delete => allow(method, POST, "POST", Route::RowDelete),
-            "/file" if self.has_list => allow(method, POST, "POST", Route::FileList),
-            "/file/content" | "/files/content" if self.has_upload => {
-                allow(method, POST, "POST", Route::FileUpload)
-            }
-            "/file/delete" if self.has_files() => allow(method, POST, "POST", Route::FileDelete),
-            _ => {
-                if let Some(id) = sub.strip_prefix("/file/content/") {
-                    if self.has_files() && !id.is_empty() && !id.contains('/') {
-                        return allow(method, GET, "GET", Route::FileDownload(id.to_owned()));
-                    }
-                } else if let Some(uri) = sub.strip_prefix("/actions/") {
-                    let idx = self.action_index(uri).ok_or_else(|| {
-                        Error::not_found("this service has no message action at this path")
-                    })?;
-                    return allow(method, POST, "POST", Route::Action(idx));
-                }
-                Err(no_route())
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::definition::{parse_definition, LoadedDefinition};
+    use crate::process::StoreProcess;
+
+    fn test_store() -> Arc<StoreProcess> {
+        Arc::new(StoreProcess::new(crate::store::Stores::open(
+            std::path::Path::new("unused"),
+        )))
+    }
 
     fn snapshot(n: usize) -> Snapshot {
         let services = (0..n).map(|i| {
@@ -256,7 +132,7 @@ mod tests {
                 source: "t.json".into(),
                 base_dir: ".".into(),
             };
-            Arc::new(Service::build(&loaded, &|_| None).unwrap())
+            Arc::new(Service::build(&loaded, &|_| None, &test_store()).unwrap())
         });
         Snapshot::new(services)
     }
@@ -266,14 +142,15 @@ mod tests {
         let s = snapshot(3);
         let (svc, r) = s.route(&Method::POST, "/fs/Svc1/actions/echo").unwrap();
         assert_eq!(&*svc.name, "Svc1");
-        assert_eq!(r, Route::Action(0));
+        assert_eq!(r.kind, OperationKind::Action);
+        assert_eq!(r.action, 0);
         assert_eq!(
-            s.route(&Method::GET, "/fs/Svc2/metadata").unwrap().1,
-            Route::Describe
+            s.route(&Method::GET, "/fs/Svc2/metadata").unwrap().1.kind,
+            OperationKind::Describe
         );
         assert_eq!(
-            s.route(&Method::POST, "/fs/Svc2/data").unwrap().1,
-            Route::TableLoad
+            s.route(&Method::POST, "/fs/Svc2/data").unwrap().1.kind,
+            OperationKind::TableLoad
         );
     }
 
@@ -313,7 +190,9 @@ mod tests {
             source: "t.json".into(),
             base_dir: ".".into(),
         };
-        let s = Snapshot::new([Arc::new(Service::build(&loaded, &|_| None).unwrap())]);
+        let s = Snapshot::new([Arc::new(
+            Service::build(&loaded, &|_| None, &test_store()).unwrap(),
+        )]);
         assert!(s.route(&Method::POST, "/fs/My%20Service/actions/a").is_ok());
     }
 

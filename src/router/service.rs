@@ -4,14 +4,14 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::RouteInfo;
-use crate::admission::Admission;
+use super::admission::Admission;
+use super::route;
 use crate::definition::{
-    DataActionDefinition, FileResourceDefinition, LoadedDefinition, MessageActionDefinition,
-    Problem, Problems, ProcessSpec, ServiceDefinition,
+    Builtin, DataActionDefinition, FileResourceDefinition, LoadedDefinition,
+    MessageActionDefinition, Problem, Problems, ProcessKind, ProcessSpec, ServiceDefinition,
 };
 use crate::metrics::OpStats;
-use crate::process::{CommandProcess, Handler, Process};
+use crate::process::{CommandProcess, Handler, Process, StoreProcess};
 
 /// A message action ready to run.
 #[derive(Debug)]
@@ -74,7 +74,8 @@ pub struct Service {
     pub data_actions: HashMap<String, DataAction>,
     /// File resources, in definition order.
     pub file_resources: Vec<FileResource>,
-    /// Counters per operation, indexed by [`super::Route::slot`].
+    /// Counters per operation, indexed by [`super::Route::slot`]: the route table's fixed
+    /// slots, then one per action.
     pub stats: Vec<OpStats>,
     /// Requests need HTTP Basic credentials (`"auth": {"basic": true}`); the one check a
     /// request to a service without authentication pays.
@@ -87,7 +88,8 @@ pub struct Service {
 }
 
 impl Service {
-    /// Compiles a validated definition; `handler` resolves handler names.
+    /// Compiles a validated definition; `handler` resolves handler names, `store` is what
+    /// the `store` builtin runs on.
     ///
     /// # Errors
     ///
@@ -95,11 +97,12 @@ impl Service {
     pub fn build(
         loaded: &LoadedDefinition,
         handler: &dyn Fn(&str) -> Option<Arc<dyn Handler>>,
+        store: &Arc<StoreProcess>,
     ) -> Result<Self, Problems> {
         let def = &loaded.definition;
         let mut problems = Vec::new();
         let mut resolve = |spec: &ProcessSpec, at: String| -> Process {
-            resolve_process(spec, loaded, handler).unwrap_or_else(|msg| {
+            resolve_process(spec, loaded, handler, store).unwrap_or_else(|msg| {
                 problems.push(Problem::new(&loaded.source, at, msg));
                 Process::Echo
             })
@@ -162,8 +165,7 @@ impl Service {
             return Err(Problems(problems));
         }
         let any = |f: fn(&DataAction) -> bool| data_actions.values().any(f);
-        let mut stats: Vec<OpStats> = super::FIXED_SLOTS
-            .iter()
+        let mut stats: Vec<OpStats> = route::fixed_labels()
             .map(|op| OpStats::new(op, String::new()))
             .collect();
         stats.extend(
@@ -213,90 +215,24 @@ impl Service {
     pub fn action_definition(&self, idx: usize) -> &MessageActionDefinition {
         &self.definition.message_actions[self.actions[idx].index]
     }
-
-    /// Every URL this service answers.
-    pub fn routes(&self) -> Vec<RouteInfo> {
-        let base = format!(
-            "/fs/{}",
-            percent_encoding::utf8_percent_encode(&self.name, PATH_SEGMENT)
-        );
-        let service = self.name.to_string();
-        let mut out = Vec::new();
-        let mut add = |method: &'static str, sub: &str, kind: &'static str| {
-            out.push(RouteInfo {
-                method,
-                path: format!("{base}{sub}"),
-                service: service.clone(),
-                kind,
-            });
-        };
-        add("GET", "/metadata", "describe");
-        add("POST", "/metadata", "describe");
-        add("POST", "/metadata/install", "describe");
-        add("GET", "/health", "health");
-        for a in &self.actions {
-            add("POST", &format!("/actions/{}", a.uri), "action");
-        }
-        if self.has_load {
-            add("POST", "/data", "table load");
-        }
-        if self.has_save {
-            add("PUT", "/data", "row update");
-        }
-        if self.has_delete {
-            add("POST", "/data/delete", "row delete");
-        }
-        if self.has_list {
-            add("POST", "/file", "file list");
-        }
-        if self.has_upload {
-            add("POST", "/file/content", "file upload");
-            add("POST", "/files/content", "file upload");
-        }
-        if self.has_files() {
-            add("POST", "/file/delete", "file delete");
-            add("GET", "/file/content/{id}", "file download");
-        }
-        out
-    }
 }
-
-/// Characters escaped in a service name used as one path segment.
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
 
 fn resolve_process(
     spec: &ProcessSpec,
     loaded: &LoadedDefinition,
     handler: &dyn Fn(&str) -> Option<Arc<dyn Handler>>,
+    store: &Arc<StoreProcess>,
 ) -> Result<Process, String> {
-    if let Some(b) = &spec.builtin {
-        return match b.as_str() {
-            "echo" => Ok(Process::Echo),
-            "store" => Ok(Process::Store),
-            other => Err(format!("unknown builtin '{other}'")),
-        };
-    }
-    if let Some(argv) = &spec.command {
-        return Ok(Process::Command(Arc::new(CommandProcess::new(
+    match spec.kind()? {
+        ProcessKind::Builtin(Ok(Builtin::Echo)) => Ok(Process::Echo),
+        ProcessKind::Builtin(Ok(Builtin::Store)) => Ok(Process::Store(Arc::clone(store))),
+        ProcessKind::Builtin(Err(other)) => Err(format!("unknown builtin '{other}'")),
+        ProcessKind::Command(argv) => Ok(Process::Command(Arc::new(CommandProcess::new(
             argv,
             &loaded.base_dir,
-        ))));
-    }
-    if let Some(name) = &spec.handler {
-        return handler(name)
+        )))),
+        ProcessKind::Handler(name) => handler(name)
             .map(Process::Handler)
-            .ok_or_else(|| format!("no handler named '{name}' is registered"));
+            .ok_or_else(|| format!("no handler named '{name}' is registered")),
     }
-    Err("a process needs exactly one of \"builtin\", \"command\", \"handler\"".into())
 }

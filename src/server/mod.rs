@@ -21,8 +21,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use crate::app::Runtime;
 use crate::http::body;
-use crate::runtime::Runtime;
 
 /// Default connection cap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;

@@ -94,6 +94,40 @@ impl TestServer {
         }
     }
 
+    /// Enables the admin API on this server with the bootstrap admin `user`/`password`
+    /// (blocking work, run off the test's workers).
+    ///
+    /// # Errors
+    ///
+    /// What [`Runtime::enable_admin`] refuses.
+    pub async fn enable_admin(
+        &self,
+        config: fss::admin::AdminConfig,
+    ) -> Result<fss::admin::Enabled, fss::Error> {
+        let rt = self.runtime.clone();
+        tokio::task::spawn_blocking(move || rt.enable_admin(config))
+            .await
+            .expect("enabling the admin API does not panic")
+    }
+
+    /// Serves the definitions of `ops` on `data` with the admin API enabled, its
+    /// bootstrap admin `user`/`password`.
+    pub async fn start_admin(ops: &Path, data: &Path, user: &str, password: &str) -> TestServer {
+        let dir = data.to_path_buf();
+        let server = Self::start_config(
+            ops,
+            move |c| c.data_dir = dir,
+            |_| {},
+            ServerConfig::default(),
+        )
+        .await;
+        server
+            .enable_admin(admin_config(user, password))
+            .await
+            .expect("admin API enables");
+        server
+    }
+
     /// `http://ADDR{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
@@ -111,6 +145,15 @@ impl TestServer {
     pub async fn stop(mut self) {
         let task = self.begin_shutdown();
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
+}
+
+/// The admin settings with bootstrap admin `user`/`password`.
+pub fn admin_config(user: &str, password: &str) -> fss::admin::AdminConfig {
+    fss::admin::AdminConfig {
+        bootstrap_user: Some(user.into()),
+        bootstrap_password: Some(password.into()),
+        ..fss::admin::AdminConfig::default()
     }
 }
 

@@ -1,4 +1,4 @@
-//! The files store behind the `store` builtin of file resources.
+//! Stored files: the bytes on disk, and the [`FileIndex`] that names them.
 //!
 //! Layout under the data folder:
 //!
@@ -6,8 +6,8 @@
 //!   by its id (names live in the index, so two uploads of `report.pdf` never collide and
 //!   no client-supplied name ever reaches the file system). Every path segment is
 //!   percent-encoded so that no service name or folder can climb out of its folder.
-//! - `files.db`: the SQLite index (WAL) of id, service, resource path, name, content type,
-//!   size, created, modified.
+//! - the index ([`FileIndex`]; `files.db` on the embedded backend) of id, service,
+//!   resource path, name, content type, size, created, modified.
 //!
 //! Invariants: an upload is written to a hidden temp file in its target folder by a
 //! blocking writer fed through a bounded channel (memory per upload is bounded by
@@ -16,7 +16,7 @@
 //! request — is removed when its [`Sink`] is dropped, so nothing partial is ever visible.
 //! Every SQLite call and every fsync runs on the blocking pool.
 
-mod index;
+mod record;
 mod sink;
 
 use std::path::{Path, PathBuf};
@@ -24,13 +24,11 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-pub(crate) use index::{FileRecord, ListQuery, OrderColumn};
+pub(crate) use record::{FileRecord, ListQuery, OrderColumn};
 pub(crate) use sink::{Finished, Sink};
 
 /// The folder under the data folder that holds stored files.
 const FILES_DIR: &str = "files";
-/// The index database under the data folder.
-const INDEX_FILE: &str = "files.db";
 /// The bytes handed to the writer at once; smaller network chunks are coalesced.
 pub(crate) const WRITE_CHUNK: usize = 256 << 10;
 /// How many chunks may wait for the writer before the upload waits for the disk.
@@ -47,7 +45,27 @@ pub(crate) struct Files {
 #[derive(Debug)]
 struct Inner {
     data_dir: PathBuf,
-    index: index::Index,
+    index: Arc<dyn FileIndex>,
+}
+
+/// The index of stored files. Every method blocks; [`Files`] calls them on the blocking
+/// pool.
+pub(crate) trait FileIndex: Send + Sync + std::fmt::Debug {
+    /// Opens the index (mount time), so that a broken one fails the mount, not a request.
+    fn open(&self) -> Result<()>;
+    /// Adds a committed file.
+    fn insert(&self, record: &FileRecord) -> Result<()>;
+    /// The file `id` of `service`.
+    fn get(&self, service: &str, id: &str) -> Result<Option<FileRecord>>;
+    /// Removes the file `id` of `service`; returns what was removed.
+    fn delete(&self, service: &str, id: &str) -> Result<Option<FileRecord>>;
+    /// One page of the files of `service` in `resource_path`, and whether more follow.
+    fn list(
+        &self,
+        service: &str,
+        resource_path: &str,
+        query: &ListQuery,
+    ) -> Result<(Vec<FileRecord>, bool)>;
 }
 
 /// What an upload stores besides its bytes.
@@ -64,12 +82,12 @@ pub(crate) struct NewFile {
 }
 
 impl Files {
-    /// The store under `data_dir`; nothing is opened until first use.
-    pub(crate) fn new(data_dir: &Path) -> Self {
+    /// The files under `data_dir`, named by `index`; nothing is opened until first use.
+    pub(crate) fn new(data_dir: &Path, index: Arc<dyn FileIndex>) -> Self {
         Files {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_path_buf(),
-                index: index::Index::new(data_dir.join(INDEX_FILE)),
+                index,
             }),
         }
     }
@@ -98,7 +116,7 @@ impl Files {
             })?;
             remove_stale_temps(&dir);
         }
-        self.inner.index.with(|_| Ok(()))
+        self.inner.index.open()
     }
 
     /// Starts an upload into `folder`: a hidden temp file written by a blocking writer.
@@ -262,12 +280,6 @@ pub(crate) fn now_millis() -> i64 {
     crate::clock::now_millis()
 }
 
-/// `ms` since the epoch as `yyyy-MM-ddTHH:mm:ss.SSSZ` (the form Flow and Boomi profiles
-/// accept, protocol §4.8).
-pub(crate) fn iso_millis(ms: i64) -> String {
-    crate::clock::format_millis(ms, "Z")
-}
-
 /// A path segment safe on disk: controls, separators, `%` and a leading dot are
 /// percent-encoded, so `..`, `a/b` or `C:\x` stay one plain segment.
 fn encode_segment(seg: &str) -> String {
@@ -287,13 +299,6 @@ fn encode_segment(seg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_millis_formats_utc() {
-        assert_eq!(iso_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(iso_millis(1_718_454_645_007), "2024-06-15T12:30:45.007Z");
-    }
 
     #[test]
     fn only_stale_temp_files_are_removed() {
@@ -322,7 +327,12 @@ mod tests {
         assert_eq!(encode_segment("a/b"), "a%2Fb");
         assert_eq!(encode_segment("C:\\x"), "C%3A%5Cx");
         assert_eq!(encode_segment("Sample"), "Sample");
-        let files = Files::new(Path::new("/d"));
+        let files = Files::new(
+            Path::new("/d"),
+            Arc::new(crate::store::sqlite::SqliteFileIndex::new(
+                "/d/files.db".into(),
+            )),
+        );
         assert_eq!(
             files.folder("My Svc", "/file/reports"),
             Path::new("/d/files/My Svc/file/reports")

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
+use crate::store::files::{FileRecord, ListQuery};
+use crate::store::FileIndex;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS file (
@@ -28,89 +30,24 @@ CREATE INDEX IF NOT EXISTS file_by_folder ON file (service, resource_path, name)
 const COLUMNS: &str =
     "id, service, resource_path, name, content_type, size, created, modified, rel_path";
 
-/// One stored file as indexed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FileRecord {
-    /// The file id (`$File` `Id` and `externalId`).
-    pub(crate) id: String,
-    /// The service.
-    pub(crate) service: String,
-    /// The canonical resource path (`/file/reports`).
-    pub(crate) resource_path: String,
-    /// The cleaned name.
-    pub(crate) name: String,
-    /// The content type.
-    pub(crate) content_type: String,
-    /// Size in bytes.
-    pub(crate) size: i64,
-    /// Milliseconds since the epoch.
-    pub(crate) created: i64,
-    /// Milliseconds since the epoch.
-    pub(crate) modified: i64,
-    /// Where the bytes are, relative to the data folder.
-    pub(crate) rel_path: String,
-}
-
-/// The column a listing is ordered by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum OrderColumn {
-    /// The name (default).
-    #[default]
-    Name,
-    /// The id.
-    Id,
-    /// The content type.
-    ContentType,
-    /// Creation time.
-    Created,
-    /// Modification time.
-    Modified,
-}
-
-impl OrderColumn {
-    fn sql(self) -> &'static str {
-        match self {
-            OrderColumn::Name => "name",
-            OrderColumn::Id => "id",
-            OrderColumn::ContentType => "content_type",
-            OrderColumn::Created => "created",
-            OrderColumn::Modified => "modified",
-        }
-    }
-}
-
-/// Order, page and search of a listing.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ListQuery {
-    /// Order column.
-    pub(crate) order: OrderColumn,
-    /// Descending when true.
-    pub(crate) descending: bool,
-    /// Page size.
-    pub(crate) limit: u32,
-    /// Files skipped.
-    pub(crate) offset: u64,
-    /// Substring of the name, case-insensitive for ASCII letters.
-    pub(crate) search: Option<String>,
-}
-
 /// The index database, opened lazily.
 #[derive(Debug)]
-pub(super) struct Index {
+pub(crate) struct SqliteFileIndex {
     path: PathBuf,
     conn: Mutex<Option<Connection>>,
 }
 
-impl Index {
-    pub(super) fn new(path: PathBuf) -> Self {
-        Index {
+impl SqliteFileIndex {
+    /// The index in the database file `path`; nothing is opened until first use.
+    pub(crate) fn new(path: PathBuf) -> Self {
+        SqliteFileIndex {
             path,
             conn: Mutex::new(None),
         }
     }
 
     /// Runs `f` on the open connection, opening it first when needed.
-    pub(super) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         // A panic under this lock can only come from rusqlite itself; the connection is
         // still usable, so a poisoned lock is taken over.
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -119,8 +56,14 @@ impl Index {
         }
         f(guard.as_ref().expect("opened just above"))
     }
+}
 
-    pub(super) fn insert(&self, r: &FileRecord) -> Result<()> {
+impl FileIndex for SqliteFileIndex {
+    fn open(&self) -> Result<()> {
+        self.with(|_| Ok(()))
+    }
+
+    fn insert(&self, r: &FileRecord) -> Result<()> {
         self.with(|c| {
             c.execute(
                 &format!(
@@ -143,7 +86,7 @@ impl Index {
         })
     }
 
-    pub(super) fn get(&self, service: &str, id: &str) -> Result<Option<FileRecord>> {
+    fn get(&self, service: &str, id: &str) -> Result<Option<FileRecord>> {
         self.with(|c| {
             c.query_row(
                 &format!("SELECT {COLUMNS} FROM file WHERE id = ?1 AND service = ?2"),
@@ -155,7 +98,7 @@ impl Index {
         })
     }
 
-    pub(super) fn delete(&self, service: &str, id: &str) -> Result<Option<FileRecord>> {
+    fn delete(&self, service: &str, id: &str) -> Result<Option<FileRecord>> {
         self.with(|c| {
             c.query_row(
                 &format!("DELETE FROM file WHERE id = ?1 AND service = ?2 RETURNING {COLUMNS}"),
@@ -167,14 +110,14 @@ impl Index {
         })
     }
 
-    pub(super) fn list(
+    fn list(
         &self,
         service: &str,
         resource_path: &str,
         q: &ListQuery,
     ) -> Result<(Vec<FileRecord>, bool)> {
         let dir = if q.descending { "DESC" } else { "ASC" };
-        let col = q.order.sql();
+        let col = q.order.column_name();
         let search = q.search.as_deref().filter(|s| !s.is_empty());
         let query = format!(
             "SELECT {COLUMNS} FROM file WHERE service = ?1 AND resource_path = ?2 {} \
@@ -273,7 +216,7 @@ mod tests {
     #[test]
     fn list_orders_pages_and_searches() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = Index::new(dir.path().join("files.db"));
+        let idx = SqliteFileIndex::new(dir.path().join("files.db"));
         for (i, n) in ["b.txt", "a_1.txt", "c.txt", "a%2.txt"].iter().enumerate() {
             idx.insert(&rec(&format!("id{i}"), n, i as i64)).unwrap();
         }
@@ -296,7 +239,7 @@ mod tests {
         let q = ListQuery {
             limit: 10,
             offset: 1,
-            order: OrderColumn::Created,
+            order: crate::store::OrderColumn::Created,
             descending: true,
             ..ListQuery::default()
         };

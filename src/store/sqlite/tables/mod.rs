@@ -1,10 +1,10 @@
-//! The tables store: one SQLite table per (service, type) in `<data>/tables.db`.
+//! The SQLite [`TableStore`]: one SQLite table per (service, type) in `<data>/tables.db`.
 //!
 //! Concurrency: one dedicated writer thread owns the only write connection and takes jobs
 //! from a bounded channel (a full queue makes senders wait, memory does not grow); each
 //! job is one transaction, so a request is written whole or not at all. Loads run on
 //! `spawn_blocking` with a read-only connection from a small pool, at most
-//! [`Tables`]' reader count at once. The database is in WAL mode
+//! [`SqliteTables`]' reader count at once. The database is in WAL mode
 //! (`synchronous=NORMAL`), so readers never wait on the writer. No SQLite call runs on an
 //! async worker thread; creating tables at mount time (a synchronous call) runs under
 //! `block_in_place` when it is called from a multi-thread runtime.
@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::definition::TypeDefinition;
 use crate::error::{Error, Result};
 use crate::protocol::{ListFilter, MObject, Property};
+use crate::store::{StoreFuture, TableStore};
 use schema::{quote, sql_error, Table, ID_COLUMN};
 use value::Kind;
 
@@ -49,7 +50,7 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 64;
 
 /// The tables store under the data folder.
-pub(crate) struct Tables {
+pub(crate) struct SqliteTables {
     data_dir: PathBuf,
     /// Opened by the first mount that needs a table.
     db: OnceLock<Arc<Db>>,
@@ -57,9 +58,9 @@ pub(crate) struct Tables {
     tables: RwLock<HashMap<String, HashMap<String, Arc<Table>>>>,
 }
 
-impl std::fmt::Debug for Tables {
+impl std::fmt::Debug for SqliteTables {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tables")
+        f.debug_struct("SqliteTables")
             .field("data_dir", &self.data_dir)
             .field("open", &self.db.get().is_some())
             .finish_non_exhaustive()
@@ -80,7 +81,7 @@ struct Db {
     read_permits: Arc<Semaphore>,
 }
 
-impl Tables {
+impl SqliteTables {
     /// The store under `data_dir`; nothing is opened until a service needs a table.
     pub(crate) fn new(data_dir: &Path) -> Self {
         Self {
@@ -95,12 +96,7 @@ impl Tables {
     /// # Errors
     ///
     /// The database cannot be opened; a name cannot be a column; a property changed type.
-    pub(crate) fn prepare(
-        &self,
-        service: &str,
-        ty: &TypeDefinition,
-        key: Option<&str>,
-    ) -> Result<()> {
+    fn prepare_table(&self, service: &str, ty: &TypeDefinition, key: Option<&str>) -> Result<()> {
         let table = Table::new(service, ty, key)?;
         off_worker(|| {
             let db = self.open()?;
@@ -122,7 +118,7 @@ impl Tables {
     /// # Errors
     ///
     /// 400 for a filter that names unknown columns or carries unfit values.
-    pub(crate) async fn load(
+    async fn load_page(
         &self,
         service: &str,
         type_name: &str,
@@ -179,7 +175,7 @@ impl Tables {
     /// # Errors
     ///
     /// 400 naming the property whose value does not fit; nothing is written then.
-    pub(crate) async fn save(
+    async fn save_rows(
         &self,
         service: &str,
         type_name: &str,
@@ -223,12 +219,7 @@ impl Tables {
     /// # Errors
     ///
     /// Only failures of the store itself.
-    pub(crate) async fn delete(
-        &self,
-        service: &str,
-        type_name: &str,
-        ids: Vec<String>,
-    ) -> Result<()> {
+    async fn delete_rows(&self, service: &str, type_name: &str, ids: Vec<String>) -> Result<()> {
         let (db, table) = self.get(service, type_name)?;
         if ids.is_empty() {
             return Ok(());
@@ -285,6 +276,40 @@ impl Tables {
         let db = Db::open(self.data_dir.join(DB_FILE))?;
         // Two mounts racing here both open; the loser's writer thread ends with its sender.
         Ok(Arc::clone(self.db.get_or_init(|| db)))
+    }
+}
+
+impl TableStore for SqliteTables {
+    fn prepare(&self, service: &str, ty: &TypeDefinition, key: Option<&str>) -> Result<()> {
+        self.prepare_table(service, ty, key)
+    }
+
+    fn load<'a>(
+        &'a self,
+        service: &'a str,
+        type_name: &'a str,
+        filter: Option<&'a ListFilter>,
+        provided: &'a [MObject],
+    ) -> StoreFuture<'a, Bytes> {
+        Box::pin(self.load_page(service, type_name, filter, provided))
+    }
+
+    fn save<'a>(
+        &'a self,
+        service: &'a str,
+        type_name: &'a str,
+        objects: &'a [MObject],
+    ) -> StoreFuture<'a, Vec<MObject>> {
+        Box::pin(self.save_rows(service, type_name, objects))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        service: &'a str,
+        type_name: &'a str,
+        ids: Vec<String>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(self.delete_rows(service, type_name, ids))
     }
 }
 

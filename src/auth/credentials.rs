@@ -1,5 +1,5 @@
-//! HTTP Basic authentication of the admin API and of services with
-//! `"auth": {"basic": true}`, and the password and token hashes behind it.
+//! HTTP Basic credentials: the password and token hashes, the verified-credential cache,
+//! and the privileges a user may hold.
 //!
 //! Passwords and service tokens are stored only as salted argon2id hashes (PHC strings).
 //! A token is the user's second password, made by the API and shown once: a password of
@@ -25,8 +25,8 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use super::store::User;
 use crate::error::{Error, Result};
+use crate::store::registry::User;
 
 /// The privilege the admin API requires.
 pub const PRIVILEGE_REST_API: &str = "access-rest-api";
@@ -60,7 +60,7 @@ struct Verified {
 }
 
 /// The authenticator: the verified-credential cache and the hashing budget.
-pub(super) struct Authenticator {
+pub(crate) struct Authenticator {
     /// Random per process; keys the cache so that it holds no plain hash of a password.
     secret: [u8; 32],
     verified: Mutex<Verified>,
@@ -77,14 +77,14 @@ impl std::fmt::Debug for Authenticator {
 
 /// The stored hashes a user's credentials are checked against.
 #[derive(Debug, Clone)]
-pub(super) struct Secrets {
+pub(crate) struct Secrets {
     password_hash: String,
     token_hash: Option<String>,
 }
 
 impl Secrets {
     /// The hashes of `user`.
-    pub(super) fn of(user: &User) -> Self {
+    pub(crate) fn of(user: &User) -> Self {
         Secrets {
             password_hash: user.password_hash.clone(),
             token_hash: user.token_hash.clone(),
@@ -94,7 +94,7 @@ impl Secrets {
 
 impl Authenticator {
     /// A new authenticator (blocking: hashes the dummy password once).
-    pub(super) fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         Ok(Authenticator {
             secret: random_32(),
             verified: Mutex::new(Verified::default()),
@@ -104,7 +104,7 @@ impl Authenticator {
     }
 
     /// Forgets every verified credential (a user changed).
-    pub(super) fn forget_all(&self) {
+    pub(crate) fn forget_all(&self) {
         let mut v = self.lock();
         v.users.clear();
         v.generation += 1;
@@ -124,7 +124,7 @@ impl Authenticator {
     /// # Errors
     ///
     /// 401 when the header is missing, malformed, or the user or password is wrong.
-    pub(super) async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         headers: &HeaderMap,
         missing: impl FnOnce() -> Error,
@@ -181,7 +181,7 @@ impl Authenticator {
     }
 
     /// Hashes `password` within the hashing budget, off the async workers.
-    pub(super) async fn hash(&self, password: String) -> Result<String> {
+    pub(crate) async fn hash(&self, password: String) -> Result<String> {
         let _permit = self
             .hashing
             .acquire()
@@ -203,7 +203,7 @@ fn random_32() -> [u8; 32] {
 }
 
 /// A new service token: `fsst_` and 43 base64url characters.
-pub(super) fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let random = random_32();
     let mut t = String::with_capacity(TOKEN_LEN);
     t.push_str(TOKEN_PREFIX);
@@ -212,7 +212,7 @@ pub(super) fn new_token() -> String {
 }
 
 /// Whether `password` has the shape of a service token.
-pub(super) fn is_token(password: &str) -> bool {
+pub(crate) fn is_token(password: &str) -> bool {
     password.len() == TOKEN_LEN
         && password.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
             rest.bytes()
@@ -247,7 +247,7 @@ fn parse_basic(value: &[u8]) -> Result<(String, String)> {
 /// # Errors
 ///
 /// Internal: the hasher failed (it does not for passwords of sane length).
-pub(super) fn hash_password(password: &str) -> Result<String> {
+pub(crate) fn hash_password(password: &str) -> Result<String> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
@@ -255,7 +255,7 @@ pub(super) fn hash_password(password: &str) -> Result<String> {
 }
 
 /// Whether `password` matches the PHC string `hash` (blocking).
-pub(super) fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| {
         Argon2::default()
             .verify_password(password.as_bytes(), &h)
@@ -265,7 +265,7 @@ pub(super) fn verify_password(password: &str, hash: &str) -> bool {
 
 /// The canonical name of a privilege, or `None` when it is not one fss knows:
 /// [`PRIVILEGES`], the alias of the REST privilege, or `flow-service:{service name}`.
-pub(super) fn canonical_privilege(p: &str) -> Option<String> {
+pub(crate) fn canonical_privilege(p: &str) -> Option<String> {
     if p == PRIVILEGE_REST_API_ALIAS {
         return Some(PRIVILEGE_REST_API.to_owned());
     }
@@ -288,7 +288,7 @@ fn service_of_privilege(p: &str) -> Option<&str> {
 
 /// Whether `user` may call the service named `service`: it holds `flow-service` or
 /// `flow-service:{service}`. Allocates nothing.
-pub(super) fn may_call(user: &User, service: &str) -> bool {
+pub(crate) fn may_call(user: &User, service: &str) -> bool {
     user.privileges
         .iter()
         .any(|p| p == PRIVILEGE_FLOW_SERVICE || service_of_privilege(p) == Some(service))

@@ -1,20 +1,20 @@
-//! Persistence of the admin state: users, deployments, their resources and service versions,
-//! in `<data>/admin.db` (SQLite), with the extracted deployment files under
-//! `<data>/deployments/<id>/`.
+//! The SQLite [`Registry`]: users, deployments, their resources and service versions in
+//! `<data>/admin.db`.
 //!
 //! The schema is versioned with `PRAGMA user_version`; [`open`] applies the migrations a
 //! database lacks and refuses one written by a newer fss. Every write is one transaction,
-//! so a crash leaves either the whole deployment (or user change) or none of it. Folders are
-//! written before their rows and removed after them: a folder without a row is an orphan,
-//! removed at the next start ([`remove_orphans`]).
+//! so a crash leaves either the whole deployment (or user change) or none of it.
 //!
-//! Functions here block (SQLite, fsync); callers run them off the async workers.
+//! Every call blocks (SQLite, fsync); callers run them off the async workers.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+use crate::store::registry::{Deployment, Loaded, Registry, Resource, ServiceVersion, User};
 
 /// The schema migrations, in order; `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -60,72 +60,14 @@ CREATE TABLE services (
 ];
 
 /// The database file under the data folder.
-pub(super) const DB_FILE: &str = "admin.db";
-/// The folder of extracted deployments under the data folder.
-pub(super) const DEPLOYMENTS_DIR: &str = "deployments";
-
-/// A user of the admin API.
-#[derive(Debug, Clone)]
-pub(super) struct User {
-    pub(super) id: String,
-    /// The argon2 PHC string (salt and parameters included); never the password.
-    pub(super) password_hash: String,
-    /// The argon2 PHC string of the user's service token, when one was generated.
-    pub(super) token_hash: Option<String>,
-    pub(super) first_name: Option<String>,
-    pub(super) last_name: Option<String>,
-    pub(super) privileges: BTreeSet<String>,
-}
-
-/// A deployment: one uploaded file, its resources, the service versions it made.
-#[derive(Debug, Clone)]
-pub(super) struct Deployment {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) category: Option<String>,
-    /// `""` when none.
-    pub(super) tenant_id: String,
-    /// Milliseconds since the Unix epoch.
-    pub(super) deploy_time_ms: i64,
-    pub(super) resources: Vec<Resource>,
-}
-
-/// One file of a deployment.
-#[derive(Debug, Clone)]
-pub(super) struct Resource {
-    /// The path inside the deployment, `/`-separated (`scripts/run.sh`).
-    pub(super) name: String,
-    pub(super) mime_type: String,
-    pub(super) size: u64,
-}
-
-/// One version of a service definition, made by one deployment.
-#[derive(Debug, Clone)]
-pub(super) struct ServiceVersion {
-    pub(super) id: String,
-    /// The service name.
-    pub(super) key: String,
-    pub(super) version: i64,
-    pub(super) description: Option<String>,
-    pub(super) deployment_id: String,
-    /// The resource holding the definition.
-    pub(super) resource_name: String,
-}
-
-/// Everything persisted, as read at start.
-#[derive(Debug, Default)]
-pub(super) struct Loaded {
-    pub(super) users: Vec<User>,
-    pub(super) deployments: Vec<Deployment>,
-    pub(super) services: Vec<ServiceVersion>,
-}
+pub(crate) const DB_FILE: &str = "admin.db";
 
 /// Opens (creating when absent) the database of `data_dir` and migrates it.
 ///
 /// # Errors
 ///
 /// The file cannot be opened, or its schema is newer than this build knows.
-pub(super) fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
+fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
     let mut conn = Connection::open(data_dir.join(DB_FILE))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -148,7 +90,7 @@ pub(super) fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
 }
 
 /// Reads every user, deployment and service version.
-pub(super) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
+fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
     let mut users: Vec<User> = conn
         .prepare(
             "SELECT id, password_hash, first_name, last_name, token_hash FROM users ORDER BY id",
@@ -226,7 +168,7 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
 }
 
 /// Inserts or replaces a user and its privileges.
-pub(super) fn put_user(conn: &mut Connection, user: &User) -> rusqlite::Result<()> {
+fn put_user(conn: &mut Connection, user: &User) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO users (id, password_hash, first_name, last_name, token_hash)
@@ -255,12 +197,12 @@ pub(super) fn put_user(conn: &mut Connection, user: &User) -> rusqlite::Result<(
 }
 
 /// Deletes a user; returns whether it existed.
-pub(super) fn delete_user(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
+fn delete_user(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM users WHERE id = ?1", params![id])? > 0)
 }
 
 /// Inserts a deployment with its resources and service versions, in one transaction.
-pub(super) fn insert_deployment(
+fn insert_deployment(
     conn: &mut Connection,
     d: &Deployment,
     services: &[ServiceVersion],
@@ -295,106 +237,73 @@ pub(super) fn insert_deployment(
 }
 
 /// Deletes a deployment, its resources and its service versions; returns whether it existed.
-pub(super) fn delete_deployment(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
+fn delete_deployment(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM deployments WHERE id = ?1", params![id])? > 0)
 }
 
 /// Answers whether the database responds (for the health endpoint).
-pub(super) fn ping(conn: &Connection) -> rusqlite::Result<()> {
+fn ping(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("SELECT 1", [], |_| Ok(()))
         .optional()
         .map(drop)
 }
 
-// === deployment folders ===
-
-/// The folder of deployment `id`.
-pub(super) fn deployment_dir(data_dir: &Path, id: &str) -> PathBuf {
-    data_dir.join(DEPLOYMENTS_DIR).join(id)
-}
-
-/// One file to write into a deployment folder.
+/// The registry in `<data>/admin.db`: one connection, opened (and migrated) on first
+/// use, used by one caller at a time.
 #[derive(Debug)]
-pub(super) struct FileToWrite<'a> {
-    /// The `/`-separated path inside the folder, already checked to stay inside it.
-    pub(super) name: &'a str,
-    pub(super) bytes: &'a [u8],
-    /// Unix permission bits from a zip entry, when it carried them.
-    pub(super) mode: Option<u32>,
+pub(crate) struct SqliteRegistry {
+    data_dir: PathBuf,
+    conn: Mutex<Option<Connection>>,
 }
 
-/// Writes `files` into the folder of deployment `id`, atomically: into a temporary folder
-/// beside it, each file fsynced, then renamed into place and the parent fsynced.
-pub(super) fn write_deployment_dir(
-    data_dir: &Path,
-    id: &str,
-    files: &[FileToWrite<'_>],
-) -> std::io::Result<PathBuf> {
-    let parent = data_dir.join(DEPLOYMENTS_DIR);
-    std::fs::create_dir_all(&parent)?;
-    let tmp = parent.join(format!(".tmp-{id}"));
-    let done = parent.join(id);
-    let result = (|| {
-        std::fs::create_dir_all(&tmp)?;
-        for f in files {
-            let path = tmp.join(f.name);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut file = std::fs::File::create(&path)?;
-            file.write_all(f.bytes)?;
-            #[cfg(unix)]
-            if let Some(mode) = f.mode {
-                use std::os::unix::fs::PermissionsExt;
-                // Owner read is kept so that fss can always serve the resource back.
-                let bits = (mode & 0o777) | 0o400;
-                file.set_permissions(std::fs::Permissions::from_mode(bits))?;
-            }
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, &done)?;
-        sync_dir(&parent)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result.map(|()| done)
-}
-
-/// Removes the folder of deployment `id`, if present.
-pub(super) fn remove_deployment_dir(data_dir: &Path, id: &str) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(deployment_dir(data_dir, id)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
-/// Removes the folders under `<data>/deployments/` that belong to no known deployment
-/// (interrupted writes, deletions whose files were still in use at shutdown).
-pub(super) fn remove_orphans(data_dir: &Path, known: &dyn Fn(&str) -> bool) -> usize {
-    let Ok(entries) = std::fs::read_dir(data_dir.join(DEPLOYMENTS_DIR)) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !known(&name) && e.path().is_dir() {
-            match std::fs::remove_dir_all(e.path()) {
-                Ok(()) => removed += 1,
-                Err(err) => tracing::warn!(folder = %e.path().display(), error = %err,
-                    "Orphan deployment folder not removed."),
-            }
+impl SqliteRegistry {
+    /// The registry of `data_dir`; nothing is opened until first use.
+    pub(crate) fn new(data_dir: &Path) -> Self {
+        SqliteRegistry {
+            data_dir: data_dir.to_path_buf(),
+            conn: Mutex::new(None),
         }
     }
-    removed
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        // A panic under this lock can only come from rusqlite itself; the connection is
+        // still usable, so a poisoned lock is taken over.
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let failed = |e: rusqlite::Error| {
+            Error::internal(format!("{}: {e}", self.data_dir.join(DB_FILE).display()))
+        };
+        if guard.is_none() {
+            std::fs::create_dir_all(&self.data_dir)?;
+            *guard = Some(open(&self.data_dir).map_err(failed)?);
+        }
+        f(guard.as_mut().expect("opened just above")).map_err(failed)
+    }
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+impl Registry for SqliteRegistry {
+    fn load(&self) -> Result<Loaded> {
+        self.with(|c| load(c))
+    }
+
+    fn put_user(&self, user: &User) -> Result<()> {
+        self.with(|c| put_user(c, user))
+    }
+
+    fn delete_user(&self, id: &str) -> Result<bool> {
+        self.with(|c| delete_user(c, id))
+    }
+
+    fn insert_deployment(&self, d: &Deployment, services: &[ServiceVersion]) -> Result<()> {
+        self.with(|c| insert_deployment(c, d, services))
+    }
+
+    fn delete_deployment(&self, id: &str) -> Result<bool> {
+        self.with(|c| delete_deployment(c, id))
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.with(|c| ping(c))
+    }
 }
 
 #[cfg(test)]
@@ -478,39 +387,5 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM resources", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
-    }
-
-    #[test]
-    fn folders_are_written_whole_and_orphans_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = [
-            FileToWrite {
-                name: "a.json",
-                bytes: b"{}",
-                mode: None,
-            },
-            FileToWrite {
-                name: "scripts/run.sh",
-                bytes: b"#!/bin/sh\n",
-                mode: Some(0o100755),
-            },
-        ];
-        let out = write_deployment_dir(dir.path(), "d1", &files).unwrap();
-        assert_eq!(
-            std::fs::read(out.join("scripts/run.sh")).unwrap(),
-            b"#!/bin/sh\n"
-        );
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(out.join("scripts/run.sh"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o755);
-        }
-        std::fs::create_dir_all(dir.path().join("deployments/.tmp-x")).unwrap();
-        assert_eq!(remove_orphans(dir.path(), &|n| n == "d1"), 1);
-        assert!(out.exists());
     }
 }

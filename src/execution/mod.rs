@@ -1,4 +1,7 @@
-//! Executions: one request through one operation, with its id and its properties.
+//! Executions: one request through one operation, with its id and its properties, and
+//! what runs around every execution: the run engine of message actions (sync budget, then
+//! WAIT, then callback: [`engine`]), the callback client ([`callback`]) and the ring of
+//! execution records ([`records`]).
 //!
 //! Every operation request gets an execution id (returned in `X-Execution-Id`), the
 //! process properties taken from the request (`token`, `tenantId`, `stateId`,
@@ -7,15 +10,25 @@
 //! tracked-properties map that file operations fill (`File Name`, `File Content Type`).
 //! Processes see all of it.
 
+pub mod callback;
+pub(crate) mod engine;
+pub mod records;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use http::request::Parts;
 use serde_json::{Map, Value};
 
 use crate::definition::ValueDefinition;
 use crate::error::{Error, Result};
+use crate::process::ProcessCall;
 use crate::protocol::{Culture, EngineValue};
+pub use crate::router::OperationKind;
+
+pub use callback::{CallbackOutcome, CallbackPolicy, CallbackTarget, Callbacks};
+pub use records::{CallbackRecord, DebugCapture, ExecutionRecord, Records};
 
 /// Tracked property: the name of the file an operation handles.
 pub const FILE_NAME: &str = "File Name";
@@ -49,40 +62,48 @@ pub fn passed_authorization(parts: &http::request::Parts) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The kind of operation an execution runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OperationKind {
-    /// A message action.
-    Action,
-    /// A file upload.
-    FileUpload,
-    /// A file list.
-    FileList,
-    /// A file download.
-    FileDownload,
-    /// A file delete.
-    FileDelete,
-    /// A table load.
-    TableLoad,
-    /// A row update (save).
-    RowUpdate,
-    /// A row delete.
-    RowDelete,
+/// The fields of a Flow request that become process properties; each request type
+/// carries some of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestFields<'a> {
+    /// `token`.
+    pub token: Option<&'a str>,
+    /// `tenantId`.
+    pub tenant_id: Option<&'a str>,
+    /// `stateId`.
+    pub state_id: Option<&'a str>,
+    /// `callbackUri`.
+    pub callback_uri: Option<&'a str>,
+    /// `culture`.
+    pub culture: Option<&'a Culture>,
 }
 
-impl OperationKind {
-    /// The name used in the command protocol's `operation` field and in records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OperationKind::Action => "action",
-            OperationKind::FileUpload => "upload",
-            OperationKind::FileList => "list",
-            OperationKind::FileDownload => "download",
-            OperationKind::FileDelete => "fileDelete",
-            OperationKind::TableLoad => "load",
-            OperationKind::RowUpdate => "save",
-            OperationKind::RowDelete => "delete",
-        }
+/// The value of the configuration value `name` in what a request sent, when it sent one.
+fn sent_value<'a>(sent: Option<&'a [EngineValue]>, name: &str) -> Option<&'a str> {
+    sent.unwrap_or_default()
+        .iter()
+        .find(|v| v.developer_name.as_deref() == Some(name))
+        .and_then(|v| v.content_value.as_deref())
+}
+
+/// Refuses a request that lacks a required configuration value.
+///
+/// # Errors
+///
+/// 400 naming the first required configuration value that is missing or empty.
+pub fn check_configuration(
+    defined: &[ValueDefinition],
+    sent: Option<&[EngineValue]>,
+) -> Result<()> {
+    match defined
+        .iter()
+        .find(|d| d.required && sent_value(sent, &d.name).is_none_or(str::is_empty))
+    {
+        Some(d) => Err(Error::bad_request(format!(
+            "configuration value '{}' is required",
+            d.name
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -108,32 +129,33 @@ pub struct ProcessProperties {
 }
 
 impl ProcessProperties {
-    /// Collects the service's configuration values from `sent`, refusing a request that
-    /// lacks a required one.
+    /// The properties of one request: its fields, the `Authorization` a process may see
+    /// and the verified user from its head, and the service's configuration values.
     ///
     /// # Errors
     ///
-    /// 400 naming the first required configuration value that is missing or empty.
-    pub fn with_configuration(
-        mut self,
+    /// 400 naming a required configuration value that is missing or empty.
+    pub fn of_request(
+        fields: RequestFields<'_>,
+        parts: &Parts,
         defined: &[ValueDefinition],
         sent: Option<&[EngineValue]>,
     ) -> Result<Self> {
-        for def in defined {
-            let value = sent
-                .unwrap_or_default()
+        check_configuration(defined, sent)?;
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        Ok(ProcessProperties {
+            token: owned(fields.token),
+            tenant_id: owned(fields.tenant_id),
+            state_id: owned(fields.state_id),
+            callback_uri: owned(fields.callback_uri),
+            culture: fields.culture.cloned(),
+            authorization: passed_authorization(parts),
+            user: ServiceUser::of(&parts.extensions),
+            configuration: defined
                 .iter()
-                .find(|v| v.developer_name.as_deref() == Some(def.name.as_str()))
-                .and_then(|v| v.content_value.clone());
-            if def.required && value.as_deref().is_none_or(str::is_empty) {
-                return Err(Error::bad_request(format!(
-                    "configuration value '{}' is required",
-                    def.name
-                )));
-            }
-            self.configuration.insert(def.name.clone(), value);
-        }
-        Ok(self)
+                .map(|d| (d.name.clone(), owned(sent_value(sent, &d.name))))
+                .collect(),
+        })
     }
 
     /// The plain JSON form processes see (command stdin `properties`).
@@ -196,6 +218,21 @@ impl Execution {
     /// Sets a tracked property.
     pub fn track(&mut self, name: &str, value: impl Into<String>) {
         self.tracked.insert(name.to_owned(), value.into());
+    }
+
+    /// The process document of this execution, with the inputs and the fields of its
+    /// operation kind (`filter`, `objects`, `file`, ...) left for the caller to add.
+    pub fn document(&self) -> ProcessCall {
+        ProcessCall {
+            service: Arc::clone(&self.service),
+            operation: self.kind.label(),
+            name: self.name.clone(),
+            execution_id: self.id.clone(),
+            inputs: Map::new(),
+            properties: self.properties.to_json(),
+            tracked: self.tracked.clone(),
+            extra: Map::new(),
+        }
     }
 }
 

@@ -14,22 +14,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::definition::Limits;
 use crate::error::{Error, Result};
 
 /// Default time a request waits for a free execution slot.
 pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The limits of one operation, from its definition. All optional; none means unlimited
-/// (the server's connection cap still bounds everything).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Limits {
-    /// The most executions running at once.
-    pub max_concurrent: Option<usize>,
-    /// How long a request waits for a slot; default 10 s.
-    pub queue_timeout: Option<Duration>,
-    /// The most requests admitted per second (bursts up to one second's worth).
-    pub max_per_second: Option<f64>,
-}
 
 /// The admission state of one operation, shared by its requests.
 #[derive(Debug)]

@@ -1,0 +1,236 @@
+//! The entry point of every request after the socket, and the runtime that owns the parts.
+//!
+//! [`Runtime::handle`] sends each URL prefix to its one owner: `/fs/` to the routing
+//! snapshot and the operations (after the service's own authentication, when it has one),
+//! `/api/` to the admin API, `/health` here. [`Runtime`] builds the parts once — stores,
+//! the `store` builtin, mounts, users, shared state — and hands each layer only what it
+//! may use.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use http::{Method, Request, Response};
+
+use crate::admin::{self, Admin, AdminConfig};
+use crate::auth::Auth;
+use crate::definition::{validate_set, LoadedDefinition, Problems};
+use crate::error::{Error, Result};
+use crate::execution::{Callbacks, Records, ServiceUser};
+use crate::http::body::{self, ReqBody, ResBody};
+use crate::operation;
+use crate::process::{Handler, StoreProcess};
+use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
+use crate::shared::{RuntimeConfig, Shared};
+use crate::store::Stores;
+
+/// The runtime, cheap to clone and share between connections.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: Shared,
+    mounts: Arc<Mounts>,
+    auth: Arc<Auth>,
+    stores: Stores,
+    /// The admin API under `/api/`, once [`Runtime::enable_admin`] opened it.
+    admin: OnceLock<Arc<Admin>>,
+}
+
+impl Runtime {
+    /// A runtime with nothing mounted. Nothing is opened until a service needs it.
+    pub fn new(config: RuntimeConfig) -> Self {
+        let stores = Stores::open(&config.data_dir);
+        let store = Arc::new(StoreProcess::new(stores.clone()));
+        Runtime {
+            inner: Arc::new(Inner {
+                mounts: Arc::new(Mounts::new(Arc::clone(&store))),
+                auth: Arc::new(Auth::new(Arc::clone(&stores.registry))),
+                shared: Shared::new(config, store),
+                stores,
+                admin: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.shared.config
+    }
+
+    /// The ring of recent executions.
+    pub fn records(&self) -> &Records {
+        &self.inner.shared.records
+    }
+
+    /// The callback client of WAIT answers.
+    pub fn callbacks(&self) -> &Callbacks {
+        &self.inner.shared.callbacks
+    }
+
+    /// The metrics of every mounted service, in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        self.inner.shared.metrics_text(&self.snapshot())
+    }
+
+    /// Registers a Rust handler under `name`, for definitions that say
+    /// `"process": {"handler": name}`. Register before mounting those definitions.
+    pub fn register_handler(&self, name: impl Into<String>, handler: impl Handler) {
+        self.inner
+            .mounts
+            .register_handler(name.into(), Arc::new(handler));
+    }
+
+    /// The snapshot of mounted services right now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.mounts.snapshot()
+    }
+
+    /// Mounts `defs` atomically: either every service answers afterwards, or none of them
+    /// does and every problem is returned. A service of the same name is replaced.
+    ///
+    /// # Errors
+    ///
+    /// The definitions are invalid as a set, or name a handler that is not registered.
+    pub fn mount(&self, defs: Vec<LoadedDefinition>) -> Result<(), Problems> {
+        self.inner.mounts.mount(defs)
+    }
+
+    /// Unmounts the services named `names`; returns the names that were mounted.
+    /// Requests in flight on them finish; new requests get 404.
+    pub fn unmount(&self, names: &[&str]) -> Vec<String> {
+        self.inner.mounts.unmount(names)
+    }
+
+    /// Opens the admin API under `/api/`: reads the registry, creates or reuses the
+    /// bootstrap admin, and mounts the newest version of every deployed service. Call it
+    /// after the operations folder is mounted (its services cannot be replaced by
+    /// deployments). Blocking.
+    ///
+    /// # Errors
+    ///
+    /// The registry cannot be opened, the bootstrap admin must be created but has no
+    /// password ([`Error::BadRequest`]), or the admin API is already enabled.
+    pub fn enable_admin(&self, config: AdminConfig) -> Result<admin::Enabled> {
+        let (admin, enabled) = admin::enable(
+            admin::Parts {
+                mounts: Arc::clone(&self.inner.mounts),
+                shared: self.inner.shared.clone(),
+                auth: Arc::clone(&self.inner.auth),
+                registry: Arc::clone(&self.inner.stores.registry),
+            },
+            config,
+        )?;
+        self.inner
+            .admin
+            .set(Arc::new(admin))
+            .map_err(|_| Error::internal("the admin API of this runtime is already enabled"))?;
+        Ok(enabled)
+    }
+
+    /// Answers one request. Never fails: errors become their HTTP answers.
+    pub async fn handle(&self, req: Request<ReqBody>) -> Response<ResBody> {
+        let in_flight = &self.inner.shared.in_flight;
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        let resp = self.answer(req).await;
+        in_flight.fetch_sub(1, Ordering::Relaxed);
+        resp
+    }
+
+    async fn answer(&self, mut req: Request<ReqBody>) -> Response<ResBody> {
+        let path = req.uri().path();
+        if path.starts_with(SERVICE_PREFIX) {
+            let snapshot = self.inner.mounts.snapshot();
+            return match snapshot.route(req.method(), path) {
+                Ok((service, route)) => {
+                    // The one check a service without authentication pays.
+                    if service.auth_basic && route.kind != OperationKind::Health {
+                        let started = Instant::now();
+                        if let Err(e) = self.authorize(&service, &mut req).await {
+                            let resp = e.into_service_problem(req.uri().path());
+                            if let Some(stats) = service.stats.get(route.slot()) {
+                                stats.record(resp.status().as_u16(), started.elapsed());
+                            }
+                            return resp;
+                        }
+                    }
+                    operation::dispatch(&self.inner.shared, service, route, req).await
+                }
+                Err(e) => {
+                    // A path of a service with authentication that is not one of its
+                    // routes: its callers learn that only once authenticated.
+                    if let Some((service, sub)) = snapshot.lookup(path) {
+                        if service.auth_basic && sub != "/health" {
+                            let service = Arc::clone(service);
+                            if let Err(e) = self.authorize(&service, &mut req).await {
+                                return e.into_service_problem(req.uri().path());
+                            }
+                            return e.into_service_problem(req.uri().path());
+                        }
+                    }
+                    e.into_service_problem(path)
+                }
+            };
+        }
+        if path.starts_with("/api/") {
+            return match self.inner.admin.get() {
+                Some(admin) => admin.handle(req).await,
+                None => Error::not_found("the admin API is not enabled on this server")
+                    .into_admin_response(),
+            };
+        }
+        match (req.method(), path) {
+            (&Method::GET, "/health") => body::health(),
+            (_, "/health") => Error::MethodNotAllowed { allow: "GET" }.into_service_problem(path),
+            _ => Error::not_found(
+                "no service is mounted at this path; services live under /fs/{name}",
+            )
+            .into_service_problem(path),
+        }
+    }
+
+    /// Checks the HTTP Basic credentials of a request to `service`, which requires them,
+    /// before its body is read; on success the verified user goes into the request's
+    /// extensions ([`ServiceUser`]) for the process properties.
+    ///
+    /// # Errors
+    ///
+    /// 401 without valid credentials; 403 when the user may not call this service.
+    async fn authorize(&self, service: &Service, req: &mut Request<ReqBody>) -> Result<()> {
+        let user = self
+            .inner
+            .auth
+            .authorize_service(&service.name, req.headers())
+            .await?;
+        req.extensions_mut().insert(ServiceUser(user));
+        Ok(())
+    }
+}
+
+/// Checks definitions as mounting them would, without opening anything: the set's rules
+/// and the processes they name, with no handler registered (`fss check`).
+///
+/// # Errors
+///
+/// Every problem of every definition.
+pub fn check(defs: &[LoadedDefinition]) -> Result<(), Problems> {
+    let problems = validate_set(defs);
+    if !problems.0.is_empty() {
+        return Err(problems);
+    }
+    // Processes are resolved only: nothing of this store is opened.
+    let store = Arc::new(StoreProcess::new(Stores::open(std::path::Path::new("."))));
+    let unresolved: Vec<_> = defs
+        .iter()
+        .filter_map(|d| Service::build(d, &|_| None, &store).err())
+        .flat_map(|p| p.0)
+        .collect();
+    if unresolved.is_empty() {
+        Ok(())
+    } else {
+        Err(Problems(unresolved))
+    }
+}

@@ -1,0 +1,72 @@
+//! What fss reads off a request head besides the route: the base of absolute URLs and
+//! the pairs of a query string.
+
+use http::header;
+use http::request::Parts;
+
+/// The base of absolute URLs in answers (download links, admin `url` fields): the
+/// configured public base URL, else `http://` and the request's `Host` (or the authority
+/// of an HTTP/2 request). A `Host` that could not be one (empty, or with `/`, a space or
+/// `@`) is ignored, so that a client cannot make fss print links to elsewhere.
+pub fn base_url(public: Option<&str>, parts: &Parts) -> String {
+    if let Some(b) = public {
+        return b.trim_end_matches('/').to_owned();
+    }
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '@']))
+        .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// The `application/x-www-form-urlencoded` pairs of a query string, decoded.
+pub fn query_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    q.split('&').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        let dec = |s: &str| {
+            let s = s.replace('+', " ");
+            percent_encoding::percent_decode_str(&s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (dec(k), dec(v))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(host: &str) -> Parts {
+        http::Request::builder()
+            .uri("/x")
+            .header(header::HOST, host)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn base_url_prefers_the_configured_one_and_cleans_host() {
+        assert_eq!(
+            base_url(Some("https://a.example/"), &parts("h")),
+            "https://a.example"
+        );
+        assert_eq!(base_url(None, &parts("h:9090")), "http://h:9090");
+        assert_eq!(base_url(None, &parts("evil.example/x")), "http://localhost");
+        assert_eq!(base_url(None, &parts("u@evil.example")), "http://localhost");
+    }
+
+    #[test]
+    fn query_pairs_decode_plus_and_percent() {
+        let v: Vec<_> = query_pairs("name=a+b%C3%A9&&x").collect();
+        assert_eq!(
+            v,
+            [("name".into(), "a bé".into()), ("x".into(), String::new())]
+        );
+    }
+}

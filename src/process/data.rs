@@ -1,0 +1,336 @@
+//! Data actions on their process: the `store` builtin answers from the tables; a
+//! `command` or handler reads the plain document and answers plain objects.
+//!
+//! A process for a data action reads (besides the common fields of [`ProcessCall`])
+//! `filter` (load, delete) and `objects` (plain JSON objects, see [`super::value`]), and
+//! answers `objects` (and `hasMoreResults` for load). The plain filter is
+//! `{id, comparisonType, where: [{columnName, criteriaType, value, values?}],
+//! listFilters: [...], search, searchCriteria: [names], orderBy: [{columnName,
+//! direction}], offset, limit}`, with values typed by their property.
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use super::{value, Process, ProcessCall, Reply};
+use crate::definition::{DataActionDefinition, ServiceDefinition, TypeDefinition};
+use crate::error::{Error, Result};
+use crate::protocol::{
+    ContentType, CriteriaType, ListFilter, ListFilterMinimal, ListFilterWhere, MObject,
+};
+
+/// One data operation, decoded: what its process works on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DataWork<'a> {
+    /// The service.
+    pub(crate) service: &'a str,
+    /// Its definition.
+    pub(crate) definition: &'a ServiceDefinition,
+    /// The data action.
+    pub(crate) action: &'a DataActionDefinition,
+    /// The type it stores.
+    pub(crate) ty: &'a TypeDefinition,
+    /// The request's `listFilter`.
+    pub(crate) filter: Option<&'a ListFilter>,
+    /// The request's `objectData`.
+    pub(crate) objects: &'a [MObject],
+}
+
+/// What a table load answers.
+#[derive(Debug)]
+pub(crate) enum Page {
+    /// The whole ObjectDataResponse, rendered by the store.
+    Rendered(Bytes),
+    /// Objects a process answered, and whether more follow.
+    Objects(Vec<MObject>, bool),
+}
+
+impl Process {
+    /// Loads the rows `work` selects. `document` builds the process document of a
+    /// `command` or handler (the builtin needs none).
+    ///
+    /// # Errors
+    ///
+    /// 400 for a filter that does not fit the type; the process failed.
+    pub(crate) async fn load(
+        &self,
+        work: DataWork<'_>,
+        document: impl FnOnce() -> Result<ProcessCall>,
+    ) -> Result<Page> {
+        if let Process::Store(store) = self {
+            let page = store
+                .load(work.service, &work.ty.name, work.filter, work.objects)
+                .await?;
+            return Ok(Page::Rendered(page));
+        }
+        let mut call = document()?;
+        call.extra
+            .insert("filter".into(), plain_filter(work.ty, work.filter)?);
+        call.extra.insert("objects".into(), plain_objects(&work));
+        let reply = self.call(call).await?;
+        let more = reply
+            .0
+            .get("hasMoreResults")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(Page::Objects(
+            reply_objects(&work, &reply).unwrap_or_default(),
+            more,
+        ))
+    }
+
+    /// Saves the objects of `work`; answers them as saved.
+    ///
+    /// # Errors
+    ///
+    /// 400 naming a property whose value does not fit; the process failed.
+    pub(crate) async fn save(
+        &self,
+        work: DataWork<'_>,
+        document: impl FnOnce() -> Result<ProcessCall>,
+    ) -> Result<Vec<MObject>> {
+        if let Process::Store(store) = self {
+            return store.save(work.service, &work.ty.name, work.objects).await;
+        }
+        let mut call = document()?;
+        call.extra.insert("objects".into(), plain_objects(&work));
+        let reply = self.call(call).await?;
+        Ok(reply_objects(&work, &reply).unwrap_or_else(|| work.objects.to_vec()))
+    }
+
+    /// Deletes the rows named by the `externalId`s of `work`'s objects and by the
+    /// filter's `id` (the engine sets it for single deletes).
+    ///
+    /// # Errors
+    ///
+    /// The store or the process failed.
+    pub(crate) async fn delete(
+        &self,
+        work: DataWork<'_>,
+        document: impl FnOnce() -> Result<ProcessCall>,
+    ) -> Result<()> {
+        let filter_id = work
+            .filter
+            .and_then(|f| f.id.clone())
+            .filter(|id| !id.is_empty());
+        if let Process::Store(store) = self {
+            let mut ids: Vec<String> = work
+                .objects
+                .iter()
+                .filter_map(|o| o.external_id.clone())
+                .filter(|id| !id.is_empty())
+                .collect();
+            ids.extend(filter_id);
+            return store.delete(work.service, &work.ty.name, ids).await;
+        }
+        let mut call = document()?;
+        call.extra.insert("objects".into(), plain_objects(&work));
+        call.extra
+            .insert("filter".into(), json!({ "id": filter_id }));
+        self.call(call).await.map(drop)
+    }
+}
+
+/// `objects` in plain form.
+fn plain_objects(work: &DataWork<'_>) -> Value {
+    Value::Array(
+        work.objects
+            .iter()
+            .map(|o| value::object_to_plain(o, Some(work.ty), work.definition))
+            .collect(),
+    )
+}
+
+/// The `objects` a process answered, as objects of the type; `None` when it answered
+/// none. An object without `externalId` takes its key property's value.
+fn reply_objects(work: &DataWork<'_>, reply: &Reply) -> Option<Vec<MObject>> {
+    let items = reply.0.get("objects")?;
+    let items = match items {
+        Value::Array(a) => a.as_slice(),
+        Value::Null => &[],
+        other => std::slice::from_ref(other),
+    };
+    Some(
+        items
+            .iter()
+            .map(|v| {
+                let mut o =
+                    value::plain_to_object(v, Some(&work.ty.name), Some(work.ty), work.definition);
+                if o.external_id.as_deref().is_none_or(str::is_empty) {
+                    if let Some(key) = work.action.key.as_deref() {
+                        o.external_id = v.get(key).and_then(value::plain_to_scalar);
+                    }
+                }
+                o
+            })
+            .collect(),
+    )
+}
+
+/// The plain form of a ListFilter for a process (see the module docs).
+pub(crate) fn plain_filter(ty: &TypeDefinition, f: Option<&ListFilter>) -> Result<Value> {
+    let Some(f) = f else {
+        return Ok(Value::Null);
+    };
+    let column = |name: Option<&str>, field: &str| -> Result<String> {
+        let name =
+            name.ok_or_else(|| Error::bad_request(format!("a {field} entry has no columnName")))?;
+        if ty.properties.iter().any(|p| p.name == name) {
+            Ok(name.to_owned())
+        } else {
+            Err(Error::bad_request(format!(
+                "{field} columnName '{name}' is not a property of type '{}'",
+                ty.name
+            )))
+        }
+    };
+    let mut order = Vec::new();
+    match f.order_by.as_deref().filter(|o| !o.is_empty()) {
+        Some(list) => {
+            for o in list {
+                order.push(json!({
+                    "columnName": column(o.column_name.as_deref(), "orderBy")?,
+                    "direction": direction(o.direction.as_ref()),
+                }));
+            }
+        }
+        None => {
+            if let Some(n) = f
+                .order_by_property_developer_name
+                .as_deref()
+                .filter(|n| !n.is_empty())
+            {
+                order.push(json!({
+                    "columnName": column(Some(n), "orderByPropertyDeveloperName")?,
+                    "direction": direction(f.order_by_direction_type.as_ref()),
+                }));
+            }
+        }
+    }
+    let search_criteria = f
+        .search_criteria
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| column(c.column_name.as_deref(), "searchCriteria").map(Value::String))
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = plain_group(
+        ty,
+        f.comparison_type.as_ref(),
+        f.where_.as_deref(),
+        f.list_filters.as_deref(),
+        0,
+    )?;
+    out.insert(
+        "id".into(),
+        f.id.clone()
+            .filter(|s| !s.is_empty())
+            .map_or(Value::Null, Value::String),
+    );
+    out.insert(
+        "search".into(),
+        f.search
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map_or(Value::Null, Value::String),
+    );
+    out.insert("searchCriteria".into(), Value::Array(search_criteria));
+    out.insert("orderBy".into(), Value::Array(order));
+    out.insert("offset".into(), json!(f.offset.unwrap_or(0).max(0)));
+    out.insert("limit".into(), json!(f.limit.unwrap_or(0).max(0)));
+    Ok(Value::Object(out))
+}
+
+fn direction(d: Option<&crate::protocol::OrderDirection>) -> &'static str {
+    match d {
+        Some(crate::protocol::OrderDirection::Desc) => "DESC",
+        _ => "ASC",
+    }
+}
+
+fn plain_group(
+    ty: &TypeDefinition,
+    comparison: Option<&crate::protocol::ComparisonType>,
+    wheres: Option<&[ListFilterWhere]>,
+    nested: Option<&[ListFilterMinimal]>,
+    depth: usize,
+) -> Result<Map<String, Value>> {
+    if depth > 32 {
+        return Err(Error::bad_request(
+            "listFilters are nested deeper than 32 levels",
+        ));
+    }
+    let mut m = Map::new();
+    let or = matches!(comparison, Some(crate::protocol::ComparisonType::Or));
+    m.insert(
+        "comparisonType".into(),
+        Value::from(if or { "OR" } else { "AND" }),
+    );
+    let mut entries = Vec::new();
+    for w in wheres.unwrap_or_default() {
+        let name = w
+            .column_name
+            .as_deref()
+            .ok_or_else(|| Error::bad_request("a where entry has no columnName"))?;
+        let prop = ty
+            .properties
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                Error::bad_request(format!(
+                    "where columnName '{name}' is not a property of type '{}'",
+                    ty.name
+                ))
+            })?;
+        let objects = w.object_data.as_deref().unwrap_or_default();
+        if w.operand().is_none() && objects.is_empty() {
+            continue;
+        }
+        let criteria = w.criteria_type.as_ref().ok_or_else(|| {
+            Error::bad_request(format!("the where entry for '{name}' has no criteriaType"))
+        })?;
+        let ct = match criteria {
+            CriteriaType::Contains | CriteriaType::StartsWith | CriteriaType::EndsWith => {
+                ContentType::String
+            }
+            CriteriaType::IsEmpty => ContentType::Boolean,
+            _ => prop.value_type.content_type(),
+        };
+        let mut e = Map::new();
+        e.insert("columnName".into(), Value::from(name));
+        e.insert("criteriaType".into(), Value::from(criteria.as_str()));
+        e.insert(
+            "value".into(),
+            value::scalar_to_plain(w.operand(), Some(&ct)),
+        );
+        if !objects.is_empty() {
+            let values = objects
+                .iter()
+                .filter_map(|o| {
+                    o.property(name)
+                        .and_then(|p| p.content_value.as_deref())
+                        .or(o.external_id.as_deref())
+                })
+                .map(|v| value::scalar_to_plain(Some(v), Some(&ct)))
+                .collect();
+            e.insert("values".into(), Value::Array(values));
+        }
+        entries.push(Value::Object(e));
+    }
+    m.insert("where".into(), Value::Array(entries));
+    let groups = nested
+        .unwrap_or_default()
+        .iter()
+        .map(|g| {
+            plain_group(
+                ty,
+                g.comparison_type.as_ref(),
+                g.where_.as_deref(),
+                g.list_filters.as_deref(),
+                depth + 1,
+            )
+            .map(Value::Object)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    m.insert("listFilters".into(), Value::Array(groups));
+    Ok(m)
+}

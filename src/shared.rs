@@ -1,0 +1,114 @@
+//! What every operation may see besides its own service: the runtime's settings, the
+//! `store` builtin (for the stored files no definition names: spooling an upload,
+//! download and delete by id), the callback client and the execution records. Nothing
+//! else of the runtime — no mounts, no admin, no users — so that an operation's reach is
+//! this struct.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use crate::execution::records::DEFAULT_RECORDS;
+use crate::execution::{CallbackPolicy, Callbacks, Records};
+use crate::process::StoreProcess;
+use crate::router::Snapshot;
+
+/// Default largest JSON request body: 10 MiB.
+pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 10 << 20;
+
+/// How the runtime serves requests (what the server's sockets do is in `ServerConfig`).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The data folder: tables, files and their index live under it.
+    pub data_dir: PathBuf,
+    /// The largest JSON request body, unless an operation sets its own. Default 10 MiB.
+    pub max_request_bytes: u64,
+    /// The base URL used in download links; default: built from the request's `Host`.
+    pub public_base_url: Option<String>,
+    /// Retry policy of WAIT callbacks.
+    pub callback: CallbackPolicy,
+    /// How many execution records the in-memory ring keeps (0: none). Default 10 000.
+    pub execution_records: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            data_dir: PathBuf::from("data"),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            public_base_url: None,
+            callback: CallbackPolicy::default(),
+            execution_records: DEFAULT_RECORDS,
+        }
+    }
+}
+
+/// The parts of the runtime operations share; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The runtime's settings.
+    pub config: Arc<RuntimeConfig>,
+    /// The `store` builtin.
+    pub store: Arc<StoreProcess>,
+    /// The callback client of WAIT answers.
+    pub callbacks: Arc<Callbacks>,
+    /// The ring of recent executions.
+    pub records: Arc<Records>,
+    /// Requests being answered right now.
+    pub in_flight: Arc<AtomicI64>,
+}
+
+impl Shared {
+    /// The shared parts of a runtime with `config`, its `store` builtin on `store`.
+    pub fn new(config: RuntimeConfig, store: Arc<StoreProcess>) -> Self {
+        Shared {
+            callbacks: Arc::new(Callbacks::new(config.callback)),
+            records: Arc::new(Records::new(config.execution_records)),
+            in_flight: Arc::new(AtomicI64::new(0)),
+            config: Arc::new(config),
+            store,
+        }
+    }
+
+    /// The base of absolute URLs for a request with head `parts`.
+    pub fn base_url(&self, parts: &http::request::Parts) -> String {
+        crate::http::request::base_url(self.config.public_base_url.as_deref(), parts)
+    }
+
+    /// The metrics of the services of `snapshot`, in the Prometheus text format.
+    pub fn metrics_text(&self, snapshot: &Snapshot) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str(crate::metrics::HEADER);
+        let mut services: Vec<_> = snapshot.services().collect();
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        let (mut shed, mut limited) = (0, 0);
+        for s in services {
+            for op in &s.stats {
+                op.render(&s.name, &mut out);
+                shed += op.count(503);
+                limited += op.count(429);
+            }
+        }
+        let (delivered, retried, failed) = self.callbacks.counts();
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        let _ = write!(
+            out,
+            "# HELP fss_in_flight_requests Requests being answered now.\n\
+             # TYPE fss_in_flight_requests gauge\n\
+             fss_in_flight_requests {in_flight}\n\
+             # HELP fss_shed_total Requests shed at a concurrency limit (503).\n\
+             # TYPE fss_shed_total counter\n\
+             fss_shed_total {shed}\n\
+             # HELP fss_rate_limited_total Requests refused by a rate limit (429).\n\
+             # TYPE fss_rate_limited_total counter\n\
+             fss_rate_limited_total {limited}\n\
+             # HELP fss_callbacks_total WAIT callbacks by outcome.\n\
+             # TYPE fss_callbacks_total counter\n\
+             fss_callbacks_total{{outcome=\"delivered\"}} {delivered}\n\
+             fss_callbacks_total{{outcome=\"retried\"}} {retried}\n\
+             fss_callbacks_total{{outcome=\"failed\"}} {failed}\n"
+        );
+        out
+    }
+}

@@ -1,0 +1,82 @@
+//! The registry: what the control plane persists (users with their hashes and privileges,
+//! deployments with their resources, service versions), behind the [`Registry`] trait so
+//! that another database can hold it. `store::sqlite::SqliteRegistry` is the embedded one.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::error::Result;
+
+/// Where users, deployments and service versions persist. Every method blocks; callers
+/// run them off the async workers. Every write is all or nothing.
+pub(crate) trait Registry: Send + Sync + fmt::Debug {
+    /// Everything persisted, as read at start.
+    fn load(&self) -> Result<Loaded>;
+    /// Inserts or replaces a user and its privileges.
+    fn put_user(&self, user: &User) -> Result<()>;
+    /// Deletes a user; returns whether it existed.
+    fn delete_user(&self, id: &str) -> Result<bool>;
+    /// Inserts a deployment with its resources and service versions.
+    fn insert_deployment(&self, d: &Deployment, services: &[ServiceVersion]) -> Result<()>;
+    /// Deletes a deployment, its resources and its service versions; returns whether it
+    /// existed.
+    fn delete_deployment(&self, id: &str) -> Result<bool>;
+    /// Answers whether the database responds (for the health endpoint).
+    fn ping(&self) -> Result<()>;
+}
+
+/// A user of the admin API.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) id: String,
+    /// The argon2 PHC string (salt and parameters included); never the password.
+    pub(crate) password_hash: String,
+    /// The argon2 PHC string of the user's service token, when one was generated.
+    pub(crate) token_hash: Option<String>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) privileges: BTreeSet<String>,
+}
+
+/// A deployment: one uploaded file, its resources, the service versions it made.
+#[derive(Debug, Clone)]
+pub(crate) struct Deployment {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) category: Option<String>,
+    /// `""` when none.
+    pub(crate) tenant_id: String,
+    /// Milliseconds since the Unix epoch.
+    pub(crate) deploy_time_ms: i64,
+    pub(crate) resources: Vec<Resource>,
+}
+
+/// One file of a deployment.
+#[derive(Debug, Clone)]
+pub(crate) struct Resource {
+    /// The path inside the deployment, `/`-separated (`scripts/run.sh`).
+    pub(crate) name: String,
+    pub(crate) mime_type: String,
+    pub(crate) size: u64,
+}
+
+/// One version of a service definition, made by one deployment.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceVersion {
+    pub(crate) id: String,
+    /// The service name.
+    pub(crate) key: String,
+    pub(crate) version: i64,
+    pub(crate) description: Option<String>,
+    pub(crate) deployment_id: String,
+    /// The resource holding the definition.
+    pub(crate) resource_name: String,
+}
+
+/// Everything persisted, as read at start.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub(crate) users: Vec<User>,
+    pub(crate) deployments: Vec<Deployment>,
+    pub(crate) services: Vec<ServiceVersion>,
+}

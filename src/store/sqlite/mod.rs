@@ -1,0 +1,14 @@
+//! The embedded backend: SQLite databases (WAL) under the data folder — `tables.db` for
+//! the tables of data actions, `files.db` for the index of stored files, `admin.db` for
+//! the registry. Each opens on first use.
+
+mod file_index;
+mod registry;
+mod tables;
+
+pub(crate) use file_index::SqliteFileIndex;
+pub(crate) use registry::{SqliteRegistry, DB_FILE as REGISTRY_FILE};
+pub(crate) use tables::SqliteTables;
+
+/// The file index database under the data folder.
+pub(crate) const FILE_INDEX: &str = "files.db";
