@@ -1,6 +1,6 @@
 //! The crate's one error type and its mapping onto HTTP answers.
 //!
-//! Flow endpoints answer every error with the ServiceProblem body of protocol §3.9
+//! Flow endpoints answer every error with the ServiceProblem body of the `protocol` module (`ServiceProblem`)
 //! (`kind`, `uri`, `statusCode`, `message`) and the `X-ManyWho-Service-Problem-Kind`
 //! header; the admin API answers `{"statusCode", "errorMessage"}`. Both renderings live in
 //! `http::problem`, so that this module stays a leaf every layer may use.

@@ -1,25 +1,40 @@
 //! fss — a low-latency Flow Services Server.
 //!
 //! One shared hyper server hosts *services* for Boomi Flow and any REST client. Each
-//! service is defined by one JSON file (see `spec/definitions.md` and the README) and
+//! service is defined by one JSON file (see the README and `definition/definitions.md`) and
 //! mounted at `/fs/{name}`; each of its operations — message action, file upload, file
 //! list, table load, row update, row delete — gets its URL, and a *process* runs behind it.
 //!
 //! # Layout
 //!
-//! Read in the order a request travels:
+//! Read in the order a request travels; each layer imports only the ones below it
+//! (server → app → router → operation → execution → process → store), and the leaves
+//! (`protocol`, `definition`, `error`, `http`, `metrics`, `clock`) serve every layer.
 //!
+//! - [`config`]: the command line and environment; `main.rs` turns them into a runtime.
 //! - [`server`]: the listener, connection cap, HTTP/1.1 + HTTP/2, graceful shutdown.
-//! - [`runtime`]: the mounted services, registered handlers, and [`Runtime::handle`].
-//! - [`router`]: the immutable snapshot of mounts; path → (service, route).
-//! - [`operation`](crate::operation): one module per operation kind (private).
-//! - [`process`]: what runs: `echo`, `store`, `command`, Rust [`process::Handler`]s.
-//! - [`execution`]: the execution id, process properties and tracked properties.
-//! - [`protocol`]: the Flow wire types. [`definition`]: the service definition files.
-//! - [`error`]: the one error type and its ServiceProblem answer. [`http`]: body helpers.
+//! - `app`: [`Runtime`], the one entry of every request: `/fs/` to the services (after
+//!   their authentication), `/api/` to the admin API, `/health`; it builds the parts and
+//!   gives each layer only what it may use.
+//! - [`auth`]: the users and the HTTP Basic login of secured services and of the admin
+//!   API, with or without the admin API enabled.
 //! - [`admin`]: the admin API under `/api/`: deployments (hot mount), service versions,
-//!   routes, engine, health, users.
-//! - [`config`]: the command line and environment.
+//!   routes, engine, health, metrics, executions, users.
+//! - [`router`]: the route table (the one list of operation kinds), the immutable
+//!   snapshot of mounts (path → service and route), mounting, per-operation admission.
+//! - [`shared`]: what an operation may see of the runtime: settings, the `store`
+//!   process, callbacks, records.
+//! - `operation`: one module per operation kind: decode HTTP, set tracked properties,
+//!   hand the typed work to the process, encode the answer (private).
+//! - [`execution`]: the execution id, process properties, the process document, the run
+//!   engine (sync budget → WAIT → callback), the callback client, execution records.
+//! - [`process`]: what runs: `echo`, `store`, `command`, Rust [`process::Handler`]s.
+//! - `store`: the storage traits (tables, file index, registry), the bytes of stored
+//!   files and deployment folders, and the embedded SQLite backend (private).
+//! - [`protocol`]: the Flow wire types. [`definition`]: the service definition files.
+//! - [`error`]: the one error type. [`http`]: body helpers, header constants, the
+//!   ServiceProblem and admin renderings of errors.
+//! - [`metrics`]: per-operation counters. [`clock`]: epoch milliseconds and ISO-8601.
 
 #![forbid(unsafe_code)]
 

@@ -104,7 +104,7 @@ impl std::fmt::Debug for AdminConfig {
     }
 }
 
-/// What [`enable`] found and did.
+/// What `Runtime::enable_admin` found and did.
 #[derive(Debug, Clone, Default)]
 pub struct Enabled {
     /// Persisted deployments.

@@ -6,7 +6,7 @@
 //! check never touches the disk. It needs nothing of the admin API: a secured service
 //! accepts the users of the registry whether or not the admin API (which edits them) is
 //! enabled. How credentials are verified — argon2id hashes, tokens, the cache — is in
-//! [`credentials`].
+//! `credentials`.
 
 pub(crate) mod credentials;
 

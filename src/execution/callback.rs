@@ -1,7 +1,7 @@
 //! Callbacks: delivering a late ServiceResponse to the engine's `callbackUri`.
 //!
 //! When a message action outlives its sync budget the caller is answered `WAIT` and the
-//! final ServiceResponse is POSTed here once the process ends (protocol §4.2). The engine
+//! final ServiceResponse is POSTed here once the process ends (the Flow wire protocol, `protocol`). The engine
 //! answers a JSON string invoke type; `"BUSY"`, a 5xx or a connection error is retried with
 //! exponential back-off, up to the configured attempts, and the outcome is logged and
 //! counted. One HTTP client (hyper's own, with a connection pool) serves every callback.

@@ -1,6 +1,6 @@
 //! Executions: one request through one operation, with its id and its properties, and
 //! what runs around every execution: the run engine of message actions (sync budget, then
-//! WAIT, then callback: [`engine`]), the callback client ([`callback`]) and the ring of
+//! WAIT, then callback: `engine`), the callback client ([`callback`]) and the ring of
 //! execution records ([`records`]).
 //!
 //! Every operation request gets an execution id (returned in `X-Execution-Id`), the

@@ -2,7 +2,7 @@
 
 use http::{HeaderName, HeaderValue};
 
-/// The ServiceProblem kind header the Flow engine reads on every error (protocol §4.7).
+/// The ServiceProblem kind header the Flow engine reads on every error (the Flow wire protocol, `protocol`).
 pub const SERVICE_PROBLEM_KIND: HeaderName =
     HeaderName::from_static("x-manywho-service-problem-kind");
 

@@ -3,7 +3,7 @@
 //! Every form answers the full v1 response: configuration values, `provides*` flags,
 //! actions and `install.typeElements`. The install form also carries `actions` and
 //! `types` at the top level (the 2017 v2 shape), so every known engine finds what it
-//! reads (protocol §4.1). Describe never fails on missing configuration values: builders
+//! reads (the Flow wire protocol, `protocol`). Describe never fails on missing configuration values: builders
 //! describe a service before they have filled them in.
 
 use http::{Request, Response, StatusCode};

@@ -1,6 +1,6 @@
 //! File delete: `POST /fs/{name}/file/delete`, a FileDataRequest whose `resourceFile` is
 //! the id of a stored file. The index row goes first, then the bytes; the answer is an
-//! empty ObjectDataResponse (protocol §4.4). An unknown id is 404.
+//! empty ObjectDataResponse (the Flow wire protocol, `protocol`). An unknown id is 404.
 
 use http::{Request, Response, StatusCode};
 

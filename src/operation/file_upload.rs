@@ -12,7 +12,7 @@
 //!
 //! The file is refused with 413 as soon as it passes `maxUploadBytes` (its temp file is
 //! removed); a missing request part is 400 "No file data request was given", a missing
-//! file 400 "No file was uploaded" (protocol §4.4). The execution tracks `File Name`
+//! file 400 "No file was uploaded" (the Flow wire protocol, `protocol`). The execution tracks `File Name`
 //! (`filename*` first, else `filename`; path, `..` and control characters removed; never
 //! empty) and `File Content Type` (the part's type; absent or
 //! `application/octet-stream` → guessed from the name).

@@ -1,6 +1,6 @@
 //! File resources on their process: the `store` builtin stores and lists files in the
 //! store, a `command` or handler gets the plain document; both answer `$File` objects
-//! (protocol §3.6: ten properties, an absolute `Download Uri`).
+//! (the Flow wire protocol: ten properties, an absolute `Download Uri`).
 //!
 //! A stored listing is ordered by `orderByPropertyDeveloperName` (default `Name`), then by
 //! id, so pages never overlap; `limit` 0 or absent means [`DEFAULT_PAGE`] files, at most

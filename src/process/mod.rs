@@ -3,7 +3,7 @@
 //! A process is a builtin (`echo`, `store`), a `command` run per execution, or a Rust
 //! [`Handler`] that an embedding runtime registers by name. Operations hand every process
 //! the same typed work — a message action's inputs, a data action's filter and objects, an
-//! upload's spooled file — through one method per kind of work ([`Process::load`],
+//! upload's spooled file — through one method per kind of work (`Process::load`,
 //! `save`, `delete`, `upload`, `list`, [`Process::answer_now`] and [`Process::call`]);
 //! each builtin answers it directly, commands and handlers through one contract: a JSON
 //! document in (the [`ProcessCall`]) and a JSON document out, as the README and

@@ -1,4 +1,4 @@
-//! Message actions (protocol §3.4): ServiceRequest in, ServiceResponse out.
+//! Message actions: ServiceRequest in, ServiceResponse out.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Data operations (protocol §3.5): ObjectDataRequest, ListFilter, ObjectDataResponse.
+//! Data operations: ObjectDataRequest, ListFilter, ObjectDataResponse.
 
 use serde::{Deserialize, Serialize};
 

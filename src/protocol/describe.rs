@@ -1,4 +1,4 @@
-//! Describe (protocol §3.3): what a service offers, and the types it installs.
+//! Describe: what a service offers, and the types it installs.
 
 use serde::{Deserialize, Serialize};
 

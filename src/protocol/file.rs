@@ -1,4 +1,4 @@
-//! File operations (protocol §3.6): FileDataRequest and its list filter.
+//! File operations: FileDataRequest and its list filter.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The Flow service wire protocol (protocol §3): every JSON type the engine sends or reads.
+//! The Flow service wire protocol: every JSON type the engine sends or reads.
 //!
 //! Parsing is lenient, as the engine is: every field is optional and nullable, unknown
 //! fields are ignored, and enums are strings matched case-insensitively with a catch-all
@@ -29,7 +29,7 @@ pub use value::{Culture, EngineValue, MObject, Property};
 
 use serde::Serialize;
 
-/// The error body of every Flow endpoint (protocol §3.9).
+/// The error body of every Flow endpoint.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceProblem<'a> {

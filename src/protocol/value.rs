@@ -1,4 +1,4 @@
-//! Shared building blocks (protocol §3.2): culture, values, objects, properties.
+//! Shared building blocks: culture, values, objects, properties.
 
 use serde::{Deserialize, Serialize};
 

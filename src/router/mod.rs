@@ -4,7 +4,7 @@
 //! a service (and one more hash step for action URIs), so its cost does not grow with the
 //! number of services. In-flight requests hold the `Arc<Snapshot>` they started with.
 //!
-//! The table of what a service mounts is in [`route`]; the mounted set changes only
+//! The table of what a service mounts is in `route`; the mounted set changes only
 //! through [`Mounts`].
 
 pub mod admission;

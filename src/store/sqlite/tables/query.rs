@@ -1,7 +1,7 @@
 //! A ListFilter turned into one SELECT with bound parameters.
 //!
 //! Values are always parameters; identifiers come only from the table's columns. Criteria
-//! (protocol §3.1): `EQUAL`, `NOT_EQUAL` (NULL counts as different), the four orderings,
+//! (the Flow wire protocol, `protocol`): `EQUAL`, `NOT_EQUAL` (NULL counts as different), the four orderings,
 //! `CONTAINS`/`STARTS_WITH`/`ENDS_WITH` (SQL `LIKE` with `\` escaping `%`, `_` and `\`, so
 //! they match literally; ASCII case-insensitive), `IS_EMPTY` (`"true"`: NULL or `""`;
 //! `"false"`: the opposite), and on lists `ANY_EQUAL`/`ALL_EQUAL`. For those the values
