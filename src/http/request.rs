@@ -1,8 +1,21 @@
 //! What fss reads off a request head besides the route: the base of absolute URLs and
 //! the pairs of a query string.
 
+use std::net::SocketAddr;
+
 use http::header;
 use http::request::Parts;
+
+/// The transport's view of a request: the peer address and the listener's own address.
+/// The server puts one into every request's extensions; requests made in-process have
+/// none. Forwarding headers and IP allow-lists are decided from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    /// The address of the peer that opened the connection.
+    pub peer: SocketAddr,
+    /// The address of the listener it connected to.
+    pub local: SocketAddr,
+}
 
 /// The base of absolute URLs in answers (download links, admin `url` fields): the
 /// configured public base URL, else `http://` and the request's `Host` (or the authority

@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 
 use crate::app::Runtime;
 use crate::http::body;
+use crate::http::request::Connection;
 
 /// Default connection cap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -125,10 +126,15 @@ fn serve_connection(
 ) {
     // Low latency: answers leave as soon as they are written.
     let _ = stream.set_nodelay(true);
+    let connection = Connection {
+        peer,
+        local: stream.local_addr().unwrap_or(peer),
+    };
     let runtime = runtime.clone();
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let runtime = runtime.clone();
-        let req = req.map(|b| body::boxed(body::IdleTimeout::new(b, body_idle)));
+        let mut req = req.map(|b| body::boxed(body::IdleTimeout::new(b, body_idle)));
+        req.extensions_mut().insert(connection);
         async move { Ok::<_, Infallible>(runtime.handle(req).await) }
     });
     let builder = Arc::clone(builder);
