@@ -6,6 +6,7 @@
 //! the `store` builtin, mounts, users, shared state — and hands each layer only what it
 //! may use.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -15,6 +16,7 @@ use http::{Method, Request, Response};
 use crate::admin::{self, Admin, AdminConfig};
 use crate::auth::Auth;
 use crate::definition::{validate_set, LoadedDefinition, Problems};
+use crate::edge;
 use crate::error::{Error, Result};
 use crate::execution::{Callbacks, Records, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
@@ -141,55 +143,120 @@ impl Runtime {
     }
 
     async fn answer(&self, mut req: Request<ReqBody>) -> Response<ResBody> {
+        let edge = &self.inner.shared.config.edge;
+        let client = edge::resolve_client(req.headers(), req.extensions(), &edge.trusted_proxies);
+        let ip = client.ip;
+        req.extensions_mut().insert(client);
         let path = req.uri().path();
         if path.starts_with(SERVICE_PREFIX) {
-            let snapshot = self.inner.mounts.snapshot();
-            return match snapshot.route(req.method(), path) {
-                Ok((service, route)) => {
-                    // The one check a service without authentication pays.
-                    if service.auth_basic && route.kind != OperationKind::Health {
-                        let started = Instant::now();
-                        if let Err(e) = self.authorize(&service, &mut req).await {
-                            let resp = e.into_service_problem(req.uri().path());
-                            if let Some(stats) = service.stats.get(route.slot()) {
-                                stats.record(resp.status().as_u16(), started.elapsed());
-                            }
-                            return resp;
-                        }
-                    }
-                    operation::dispatch(&self.inner.shared, service, route, req).await
-                }
-                Err(e) => {
-                    // A path of a service with authentication that is not one of its
-                    // routes: its callers learn that only once authenticated.
-                    if let Some((service, sub)) = snapshot.lookup(path) {
-                        if service.auth_basic && sub != "/health" {
-                            let service = Arc::clone(service);
-                            if let Err(e) = self.authorize(&service, &mut req).await {
-                                return e.into_service_problem(req.uri().path());
-                            }
-                            return e.into_service_problem(req.uri().path());
-                        }
-                    }
-                    e.into_service_problem(path)
-                }
-            };
+            if req.method() == Method::HEAD {
+                // HEAD is GET without its body, wherever GET is answered.
+                *req.method_mut() = Method::GET;
+                let resp = self.service(req, ip).await;
+                return without_body(resp);
+            }
+            return self.service(req, ip).await;
         }
         if path.starts_with("/api/") {
-            return match self.inner.admin.get() {
-                Some(admin) => admin.handle(req).await,
-                None => Error::not_found("the admin API is not enabled on this server")
-                    .into_admin_response(),
+            let Some(admin) = self.inner.admin.get() else {
+                return Error::not_found("the admin API is not enabled on this server")
+                    .into_admin_response();
             };
+            if !edge.admin_allow_from.admits(ip) {
+                return forbidden_address(ip, "the admin API").into_admin_response();
+            }
+            let (parts, body) = req.into_parts();
+            if let Err(e) = edge::check_admin_request(&parts, edge) {
+                return e.into_admin_response();
+            }
+            return admin.handle(Request::from_parts(parts, body)).await;
         }
         match (req.method(), path) {
             (&Method::GET, "/health") => body::health(),
-            (_, "/health") => Error::MethodNotAllowed { allow: "GET" }.into_service_problem(path),
+            (&Method::HEAD, "/health") => without_body(body::health()),
+            (_, "/health") => {
+                Error::MethodNotAllowed { allow: "GET, HEAD" }.into_service_problem(path)
+            }
             _ => Error::not_found(
                 "no service is mounted at this path; services live under /fs/{name}",
             )
             .into_service_problem(path),
         }
+    }
+
+    /// A request under `/fs/`: routed on the snapshot, refused by the service's address
+    /// allow-list or its authentication, then run; CORS headers go on the answer.
+    async fn service(&self, mut req: Request<ReqBody>, ip: Option<IpAddr>) -> Response<ResBody> {
+        let edge = &self.inner.shared.config.edge;
+        let snapshot = self.inner.mounts.snapshot();
+        let path = req.uri().path();
+        if req.method() == Method::OPTIONS {
+            return match snapshot.route(&Method::OPTIONS, path) {
+                Err(Error::MethodNotAllowed { allow }) => {
+                    edge::preflight(req.headers(), allow, edge)
+                }
+                Err(e) => e.into_service_problem(path),
+                Ok(_) => edge::preflight(req.headers(), "OPTIONS", edge),
+            };
+        }
+        // Kept only when some origin may call from a browser.
+        let origin = (!edge.cors_origins.is_empty()).then(|| req.headers().clone());
+        let mut resp = match snapshot.route(req.method(), path) {
+            Ok((service, route)) => {
+                let started = Instant::now();
+                let refused = if !service.allow_from.admits(ip) {
+                    Some(forbidden_address(
+                        ip,
+                        &format!("the service {}", service.name),
+                    ))
+                } else if service.auth_basic && route.kind != OperationKind::Health {
+                    // The one check a service without authentication pays.
+                    self.authorize(&service, &mut req).await.err()
+                } else {
+                    None
+                };
+                match refused {
+                    Some(e) => {
+                        let resp = e.into_service_problem(req.uri().path());
+                        if let Some(stats) = service.stats.get(route.slot()) {
+                            stats.record(resp.status().as_u16(), started.elapsed());
+                        }
+                        resp
+                    }
+                    None => operation::dispatch(&self.inner.shared, service, route, req).await,
+                }
+            }
+            Err(e) => self.unrouted(&snapshot, e, &mut req, ip).await,
+        };
+        if let Some(headers) = origin {
+            edge::allow_origin(&headers, &mut resp, edge);
+        }
+        resp
+    }
+
+    /// The answer to a path under `/fs/` that is not a route. Of a service with an
+    /// address allow-list or authentication, callers learn that only once admitted.
+    async fn unrouted(
+        &self,
+        snapshot: &Snapshot,
+        e: Error,
+        req: &mut Request<ReqBody>,
+        ip: Option<IpAddr>,
+    ) -> Response<ResBody> {
+        let path = req.uri().path().to_owned();
+        if let Some((service, sub)) = snapshot.lookup(&path) {
+            if !service.allow_from.admits(ip) {
+                let e = forbidden_address(ip, &format!("the service {}", service.name));
+                return e.into_service_problem(&path);
+            }
+            if service.auth_basic && sub != "/health" {
+                let service = Arc::clone(service);
+                if let Err(e) = self.authorize(&service, req).await {
+                    return e.into_service_problem(&path);
+                }
+            }
+        }
+        e.into_service_problem(&path)
     }
 
     /// Checks the HTTP Basic credentials of a request to `service`, which requires them,
@@ -208,6 +275,27 @@ impl Runtime {
         req.extensions_mut().insert(ServiceUser(user));
         Ok(())
     }
+}
+
+/// The 403 of a client address an allow-list does not hold.
+fn forbidden_address(ip: Option<IpAddr>, what: &str) -> Error {
+    let who = ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+    tracing::debug!(client = %who, "Address refused by an allow-list: {what}.");
+    Error::Forbidden(format!("{who} may not call {what}").into())
+}
+
+/// `resp` without its body, for HEAD: the head stays, with the `Content-Length` the
+/// body would have had when it is known.
+fn without_body(resp: Response<ResBody>) -> Response<ResBody> {
+    use hyper::body::Body as _;
+    let (mut parts, body) = resp.into_parts();
+    if let Some(len) = body.size_hint().exact() {
+        parts
+            .headers
+            .entry(http::header::CONTENT_LENGTH)
+            .or_insert_with(|| len.into());
+    }
+    Response::from_parts(parts, body::full(bytes::Bytes::new()))
 }
 
 /// Checks definitions as mounting them would, without opening anything: the set's rules

@@ -37,6 +37,19 @@ pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
 pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
 
+/// `FSS_RECORDS`: how many execution records the ring keeps.
+pub const ENV_RECORDS: &str = "FSS_RECORDS";
+/// `FSS_RECORDS_MAX_BYTES`: the byte budget of the execution-record ring.
+pub const ENV_RECORDS_MAX_BYTES: &str = "FSS_RECORDS_MAX_BYTES";
+/// `FSS_CORS_ALLOWED_ORIGINS`: web origins that may call services from a browser.
+pub const ENV_CORS_ALLOWED_ORIGINS: &str = "FSS_CORS_ALLOWED_ORIGINS";
+/// `FSS_ADMIN_ALLOWED_ORIGINS`: web origins that may change things through the admin API.
+pub const ENV_ADMIN_ALLOWED_ORIGINS: &str = "FSS_ADMIN_ALLOWED_ORIGINS";
+/// `FSS_TRUSTED_PROXIES`: peers whose forwarding headers are believed.
+pub const ENV_TRUSTED_PROXIES: &str = "FSS_TRUSTED_PROXIES";
+/// `FSS_ADMIN_ALLOW_FROM`: client addresses that may call the admin API.
+pub const ENV_ADMIN_ALLOW_FROM: &str = "FSS_ADMIN_ALLOW_FROM";
+
 /// `FSS_ADMIN_USER`: the bootstrap admin of the admin API.
 pub const ENV_ADMIN_USER: &str = "FSS_ADMIN_USER";
 /// `FSS_ADMIN_PASSWORD`: its password (used only to create it).
@@ -64,6 +77,16 @@ Options (each also from the environment variable shown):
   --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
+  --records N                execution records kept        [FSS_RECORDS, default 10000]
+  --records-max-bytes N      bytes the records may keep    [FSS_RECORDS_MAX_BYTES, default 33554432]
+  --cors-allowed-origins L   origins whose pages may call services (comma list, or *)
+                                                           [FSS_CORS_ALLOWED_ORIGINS, default none]
+  --admin-allowed-origins L  origins whose pages may change things via /api/
+                                                           [FSS_ADMIN_ALLOWED_ORIGINS, default none]
+  --trusted-proxies L        proxies whose Forwarded/X-Forwarded-* are believed (CIDR list)
+                                                           [FSS_TRUSTED_PROXIES, default none]
+  --admin-allow-from L       addresses that may call /api/ (CIDR list)
+                                                           [FSS_ADMIN_ALLOW_FROM, default any]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
   --admin-password PW        its password (prefer the env) [FSS_ADMIN_PASSWORD]
   -h, --help                 this text
@@ -158,6 +181,12 @@ pub fn parse(
         "--body-idle-timeout",
         "--max-request-bytes",
         "--public-base-url",
+        "--records",
+        "--records-max-bytes",
+        "--cors-allowed-origins",
+        "--admin-allowed-origins",
+        "--trusted-proxies",
+        "--admin-allow-from",
         "--admin-user",
         "--admin-password",
     ];
@@ -201,6 +230,24 @@ pub fn parse(
     if let Some((_, v)) = get("--public-base-url", ENV_PUBLIC_BASE_URL) {
         o.runtime.public_base_url = Some(v.trim_end_matches('/').to_owned());
     }
+    if let Some((n, v)) = get("--records", ENV_RECORDS) {
+        o.runtime.execution_records = parse_value(&n, &v, "a number of records")?;
+    }
+    if let Some((n, v)) = get("--records-max-bytes", ENV_RECORDS_MAX_BYTES) {
+        o.runtime.execution_records_bytes = parse_value(&n, &v, "a number of bytes")?;
+    }
+    if let Some((n, v)) = get("--cors-allowed-origins", ENV_CORS_ALLOWED_ORIGINS) {
+        o.runtime.edge.cors_origins = origins(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--admin-allowed-origins", ENV_ADMIN_ALLOWED_ORIGINS) {
+        o.runtime.edge.admin_origins = origins(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--trusted-proxies", ENV_TRUSTED_PROXIES) {
+        o.runtime.edge.trusted_proxies = v.parse().map_err(|e| format!("{n}: {e}"))?;
+    }
+    if let Some((n, v)) = get("--admin-allow-from", ENV_ADMIN_ALLOW_FROM) {
+        o.runtime.edge.admin_allow_from = v.parse().map_err(|e| format!("{n}: {e}"))?;
+    }
     if let Some((_, v)) = get("--admin-user", ENV_ADMIN_USER) {
         o.admin.bootstrap_user = Some(v).filter(|v| !v.is_empty());
     }
@@ -215,6 +262,30 @@ pub fn parse(
     } else {
         Command::Serve(o)
     })
+}
+
+/// A comma-separated list of web origins (`https://host[:port]`), or `*`.
+fn origins(name: &str, value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let o = o.trim_end_matches('/');
+            let ok = o == "*"
+                || ["http://", "https://"].iter().any(|p| {
+                    o.strip_prefix(p)
+                        .is_some_and(|rest| !rest.is_empty() && !rest.contains(['/', ' ', '@']))
+                });
+            if ok {
+                Ok(o.to_owned())
+            } else {
+                Err(format!(
+                    "{name}: '{o}' is not a web origin such as https://app.example.com (or *)"
+                ))
+            }
+        })
+        .collect()
 }
 
 fn parse_value<T: std::str::FromStr>(name: &str, value: &str, what: &str) -> Result<T, String> {
@@ -278,6 +349,41 @@ mod tests {
             panic!("expected serve")
         };
         assert!(o.admin.bootstrap_user.is_none());
+    }
+
+    #[test]
+    fn edge_lists_parse_and_bad_ones_are_named() {
+        let Command::Serve(o) = parse(
+            args(&[
+                "--cors-allowed-origins",
+                "https://a.example, http://b.example:8080/",
+                "--trusted-proxies",
+                "10.0.0.0/8,127.0.0.1",
+                "--records-max-bytes",
+                "1048576",
+            ]),
+            |_| None,
+        )
+        .unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(
+            o.runtime.edge.cors_origins,
+            ["https://a.example", "http://b.example:8080"]
+        );
+        assert!(o
+            .runtime
+            .edge
+            .trusted_proxies
+            .contains("10.1.2.3".parse().unwrap()));
+        assert_eq!(o.runtime.execution_records_bytes, 1 << 20);
+        let err = parse(args(&["--cors-allowed-origins", "evil"]), |_| None).unwrap_err();
+        assert!(
+            err.contains("--cors-allowed-origins") && err.contains("evil"),
+            "{err}"
+        );
+        let err = parse(args(&["--admin-allow-from", "10.0.0.0/99"]), |_| None).unwrap_err();
+        assert!(err.contains("--admin-allow-from"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - `app`: [`Runtime`], the one entry of every request: `/fs/` to the services (after
 //!   their authentication), `/api/` to the admin API, `/health`; it builds the parts and
 //!   gives each layer only what it may use.
+//! - [`edge`]: what is decided from the transport and the head alone: the client behind
+//!   trusted proxies, address allow-lists, CORS, cross-site admin requests.
 //! - [`auth`]: the users and the HTTP Basic login of secured services and of the admin
 //!   API, with or without the admin API enabled.
 //! - [`admin`]: the admin API under `/api/`: deployments (hot mount), service versions,
@@ -44,6 +46,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod definition;
+pub mod edge;
 pub mod error;
 pub mod execution;
 pub mod http;

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use crate::execution::records::DEFAULT_RECORDS;
+use crate::edge::EdgeConfig;
+use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
 use crate::execution::{CallbackPolicy, Callbacks, Records};
 use crate::process::StoreProcess;
 use crate::router::Snapshot;
@@ -30,6 +31,11 @@ pub struct RuntimeConfig {
     pub callback: CallbackPolicy,
     /// How many execution records the in-memory ring keeps (0: none). Default 10 000.
     pub execution_records: usize,
+    /// The budget of the execution-record ring in bytes of what its records keep.
+    /// Default 32 MiB.
+    pub execution_records_bytes: usize,
+    /// Trusted proxies, address allow-lists, CORS and cross-site rules of the edge.
+    pub edge: EdgeConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -40,6 +46,8 @@ impl Default for RuntimeConfig {
             public_base_url: None,
             callback: CallbackPolicy::default(),
             execution_records: DEFAULT_RECORDS,
+            execution_records_bytes: DEFAULT_RECORDS_BYTES,
+            edge: EdgeConfig::default(),
         }
     }
 }
@@ -64,7 +72,10 @@ impl Shared {
     pub fn new(config: RuntimeConfig, store: Arc<StoreProcess>) -> Self {
         Shared {
             callbacks: Arc::new(Callbacks::new(config.callback)),
-            records: Arc::new(Records::new(config.execution_records)),
+            records: Arc::new(Records::new(
+                config.execution_records,
+                config.execution_records_bytes,
+            )),
             in_flight: Arc::new(AtomicI64::new(0)),
             config: Arc::new(config),
             store,

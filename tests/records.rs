@@ -69,14 +69,47 @@ async fn debug_requests_keep_bodies_with_secrets_redacted() {
             .get(a.header("x-execution-id").unwrap())
             .unwrap();
         let d = r.debug.expect("debug capture kept");
-        let req = d.request.unwrap();
-        let text = req.to_string();
+        let text = d.request.unwrap().get().to_owned();
+        let req: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert!(
             !text.contains("k-secret") && !text.contains("hunter2"),
             "{text}"
         );
         assert_eq!(req["configurationValues"][1]["contentValue"], "EU");
-        assert_eq!(d.response.unwrap()["outputs"][0]["contentValue"], "Ada");
+        let resp: serde_json::Value = serde_json::from_str(d.response.unwrap().get()).unwrap();
+        assert_eq!(resp["outputs"][0]["contentValue"], "Ada");
+    }
+    s.stop().await;
+}
+
+/// The definition decides what is secret: a Password input sent as `ContentString` or
+/// with no `contentType` at all is redacted all the same.
+#[tokio::test]
+async fn debug_capture_redacts_by_the_definitions_type() {
+    let s = TestServer::start(&fixture("records")).await;
+    for content_type in [json!("ContentString"), json!(null)] {
+        let body = json!({"token": "t", "inputs": [
+            {"developerName": "Name", "contentValue": "Ada"},
+            {"developerName": "Secret", "contentType": content_type, "contentValue": "plain-hunter2"}]});
+        let a = request(
+            http::Method::POST,
+            &s.url("/fs/Recorded/actions/echo"),
+            &[
+                ("content-type", "application/json"),
+                ("x-boomi-debug", "true"),
+            ],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+        let r = s
+            .runtime
+            .records()
+            .get(a.header("x-execution-id").unwrap())
+            .unwrap();
+        let text = r.debug.unwrap().request.unwrap().get().to_owned();
+        assert!(!text.contains("plain-hunter2"), "kept in clear: {text}");
+        assert!(text.contains("Ada"), "{text}");
     }
     s.stop().await;
 }

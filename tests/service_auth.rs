@@ -484,7 +484,7 @@ async fn services_without_auth_and_health_stay_open() {
     assert_eq!(a.json()["status"], "UP");
     let a = send(&s, Method::POST, "/fs/Secure/health", None, &json!({})).await;
     a.problem(405);
-    assert_eq!(a.header("allow"), Some("GET"));
+    assert_eq!(a.header("allow"), Some("GET, HEAD"));
     s.stop().await;
 }
 

@@ -7,6 +7,7 @@
 //! anything is mounted.
 
 mod load;
+pub mod scalar;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,14 @@ pub struct ServiceDefinition {
     /// Who may call the service. Absent: anyone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthDefinition>,
+    /// The client addresses that may call the service, as CIDR ranges or addresses
+    /// (`["10.0.0.0/8", "::1"]`); others get 403. Empty (the default): every address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_from: Vec<String>,
+    /// Request headers passed to the processes of every operation of the service, as
+    /// the process property `headers` (`{"x-request-id": "…"}`, names lower case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_headers: Vec<String>,
 }
 
 /// How callers of a service authenticate.
@@ -196,6 +205,10 @@ pub struct MessageActionDefinition {
     pub max_requests_per_second: Option<f64>,
     /// What runs.
     pub process: ProcessSpec,
+    /// Request headers passed to this action's process besides the service's
+    /// `passHeaders` (process property `headers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_headers: Vec<String>,
 }
 
 /// The data action of one object type.
@@ -233,6 +246,10 @@ pub struct DataActionDefinition {
     /// Default: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_requests_per_second: Option<f64>,
+    /// Request headers passed to this operation's processes besides the service's
+    /// `passHeaders` (process property `headers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_headers: Vec<String>,
 }
 
 /// A file resource.
@@ -264,6 +281,10 @@ pub struct FileResourceDefinition {
     /// Default: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_requests_per_second: Option<f64>,
+    /// Request headers passed to this operation's processes besides the service's
+    /// `passHeaders` (process property `headers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_headers: Vec<String>,
 }
 
 /// The limits of one operation, from its definition. All optional; none means unlimited

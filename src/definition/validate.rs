@@ -66,6 +66,38 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
         );
     }
 
+    for (i, range) in def.allow_from.iter().enumerate() {
+        let r = range.trim();
+        if r.parse::<ipnet::IpNet>().is_err() && r.parse::<std::net::IpAddr>().is_err() {
+            push(
+                format!("allowFrom[{i}]"),
+                format!("'{range}' is not an address or a CIDR range such as 10.0.0.0/8"),
+            );
+        }
+    }
+    check_pass_headers("passHeaders", &def.pass_headers, &mut push);
+    for (i, a) in def.message_actions.iter().enumerate() {
+        check_pass_headers(
+            &format!("messageActions[{i}].passHeaders"),
+            &a.pass_headers,
+            &mut push,
+        );
+    }
+    for (i, d) in def.data_actions.iter().enumerate() {
+        check_pass_headers(
+            &format!("dataActions[{i}].passHeaders"),
+            &d.pass_headers,
+            &mut push,
+        );
+    }
+    for (i, f) in def.file_resources.iter().enumerate() {
+        check_pass_headers(
+            &format!("fileResources[{i}].passHeaders"),
+            &f.pass_headers,
+            &mut push,
+        );
+    }
+
     let type_names: HashSet<&str> = def.types.iter().map(|t| t.name.as_str()).collect();
     let resolves = |t: &str| type_names.contains(t) || t == FILE_TYPE;
 
@@ -332,6 +364,23 @@ fn check_values(
             resolves,
             push,
         );
+    }
+}
+
+/// Headers a definition may pass to processes: valid header names, and none that carry
+/// credentials (`Authorization` reaches processes as its own property, and only when fss
+/// did not verify it; cookies never do).
+fn check_pass_headers(at: &str, names: &[String], push: &mut impl FnMut(String, String)) {
+    const WITHHELD: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+    for (i, n) in names.iter().enumerate() {
+        if http::HeaderName::from_bytes(n.as_bytes()).is_err() {
+            push(format!("{at}[{i}]"), format!("'{n}' is not a header name"));
+        } else if WITHHELD.iter().any(|w| n.eq_ignore_ascii_case(w)) {
+            push(
+                format!("{at}[{i}]"),
+                format!("the header '{n}' carries credentials and is never passed to processes"),
+            );
+        }
     }
 }
 

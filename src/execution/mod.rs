@@ -76,6 +76,8 @@ pub struct RequestFields<'a> {
     pub callback_uri: Option<&'a str>,
     /// `culture`.
     pub culture: Option<&'a Culture>,
+    /// The headers the definition passes (the service's `passHeaders`, the operation's).
+    pub pass_headers: [&'a [String]; 2],
 }
 
 /// The value of the configuration value `name` in what a request sent, when it sent one.
@@ -126,6 +128,9 @@ pub struct ProcessProperties {
     pub user: Option<String>,
     /// Each configuration value of the definition by name (absent ones are `None`).
     pub configuration: BTreeMap<String, Option<String>>,
+    /// The request headers the definition passes, by lower-case name; several values of
+    /// one header are joined with `, `. Absent headers are left out.
+    pub headers: BTreeMap<String, String>,
 }
 
 impl ProcessProperties {
@@ -155,6 +160,7 @@ impl ProcessProperties {
                 .iter()
                 .map(|d| (d.name.clone(), owned(sent_value(sent, &d.name))))
                 .collect(),
+            headers: passed_headers(&parts.headers, fields.pass_headers),
         })
     }
 
@@ -174,12 +180,36 @@ impl ProcessProperties {
         );
         m.insert("authorization".into(), s(&self.authorization));
         m.insert("user".into(), s(&self.user));
+        if !self.headers.is_empty() {
+            let headers = self
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            m.insert("headers".into(), Value::Object(headers));
+        }
         for (k, v) in &self.configuration {
             // Configuration values never shadow the request fields above.
             m.entry(k.clone()).or_insert_with(|| s(v));
         }
         m
     }
+}
+
+/// The values of the headers named in `lists` that the request carries.
+fn passed_headers(headers: &http::HeaderMap, lists: [&[String]; 2]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for name in lists.into_iter().flatten() {
+        let values: Vec<&str> = headers
+            .get_all(name.as_str())
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if !values.is_empty() {
+            out.insert(name.to_ascii_lowercase(), values.join(", "));
+        }
+    }
+    out
 }
 
 /// One request through one operation.

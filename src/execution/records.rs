@@ -5,19 +5,29 @@
 //! for debug capture (`X-Boomi-Debug: true` or `?_boomi_debug=true`); then that one
 //! execution also keeps its request and response bodies, size-capped, with the values of
 //! `ContentPassword`/`ContentEncrypted` and Password configuration values redacted.
-//! The ring never grows past its capacity; the oldest record goes first.
+//! The ring never grows past its capacity in records nor past its budget in bytes; the
+//! oldest record goes first. Whatever a client sends, a record costs a bounded amount:
+//! every string it keeps is cut at [`MAX_RECORD_TEXT`] bytes, and a debug capture is kept
+//! as redacted JSON text of at most [`MAX_CAPTURE_BYTES`] (never as a parsed tree, which
+//! costs many times its text).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Default number of records kept.
 pub const DEFAULT_RECORDS: usize = 10_000;
+/// Default budget of the whole ring, in bytes of what its records keep: 32 MiB.
+pub const DEFAULT_RECORDS_BYTES: usize = 32 << 20;
 /// The most bytes of a body kept by debug capture.
 pub const MAX_CAPTURE_BYTES: usize = 64 << 10;
+/// The most bytes of any one string a record keeps (a name, a tracked property, a
+/// callback's reason); longer ones are cut at a character boundary and end in `…`.
+pub const MAX_RECORD_TEXT: usize = 512;
 /// What replaces a secret in captured bodies.
 pub const REDACTED: &str = "********";
 
@@ -66,14 +76,22 @@ pub struct CallbackRecord {
     pub reason: Option<String>,
 }
 
-/// Bodies of a debug execution, redacted and capped.
+/// Bodies of a debug execution, redacted and capped, kept as JSON text.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DebugCapture {
     /// The request body.
-    pub request: Option<Value>,
+    pub request: Option<Box<RawValue>>,
     /// The response body.
-    pub response: Option<Value>,
+    pub response: Option<Box<RawValue>>,
+}
+
+impl DebugCapture {
+    /// The bytes the capture keeps.
+    fn weight(&self) -> usize {
+        let len = |v: &Option<Box<RawValue>>| v.as_ref().map_or(0, |v| v.get().len());
+        len(&self.request) + len(&self.response)
+    }
 }
 
 impl ExecutionRecord {
@@ -96,6 +114,11 @@ impl ExecutionRecord {
         } else {
             "failed"
         };
+        let name = if name.len() > MAX_RECORD_TEXT {
+            Arc::from(cap_text(&name))
+        } else {
+            name
+        };
         ExecutionRecord {
             id,
             service,
@@ -116,21 +139,78 @@ impl ExecutionRecord {
     pub fn started_at(&self) -> SystemTime {
         self.started_at
     }
+
+    /// Cuts every string the record keeps to [`MAX_RECORD_TEXT`].
+    fn cap(&mut self) {
+        for v in self.tracked.values_mut() {
+            if v.len() > MAX_RECORD_TEXT {
+                *v = cap_text(v);
+            }
+        }
+        if let Some(reason) = self.callback.as_mut().and_then(|c| c.reason.as_mut()) {
+            if reason.len() > MAX_RECORD_TEXT {
+                *reason = cap_text(reason);
+            }
+        }
+    }
+
+    /// About how many bytes the record keeps: its own size and what its strings and
+    /// capture hold (the service name is shared with the service, so it is not counted).
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.id.len()
+            + self.name.len()
+            + self
+                .tracked
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 64)
+                .sum::<usize>()
+            + self
+                .callback
+                .as_ref()
+                .and_then(|c| c.reason.as_ref())
+                .map_or(0, String::len)
+            + self.debug.as_ref().map_or(0, DebugCapture::weight)
+    }
 }
 
 /// The ring of recent executions.
 #[derive(Debug)]
 pub struct Records {
     capacity: usize,
-    ring: Mutex<VecDeque<ExecutionRecord>>,
+    max_bytes: usize,
+    ring: Mutex<Ring>,
+}
+
+#[derive(Debug, Default)]
+struct Ring {
+    records: VecDeque<(ExecutionRecord, usize)>,
+    bytes: usize,
+}
+
+impl Ring {
+    /// Drops the oldest records until both bounds hold.
+    fn trim(&mut self, capacity: usize, max_bytes: usize) {
+        while self.records.len() > capacity || (self.bytes > max_bytes && self.records.len() > 1) {
+            match self.records.pop_front() {
+                Some((_, w)) => self.bytes -= w,
+                None => break,
+            }
+        }
+    }
 }
 
 impl Records {
-    /// A ring keeping at most `capacity` records (0 keeps none).
-    pub fn new(capacity: usize) -> Self {
+    /// A ring keeping at most `capacity` records (0 keeps none) and at most `max_bytes`
+    /// of what they hold (the newest record is always kept).
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Records {
             capacity,
-            ring: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            max_bytes,
+            ring: Mutex::new(Ring {
+                records: VecDeque::with_capacity(capacity.min(1024)),
+                bytes: 0,
+            }),
         }
     }
 
@@ -139,56 +219,98 @@ impl Records {
         self.capacity > 0
     }
 
-    /// Adds a record, dropping the oldest when full.
-    pub fn push(&self, record: ExecutionRecord) {
+    /// Adds a record, dropping the oldest while either bound is passed.
+    pub fn push(&self, mut record: ExecutionRecord) {
         if self.capacity == 0 {
             return;
         }
+        record.cap();
+        let weight = record.weight();
         let mut ring = self.ring.lock().expect("records lock is never poisoned");
-        if ring.len() == self.capacity {
-            ring.pop_front();
-        }
-        ring.push_back(record);
+        ring.bytes += weight;
+        ring.records.push_back((record, weight));
+        ring.trim(self.capacity, self.max_bytes);
     }
 
     /// Applies `f` to the record `id`, if it is still in the ring.
     pub fn update(&self, id: &str, f: impl FnOnce(&mut ExecutionRecord)) {
         let mut ring = self.ring.lock().expect("records lock is never poisoned");
-        if let Some(r) = ring.iter_mut().rev().find(|r| r.id == id) {
-            f(r);
-        }
+        let Some((r, w)) = ring.records.iter_mut().rev().find(|(r, _)| r.id == id) else {
+            return;
+        };
+        f(r);
+        r.cap();
+        let (old, new) = (*w, r.weight());
+        *w = new;
+        ring.bytes = ring.bytes + new - old;
+        ring.trim(self.capacity, self.max_bytes);
     }
 
     /// The record `id`.
     pub fn get(&self, id: &str) -> Option<ExecutionRecord> {
         let ring = self.ring.lock().expect("records lock is never poisoned");
-        ring.iter().rev().find(|r| r.id == id).cloned()
+        ring.records
+            .iter()
+            .rev()
+            .find(|(r, _)| r.id == id)
+            .map(|(r, _)| r.clone())
     }
 
     /// The records that pass `keep`, newest first.
     pub fn list(&self, keep: impl Fn(&ExecutionRecord) -> bool) -> Vec<ExecutionRecord> {
         let ring = self.ring.lock().expect("records lock is never poisoned");
-        ring.iter().rev().filter(|r| keep(r)).cloned().collect()
+        ring.records
+            .iter()
+            .rev()
+            .filter(|(r, _)| keep(r))
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
+    /// The bytes the ring's records keep right now, as counted against its budget.
+    pub fn bytes(&self) -> usize {
+        self.ring
+            .lock()
+            .expect("records lock is never poisoned")
+            .bytes
     }
 }
 
-/// A JSON body prepared for capture: parsed, secrets redacted, capped.
-pub fn capture(bytes: &[u8], secret_names: &[&str]) -> Option<Value> {
+/// `s` cut to at most [`MAX_RECORD_TEXT`] bytes at a character boundary, ending in `…`.
+fn cap_text(s: &str) -> String {
+    let mut end = MAX_RECORD_TEXT - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// A JSON body prepared for capture: secrets redacted, kept as JSON text of at most
+/// [`MAX_CAPTURE_BYTES`]. A larger body, or one that is not JSON, is kept as a note of
+/// its size or as (capped) text.
+pub fn capture(bytes: &[u8], secret_names: &[&str]) -> Option<Box<RawValue>> {
     if bytes.is_empty() {
         return None;
     }
+    let note = |what: String| RawValue::from_string(Value::String(what).to_string()).ok();
     if bytes.len() > MAX_CAPTURE_BYTES {
-        return Some(Value::String(format!(
+        return note(format!(
             "({} bytes; capture keeps at most {MAX_CAPTURE_BYTES})",
             bytes.len()
-        )));
+        ));
     }
-    let mut v: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(_) => return Some(Value::String(String::from_utf8_lossy(bytes).into_owned())),
+    let Ok(mut v) = serde_json::from_slice::<Value>(bytes) else {
+        return note(String::from_utf8_lossy(bytes).into_owned());
     };
     redact(&mut v, secret_names);
-    Some(v)
+    let text = v.to_string();
+    if text.len() > MAX_CAPTURE_BYTES {
+        return note(format!(
+            "({} bytes once redacted; capture keeps at most {MAX_CAPTURE_BYTES})",
+            text.len()
+        ));
+    }
+    RawValue::from_string(text).ok()
 }
 
 /// Replaces the `contentValue` of secret values: those typed `ContentPassword` or
@@ -243,7 +365,7 @@ mod tests {
 
     #[test]
     fn ring_keeps_only_the_newest() {
-        let r = Records::new(2);
+        let r = Records::new(2, DEFAULT_RECORDS_BYTES);
         r.push(record("a"));
         r.push(record("b"));
         r.push(record("c"));
@@ -257,10 +379,78 @@ mod tests {
         let body = br#"{"configurationValues":[{"developerName":"Api Key","contentValue":"k-1"}],
             "inputs":[{"developerName":"Pw","contentType":"ContentPassword","contentValue":"hunter2"},
                       {"developerName":"Name","contentType":"ContentString","contentValue":"Ada"}]}"#;
-        let v = capture(body, &["Api Key"]).unwrap();
+        let v: Value = serde_json::from_str(capture(body, &["Api Key"]).unwrap().get()).unwrap();
         assert_eq!(v["configurationValues"][0]["contentValue"], REDACTED);
         assert_eq!(v["inputs"][0]["contentValue"], REDACTED);
         assert_eq!(v["inputs"][1]["contentValue"], "Ada");
+    }
+
+    #[test]
+    fn strings_of_a_record_are_capped() {
+        let r = Records::new(10, DEFAULT_RECORDS_BYTES);
+        let mut rec = record("a");
+        rec.name = Arc::from("é".repeat(1 << 20));
+        let rec = ExecutionRecord::new(
+            "b".into(),
+            Arc::from("S"),
+            "list",
+            Arc::clone(&rec.name),
+            SystemTime::now(),
+            Duration::ZERO,
+            400,
+            false,
+        );
+        let mut rec = rec;
+        rec.tracked.insert("File Name".into(), "x".repeat(1 << 20));
+        r.push(rec);
+        let got = r.get("b").unwrap();
+        assert!(got.name.len() <= MAX_RECORD_TEXT && got.name.ends_with('…'));
+        assert!(got.tracked["File Name"].len() <= MAX_RECORD_TEXT);
+        r.update("b", |r| {
+            r.callback = Some(CallbackRecord {
+                attempts: 1,
+                delivered: false,
+                reason: Some("y".repeat(1 << 20)),
+            })
+        });
+        let reason = r.get("b").unwrap().callback.unwrap().reason.unwrap();
+        assert!(reason.len() <= MAX_RECORD_TEXT);
+        assert!(r.bytes() < 4 * MAX_RECORD_TEXT + 1024, "{}", r.bytes());
+    }
+
+    #[test]
+    fn ring_is_bounded_in_bytes() {
+        let body = format!(
+            r#"{{"inputs":[{{"developerName":"Blob","contentValue":"{}"}}]}}"#,
+            "z".repeat(60 << 10)
+        );
+        let r = Records::new(1000, 1 << 20);
+        for i in 0..100 {
+            let mut rec = record(&format!("r{i}"));
+            rec.debug = Some(DebugCapture {
+                request: capture(body.as_bytes(), &[]),
+                response: None,
+            });
+            r.push(rec);
+        }
+        assert!(r.bytes() <= 1 << 20, "{} bytes kept", r.bytes());
+        let kept = r.list(|_| true);
+        assert!(kept.len() < 20 && kept.len() >= 10, "{} kept", kept.len());
+        assert_eq!(kept[0].id, "r99", "the newest stays");
+    }
+
+    #[test]
+    fn capture_keeps_text_not_a_tree() {
+        let big = format!(
+            "[{}]",
+            vec![r#"{"developerName":"Item","properties":[]}"#; 1400].join(",")
+        );
+        let c = capture(big.as_bytes(), &[]).unwrap();
+        assert!(c.get().len() <= MAX_CAPTURE_BYTES);
+        assert!(c.get().starts_with("[{"));
+        let over = "x".repeat(MAX_CAPTURE_BYTES + 1);
+        let c = capture(over.as_bytes(), &[]).unwrap();
+        assert!(c.get().contains("capture keeps at most"), "{}", c.get());
     }
 
     #[test]

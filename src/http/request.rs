@@ -1,7 +1,7 @@
 //! What fss reads off a request head besides the route: the base of absolute URLs and
 //! the pairs of a query string.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use http::header;
 use http::request::Parts;
@@ -17,13 +17,34 @@ pub struct Connection {
     pub local: SocketAddr,
 }
 
+/// Who sent a request, as the edge decided: the client's address (the peer, or what a
+/// trusted proxy said of it) and, when a trusted proxy forwarded it, the scheme and host
+/// the client used. The runtime puts one into every request's extensions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Client {
+    /// The client's address; `None` for in-process requests.
+    pub ip: Option<IpAddr>,
+    /// `scheme://host` the client addressed, as a trusted proxy forwarded it.
+    pub forwarded_base: Option<String>,
+}
+
 /// The base of absolute URLs in answers (download links, admin `url` fields): the
-/// configured public base URL, else `http://` and the request's `Host` (or the authority
-/// of an HTTP/2 request). A `Host` that could not be one (empty, or with `/`, a space or
-/// `@`) is ignored, so that a client cannot make fss print links to elsewhere.
+/// configured public base URL; else what a trusted proxy forwarded ([`Client`]); else the
+/// listener's own address ([`Connection`]). `Host` is believed only for in-process
+/// requests, which have no connection: a client cannot make fss print links to elsewhere.
 pub fn base_url(public: Option<&str>, parts: &Parts) -> String {
     if let Some(b) = public {
         return b.trim_end_matches('/').to_owned();
+    }
+    if let Some(base) = parts
+        .extensions
+        .get::<Client>()
+        .and_then(|c| c.forwarded_base.as_deref())
+    {
+        return base.to_owned();
+    }
+    if let Some(c) = parts.extensions.get::<Connection>() {
+        return format!("http://{}", c.local);
     }
     let host = parts
         .headers

@@ -1,7 +1,9 @@
 //! Message action: `POST /fs/{name}/actions/{uri}`, ServiceRequest in, ServiceResponse out.
 //!
 //! Inputs are matched by `developerName`; a required input or configuration value that is
-//! missing is refused with 400 naming it before the process runs. The answer is `FORWARD`
+//! missing, or an input whose value does not fit its declared type (a Number that is not
+//! a number, an Object with more than one object, a property of an object that does not
+//! fit its type), is refused with 400 naming it before the process runs. The answer is `FORWARD`
 //! with the outputs, echoing `token` and `tenantId`.
 //!
 //! Sync budget, then WAIT: a process still running after the action's
@@ -18,7 +20,10 @@ use http::{Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
 use super::Context;
-use crate::definition::{MessageActionDefinition, ServiceDefinition, ValueDefinition};
+use crate::definition::scalar;
+use crate::definition::{
+    MessageActionDefinition, ServiceDefinition, TypeDefinition, ValueDefinition, ValueType,
+};
 use crate::error::{Error, Result};
 use crate::execution::engine::{self, Late, Outcome, Run};
 use crate::execution::{
@@ -26,7 +31,7 @@ use crate::execution::{
 };
 use crate::http::body::{self, Blank, ReqBody, ResBody};
 use crate::process::{value, Reply};
-use crate::protocol::{EngineValue, InvokeType, ServiceRequest, ServiceResponse};
+use crate::protocol::{EngineValue, InvokeType, MObject, ServiceRequest, ServiceResponse};
 
 /// Answers a message action request.
 pub(crate) async fn handle(
@@ -49,7 +54,7 @@ pub(crate) async fn handle(
         &service.definition.configuration_values,
         request.configuration_values.as_deref(),
     )?;
-    check_required_inputs(def, inputs)?;
+    check_inputs(def, inputs, &service.definition)?;
 
     let process = service.actions[index].process.clone();
     // The hot path: a process that needs only the inputs gets no properties built.
@@ -71,6 +76,7 @@ pub(crate) async fn handle(
             state_id: request.state_id.as_deref(),
             callback_uri: request.callback_uri.as_deref(),
             culture: request.culture.as_ref(),
+            pass_headers: [&service.definition.pass_headers, &def.pass_headers],
         },
         &parts,
         &service.definition.configuration_values,
@@ -161,16 +167,102 @@ fn find<'a>(inputs: &'a [EngineValue], name: &str) -> Option<&'a EngineValue> {
         .find(|v| v.developer_name.as_deref() == Some(name))
 }
 
-fn check_required_inputs(def: &MessageActionDefinition, inputs: &[EngineValue]) -> Result<()> {
-    for d in def.inputs.iter().filter(|d| d.required) {
-        if !find(inputs, &d.name).is_some_and(|v| is_given(v, d)) {
+/// Refuses inputs that are required and missing, or that do not fit their declared type.
+fn check_inputs(
+    def: &MessageActionDefinition,
+    inputs: &[EngineValue],
+    service: &ServiceDefinition,
+) -> Result<()> {
+    for d in &def.inputs {
+        let Some(v) = find(inputs, &d.name) else {
+            if d.required {
+                return Err(Error::bad_request(format!(
+                    "input '{}' is required",
+                    d.name
+                )));
+            }
+            continue;
+        };
+        if d.required && !is_given(v, d) {
             return Err(Error::bad_request(format!(
                 "input '{}' is required",
                 d.name
             )));
         }
+        let at = || format!("input '{}'", d.name);
+        if d.value_type.is_object() {
+            let objects = v.object_data.as_deref().unwrap_or_default();
+            if d.value_type == ValueType::Object && objects.len() > 1 {
+                return Err(Error::bad_request(format!(
+                    "{} is an Object and takes at most one object; {} were sent",
+                    at(),
+                    objects.len()
+                )));
+            }
+            let type_def = d.type_name.as_deref().and_then(|t| service.type_named(t));
+            check_objects(objects, type_def, service, &at, 0)?;
+        } else if let Some(s) = v.content_value.as_deref() {
+            scalar::check(d.value_type, s).map_err(|why| unfit(&at(), d.value_type, s, why))?;
+        }
     }
     Ok(())
+}
+
+/// Nesting of objects in objects checked before a request is refused as too deep.
+const MAX_OBJECT_DEPTH: usize = 32;
+
+/// Checks the properties of `objects` against `type_def`: scalars by their types, nested
+/// objects recursively. Properties the type does not declare are left to the process.
+fn check_objects(
+    objects: &[MObject],
+    type_def: Option<&TypeDefinition>,
+    service: &ServiceDefinition,
+    at: &dyn Fn() -> String,
+    depth: usize,
+) -> Result<()> {
+    let Some(type_def) = type_def else {
+        return Ok(());
+    };
+    if depth >= MAX_OBJECT_DEPTH {
+        return Err(Error::bad_request(format!(
+            "{} nests objects deeper than {MAX_OBJECT_DEPTH} levels",
+            at()
+        )));
+    }
+    for (i, o) in objects.iter().enumerate() {
+        for p in o.properties.as_deref().unwrap_or_default() {
+            let Some(name) = p.developer_name.as_deref() else {
+                continue;
+            };
+            let Some(pd) = type_def.properties.iter().find(|pd| pd.name == name) else {
+                continue;
+            };
+            let here = || format!("{}, object {}, property '{name}'", at(), i + 1);
+            if pd.value_type.is_object() {
+                let nested = pd.type_name.as_deref().and_then(|t| service.type_named(t));
+                let children = p.object_data.as_deref().unwrap_or_default();
+                check_objects(children, nested, service, &here, depth + 1)?;
+            } else if let Some(s) = p.content_value.as_deref() {
+                scalar::check(pd.value_type, s)
+                    .map_err(|why| unfit(&here(), pd.value_type, s, why))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The 400 of a value that does not fit its type, quoting (the start of) the value.
+fn unfit(at: &str, value_type: ValueType, value: &str, why: &str) -> Error {
+    const QUOTED: usize = 64;
+    let mut end = value.len().min(QUOTED);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = if end < value.len() { "…" } else { "" };
+    Error::bad_request(format!(
+        "{at} must be a {value_type:?}: \"{}{more}\" {why}",
+        &value[..end]
+    ))
 }
 
 /// The inputs the definition declares, in plain form; undeclared inputs are dropped.

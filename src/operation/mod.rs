@@ -172,18 +172,35 @@ impl Context<'_> {
     }
 
     /// Keeps the request and response bodies of a debug execution, redacted.
+    ///
+    /// What is secret is decided by the definition, whatever the request says of itself:
+    /// every configuration value, input, output and type property that the service types
+    /// as Password or Encrypted is redacted wherever its name appears (values typed
+    /// `ContentPassword`/`ContentEncrypted` on the wire are redacted as well).
     pub(crate) fn capture(&self, request: &[u8], response: &[u8]) {
         if !self.debug {
             return;
         }
-        let secrets: Vec<&str> = self
-            .service
-            .definition
-            .configuration_values
-            .iter()
-            .filter(|v| matches!(v.value_type, ValueType::Password | ValueType::Encrypted))
+        let def = &self.service.definition;
+        let secret = |t: &ValueType| matches!(t, ValueType::Password | ValueType::Encrypted);
+        let values = def.configuration_values.iter().chain(
+            def.message_actions
+                .iter()
+                .flat_map(|a| a.inputs.iter().chain(&a.outputs)),
+        );
+        let mut secrets: Vec<&str> = values
+            .filter(|v| secret(&v.value_type))
             .map(|v| v.name.as_str())
+            .chain(
+                def.types
+                    .iter()
+                    .flat_map(|t| &t.properties)
+                    .filter(|p| secret(&p.value_type))
+                    .map(|p| p.name.as_str()),
+            )
             .collect();
+        secrets.sort_unstable();
+        secrets.dedup();
         let debug = DebugCapture {
             request: records::capture(request, &secrets),
             response: records::capture(response, &secrets),

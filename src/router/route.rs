@@ -183,16 +183,17 @@ impl Verb {
     }
 }
 
-/// The `Allow` header of a set of verbs (bits of [`Verb::bit`]).
+/// The `Allow` header of a set of verbs (bits of [`Verb::bit`]); HEAD is answered
+/// wherever GET is.
 fn allow_header(bits: u8) -> &'static str {
     match bits {
-        1 => "GET",
+        1 => "GET, HEAD",
         2 => "POST",
-        3 => "GET, POST",
+        3 => "GET, HEAD, POST",
         4 => "PUT",
-        5 => "GET, PUT",
+        5 => "GET, HEAD, PUT",
         6 => "POST, PUT",
-        _ => "GET, POST, PUT",
+        _ => "GET, HEAD, POST, PUT",
     }
 }
 
@@ -440,7 +441,7 @@ mod tests {
     fn allow_headers_list_methods_in_order() {
         assert_eq!(
             allow_header(Verb::Get.bit() | Verb::Post.bit()),
-            "GET, POST"
+            "GET, HEAD, POST"
         );
         assert_eq!(
             allow_header(Verb::Post.bit() | Verb::Put.bit()),

@@ -10,6 +10,7 @@ use crate::definition::{
     Builtin, DataActionDefinition, FileResourceDefinition, LoadedDefinition,
     MessageActionDefinition, Problem, Problems, ProcessKind, ProcessSpec, ServiceDefinition,
 };
+use crate::edge::AllowList;
 use crate::metrics::OpStats;
 use crate::process::{CommandProcess, Handler, Process, StoreProcess};
 
@@ -80,6 +81,8 @@ pub struct Service {
     /// Requests need HTTP Basic credentials (`"auth": {"basic": true}`); the one check a
     /// request to a service without authentication pays.
     pub auth_basic: bool,
+    /// The client addresses that may call the service (`allowFrom`); empty: any.
+    pub allow_from: AllowList,
     pub(super) has_load: bool,
     pub(super) has_save: bool,
     pub(super) has_delete: bool,
@@ -189,6 +192,7 @@ impl Service {
             file_resources,
             stats,
             auth_basic: def.requires_basic_auth(),
+            allow_from: def.allow_from.iter().map(String::as_str).collect(),
         })
     }
 
