@@ -129,6 +129,10 @@ impl<'a> DataCall<'a> {
                 token: r.token.as_deref(),
                 state_id: r.state_id.as_deref(),
                 culture: r.culture.as_ref(),
+                pass_headers: [
+                    &self.ctx.service.definition.pass_headers,
+                    &self.def.pass_headers,
+                ],
                 ..RequestFields::default()
             },
             &self.parts,

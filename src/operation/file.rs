@@ -24,6 +24,7 @@ pub(super) fn execution(
     resource_path: String,
     parts: &Parts,
     request: &FileDataRequest,
+    pass_headers: &[String],
 ) -> Result<Execution> {
     let service = &ctx.service;
     let mut execution = Execution::new(
@@ -37,6 +38,7 @@ pub(super) fn execution(
             token: request.token.as_deref(),
             state_id: request.state_id.as_deref(),
             culture: request.culture.as_ref(),
+            pass_headers: [&service.definition.pass_headers, pass_headers],
             ..RequestFields::default()
         },
         parts,

@@ -34,6 +34,7 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
         String::new(),
         &parts,
         &request,
+        &[],
     )?;
     let record = ctx
         .shared

@@ -37,6 +37,7 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
         selected.resource_path.clone(),
         &parts,
         &request,
+        &selected.definition.pass_headers,
     )?;
     ctx.note_execution(&execution);
     let _admitted = selected.resource.admission.admit().await?;

@@ -121,6 +121,7 @@ async fn finish(
         selected.resource_path.clone(),
         parts,
         &request,
+        &selected.definition.pass_headers,
     )?;
     execution.track(FILE_NAME, name.clone());
     execution.track(FILE_CONTENT_TYPE, content_type.clone());
