@@ -32,6 +32,8 @@ pub const ENV_HEADER_READ_TIMEOUT: &str = "FSS_HEADER_READ_TIMEOUT_SECONDS";
 pub const ENV_SHUTDOWN_GRACE: &str = "FSS_SHUTDOWN_GRACE_SECONDS";
 /// `FSS_BODY_IDLE_TIMEOUT_SECONDS`: time a client may pause mid-body.
 pub const ENV_BODY_IDLE_TIMEOUT: &str = "FSS_BODY_IDLE_TIMEOUT_SECONDS";
+/// `FSS_IDLE_TIMEOUT_SECONDS`: time a connection may sit with no request open.
+pub const ENV_IDLE_TIMEOUT: &str = "FSS_IDLE_TIMEOUT_SECONDS";
 /// `FSS_MAX_REQUEST_BYTES`: the largest JSON request body.
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
@@ -62,6 +64,8 @@ Options (each also from the environment variable shown):
   --header-read-timeout S    seconds to send headers       [FSS_HEADER_READ_TIMEOUT_SECONDS, default 30]
   --shutdown-grace S         seconds to drain on shutdown  [FSS_SHUTDOWN_GRACE_SECONDS, default 30]
   --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
+  --idle-timeout S           seconds a connection may sit with no request open
+                                                           [FSS_IDLE_TIMEOUT_SECONDS, default 30]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
@@ -156,6 +160,7 @@ pub fn parse(
         "--header-read-timeout",
         "--shutdown-grace",
         "--body-idle-timeout",
+        "--idle-timeout",
         "--max-request-bytes",
         "--public-base-url",
         "--admin-user",
@@ -195,6 +200,9 @@ pub fn parse(
     if let Some((n, v)) = get("--body-idle-timeout", ENV_BODY_IDLE_TIMEOUT) {
         o.server.body_idle_timeout = Duration::from_secs(parse_value(&n, &v, "seconds")?);
     }
+    if let Some((n, v)) = get("--idle-timeout", ENV_IDLE_TIMEOUT) {
+        o.server.idle_timeout = seconds(&n, &v)?;
+    }
     if let Some((n, v)) = get("--max-request-bytes", ENV_MAX_REQUEST_BYTES) {
         o.runtime.max_request_bytes = parse_value(&n, &v, "a number of bytes")?;
     }
@@ -215,6 +223,15 @@ pub fn parse(
     } else {
         Command::Serve(o)
     })
+}
+
+/// A timeout of at least one second: zero would close every connection (or fail every
+/// execution) at once.
+fn seconds(name: &str, value: &str) -> Result<Duration, String> {
+    match parse_value::<u64>(name, value, "seconds")? {
+        0 => Err(format!("{name}: '{value}' is not at least 1 second")),
+        s => Ok(Duration::from_secs(s)),
+    }
 }
 
 fn parse_value<T: std::str::FromStr>(name: &str, value: &str, what: &str) -> Result<T, String> {

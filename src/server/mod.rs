@@ -2,10 +2,13 @@
 //! same port, every connection served by the [`Runtime`].
 //!
 //! Invariants: a connection holds a permit of the connection cap for its whole life; a
-//! client that does not finish its headers within the header-read timeout is dropped;
+//! connection that has not completed a request head within the header-read timeout is
+//! dropped, whatever its protocol, and one with no request open for the idle timeout is
+//! closed (the watch is in `conn`); HTTP/2 connections are pinged to find dead peers;
 //! on shutdown the listener closes first, then every connection is asked to finish its
 //! in-flight requests, and whatever is still running after the grace period is abandoned.
 
+mod conn;
 pub mod signal;
 
 use std::convert::Infallible;
@@ -17,18 +20,30 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
+use self::conn::{Activity, Check, OpenRequest, Tracked, CLOSE_GRACE};
 use crate::app::Runtime;
 use crate::http::body;
 use crate::http::request::Connection;
 
 /// Default connection cap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// Default time a client has to send its request headers.
+/// Default time a client has to send its request headers: from the accept for the first
+/// request (whatever the protocol), from the end of the previous answer for the next
+/// request on an HTTP/1 keep-alive connection (hyper's own timer).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a connection may sit with no request open (HTTP/1 keep-alive between
+/// requests, HTTP/2 with no open stream) before it is closed; the same as the
+/// header-read timeout, which hyper already applies to idle HTTP/1 connections.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default interval of the HTTP/2 keep-alive pings that find peers which went away
+/// without closing (while a long request runs, say).
+pub const DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// Default time an HTTP/2 keep-alive ping may go unanswered before the connection is
+/// closed (hyper's default).
+pub const DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default time a client may pause while sending a request body.
 pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time in-flight requests get to finish on shutdown.
@@ -39,12 +54,22 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct ServerConfig {
     /// The most connections open at once; further clients wait in the accept backlog.
     pub max_connections: usize,
-    /// How long a client may take to send its request headers. Default 30 s.
+    /// How long a client may take to send a request head: the first one from the accept,
+    /// whatever the protocol (a connection that sends none is dropped), later ones on an
+    /// HTTP/1 connection from the end of the previous answer. Default 30 s.
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after shutdown starts. Default 30 s.
     pub shutdown_grace: Duration,
     /// How long a client may pause mid-body before it is cut off (408). Default 30 s.
     pub body_idle_timeout: Duration,
+    /// How long a connection may sit with no request open (HTTP/1 keep-alive between
+    /// requests, HTTP/2 with no open stream) before it is closed gracefully. Default 30 s.
+    pub idle_timeout: Duration,
+    /// Interval of HTTP/2 keep-alive pings. Default 30 s.
+    pub http2_keep_alive_interval: Duration,
+    /// How long an HTTP/2 ping may go unanswered before the connection is closed.
+    /// Default 20 s.
+    pub http2_keep_alive_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +79,9 @@ impl Default for ServerConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            http2_keep_alive_interval: DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL,
+            http2_keep_alive_timeout: DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
         }
     }
 }
@@ -68,15 +96,25 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    // Every connection task holds a receiver: a send asks them all to finish, and the
+    // channel closes once the last of them has ended.
+    let (drain_tx, drain_rx) = watch::channel(());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.http2_keep_alive_interval)
+        .keep_alive_timeout(config.http2_keep_alive_timeout);
+    let shared = Arc::new(Shared {
+        builder,
+        runtime,
+        config: config.clone(),
+    });
     tokio::pin!(shutdown);
 
     loop {
@@ -94,35 +132,36 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        serve_connection(
-            stream,
-            peer,
-            &runtime,
-            &builder,
-            &graceful,
-            permit,
-            config.body_idle_timeout,
-        );
+        serve_connection(stream, peer, &shared, drain_rx.clone(), permit);
     }
 
     drop(listener);
+    drop(drain_rx);
     tracing::info!("Shutting down: finishing in-flight requests.");
+    let _ = drain_tx.send(());
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("All connections closed."),
+        () = drain_tx.closed() => tracing::info!("All connections closed."),
         () = tokio::time::sleep(config.shutdown_grace) => {
             tracing::warn!(grace = ?config.shutdown_grace, "Grace period over; abandoning connections.");
         }
     }
 }
 
+/// What every connection task needs, built once.
+struct Shared {
+    builder: auto::Builder<TokioExecutor>,
+    runtime: Runtime,
+    config: ServerConfig,
+}
+
+/// Serves one connection on a task of its own, which owns its permit and closes it when
+/// it holds its slot for nothing (see `conn`).
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    runtime: &Runtime,
-    builder: &Arc<auto::Builder<TokioExecutor>>,
-    graceful: &GracefulShutdown,
-    permit: tokio::sync::OwnedSemaphorePermit,
-    body_idle: Duration,
+    shared: &Arc<Shared>,
+    mut drain: watch::Receiver<()>,
+    permit: OwnedSemaphorePermit,
 ) {
     // Low latency: answers leave as soon as they are written.
     let _ = stream.set_nodelay(true);
@@ -130,21 +169,74 @@ fn serve_connection(
         peer,
         local: stream.local_addr().unwrap_or(peer),
     };
-    let runtime = runtime.clone();
+    let activity = Activity::new();
+    let shared = Arc::clone(shared);
+    let body_idle = shared.config.body_idle_timeout;
+    let runtime = shared.runtime.clone();
+    let watched = Arc::clone(&activity);
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let open = OpenRequest::start(&watched);
         let runtime = runtime.clone();
         let mut req = req.map(|b| body::boxed(body::IdleTimeout::new(b, body_idle)));
         req.extensions_mut().insert(connection);
-        async move { Ok::<_, Infallible>(runtime.handle(req).await) }
-    });
-    let builder = Arc::clone(builder);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    let conn = graceful.watch(conn.into_owned());
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(%peer, error = %e, "Connection ended with an error.");
+        async move {
+            let resp = runtime.handle(req).await;
+            Ok::<_, Infallible>(resp.map(|b| Tracked::new(b, open)))
         }
-        drop(permit);
+    });
+    tokio::spawn(async move {
+        let _permit = permit;
+        let (header_read, idle) = (
+            shared.config.header_read_timeout,
+            shared.config.idle_timeout,
+        );
+        let conn = shared
+            .builder
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(conn);
+        // The first check comes at whichever deadline can be the first to pass.
+        let mut next_check = activity.born() + header_read.min(idle);
+        // Whether the connection was asked to finish (shutdown or idle), and whether it
+        // was for being idle: then it gets `CLOSE_GRACE` before it is dropped.
+        let (mut finishing, mut closing_idle) = (false, false);
+        loop {
+            tokio::select! {
+                biased;
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "Connection ended with an error.");
+                    }
+                    break;
+                }
+                _ = drain.changed(), if !finishing => {
+                    finishing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                () = tokio::time::sleep_until(next_check) => {
+                    let now = tokio::time::Instant::now();
+                    match activity.check(now, header_read, idle) {
+                        Check::NoRequest => {
+                            tracing::debug!(%peer, timeout = ?header_read, "Dropping a connection that sent no request head in time.");
+                            break;
+                        }
+                        Check::Busy => next_check = now + idle,
+                        Check::Until(at) => next_check = at,
+                        Check::Idle if closing_idle => {
+                            tracing::debug!(%peer, "Dropping an idle connection that did not close.");
+                            break;
+                        }
+                        Check::Idle => {
+                            closing_idle = true;
+                            if !finishing {
+                                finishing = true;
+                                conn.as_mut().graceful_shutdown();
+                            }
+                            next_check = now + CLOSE_GRACE;
+                        }
+                    }
+                }
+            }
+        }
     });
 }
 

@@ -1,0 +1,326 @@
+//! Connections and deadlines at the edge, over real sockets: connections that never send a
+//! request head, idle HTTP/1 and HTTP/2 connections, the per-IP connection cap, bodies
+//! that trickle, and processes that run past their execution deadline.
+//!
+//! Every timeout is configured short (1–2 s) so the suite stays fast; waits are bounded
+//! loops on a condition, and the bounds only catch a broken build.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fss::process::{Handler, HandlerFuture, ProcessCall, Reply};
+use fss::server::ServerConfig;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+use support::{fixture, post_json, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::timeout;
+
+/// The header-read timeout of these tests.
+const HRT: Duration = Duration::from_secs(1);
+/// How much later than its deadline a connection may be closed, for a loaded machine.
+const SLACK: Duration = Duration::from_secs(3);
+/// Bounds a broken build.
+const BOUND: Duration = Duration::from_secs(20);
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// An empty SETTINGS frame on stream 0.
+const SETTINGS: &[u8] = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// Sleeps `Millis`, then answers `Slept`.
+struct Nap;
+
+impl Handler for Nap {
+    fn call(&self, call: ProcessCall) -> HandlerFuture {
+        Box::pin(async move {
+            let ms = call.inputs["Millis"].as_u64().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(Reply::outputs(json!({ "Slept": ms })))
+        })
+    }
+}
+
+async fn edge_server(config: ServerConfig) -> TestServer {
+    TestServer::start_with(
+        &fixture("edge"),
+        |rt| rt.register_handler("nap", Nap),
+        config,
+    )
+    .await
+}
+
+fn echo_body(name: &str) -> Value {
+    json!({"token": "tok-edge", "inputs": [
+        {"developerName": "Name", "contentValue": name, "contentType": "ContentString"}]})
+}
+
+fn nap_body(ms: u64) -> Value {
+    json!({"inputs": [{"developerName": "Millis", "contentValue": ms.to_string(),
+                       "contentType": "ContentNumber"}]})
+}
+
+/// Connects to `addr` from the loopback address `source` (Linux routes all of 127/8).
+async fn connect_from(source: &str, addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// How long after `since` the server closed `stream` (EOF or reset), reading and
+/// dropping whatever it sends; `None` when it is still open after `limit`.
+async fn closed_within(
+    stream: &mut TcpStream,
+    since: Instant,
+    limit: Duration,
+) -> Option<Duration> {
+    let mut chunk = [0u8; 4096];
+    let read_to_close = async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return since.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    };
+    timeout(limit.saturating_sub(since.elapsed()), read_to_close)
+        .await
+        .ok()
+}
+
+/// Opens a connection, sends `first`, then trickles `trickle` one byte per 250 ms (4 B/s);
+/// answers how long until the server closed it, `None` if still open after `limit`.
+async fn probe(
+    addr: SocketAddr,
+    first: &[u8],
+    trickle: &[u8],
+    limit: Duration,
+) -> Option<Duration> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let since = Instant::now();
+    if !first.is_empty() {
+        stream.write_all(first).await.unwrap();
+    }
+    for &b in trickle {
+        if stream.write_all(&[b]).await.is_err() {
+            return Some(since.elapsed());
+        }
+        if let Some(t) = closed_within(
+            &mut stream,
+            since,
+            since.elapsed() + Duration::from_millis(250),
+        )
+        .await
+        {
+            return Some(t);
+        }
+        if since.elapsed() > limit {
+            return None;
+        }
+    }
+    closed_within(&mut stream, since, limit).await
+}
+
+// === item: connections that never complete a request head ===
+
+#[tokio::test]
+async fn connections_without_a_request_head_are_closed_within_the_header_read_timeout() {
+    let s = edge_server(ServerConfig {
+        header_read_timeout: HRT,
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut preface_settings = PREFACE.to_vec();
+    preface_settings.extend_from_slice(SETTINGS);
+    let mut trickled = b"GET /fs/Edge/metadata HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    trickled.extend_from_slice(&[b'p'; 200]);
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        ("silent", vec![], vec![]),
+        ("half HTTP/2 preface", PREFACE[..12].to_vec(), vec![]),
+        ("HTTP/2 preface", PREFACE.to_vec(), vec![]),
+        ("preface + SETTINGS", preface_settings, vec![]),
+        ("HTTP/1 head trickled 4 B/s", vec![], trickled),
+    ];
+    let limit = HRT + SLACK;
+    let probes = cases.into_iter().map(|(name, first, trickle)| {
+        let addr = s.addr;
+        tokio::spawn(async move { (name, probe(addr, &first, &trickle, limit).await) })
+    });
+    let mut held = Vec::new();
+    for p in probes {
+        let (name, closed) = p.await.unwrap();
+        match closed {
+            Some(t) => assert!(
+                t >= HRT - Duration::from_millis(100),
+                "{name} closed early: {t:?}"
+            ),
+            None => held.push(name),
+        }
+    }
+    assert!(
+        held.is_empty(),
+        "still open {limit:?} after connect: {held:?}"
+    );
+    // The server still serves others.
+    let a = post_json(&s.url("/fs/Edge/actions/echo"), &echo_body("after")).await;
+    assert_eq!(a.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn normal_client_is_served_while_many_connections_sit_silent() {
+    let s = edge_server(ServerConfig {
+        header_read_timeout: Duration::from_secs(2),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..200 {
+        silent.push(TcpStream::connect(s.addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let mut client = connect_from("127.0.0.2", s.addr).await;
+    let body = serde_json::to_vec(&echo_body("served")).unwrap();
+    let head = format!(
+        "POST /fs/Edge/actions/echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    client.write_all(&body).await.unwrap();
+    let mut answer = Vec::new();
+    timeout(Duration::from_secs(2), client.read_to_end(&mut answer))
+        .await
+        .expect("answered within 2 s while 200 connections sit silent")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("served"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // And the silent ones are closed by the header-read timeout.
+    let since = Instant::now();
+    for c in &mut silent {
+        assert!(
+            closed_within(c, since, Duration::from_secs(2) + SLACK)
+                .await
+                .is_some(),
+            "a silent connection is still open"
+        );
+    }
+    s.stop().await;
+}
+
+// === item: idle connections ===
+
+#[tokio::test]
+async fn idle_http1_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    // The header-read timeout stays at its default (30 s): the idle timeout closes it.
+    let s = edge_server(ServerConfig {
+        idle_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = c.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed before the answer");
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    let since = Instant::now();
+    let closed = closed_within(&mut c, since, Duration::from_secs(1) + SLACK).await;
+    assert!(closed.is_some(), "an idle keep-alive connection stays open");
+    s.stop().await;
+}
+
+/// An HTTP/2 prior-knowledge connection to `addr`: its request sender, and the task
+/// driving it, which ends when the server closes the connection.
+async fn http2_connection(
+    addr: SocketAddr,
+) -> (
+    hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    (send, task)
+}
+
+async fn http2_post(
+    send: &mut hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+    path: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let req = Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body).unwrap())))
+        .unwrap();
+    let resp = send
+        .send_request(req)
+        .await
+        .expect("HTTP/2 request answered");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+#[tokio::test]
+async fn idle_http2_connection_is_closed_after_the_idle_timeout() {
+    let s = edge_server(ServerConfig {
+        idle_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (mut send, conn) = http2_connection(s.addr).await;
+    let (status, v) =
+        http2_post(&mut send, s.addr, "/fs/Edge/actions/echo", &echo_body("h2")).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["outputs"][0]["contentValue"], "h2");
+    let since = Instant::now();
+    timeout(Duration::from_secs(1) + SLACK, conn)
+        .await
+        .expect("the server closes an HTTP/2 connection with no open stream")
+        .unwrap();
+    assert!(
+        since.elapsed() >= Duration::from_millis(900),
+        "closed early"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn http2_connection_with_an_open_stream_is_not_idle() {
+    let s = edge_server(ServerConfig {
+        idle_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (mut send, _conn) = http2_connection(s.addr).await;
+    // The request runs 2.5 idle timeouts: the connection must stay open for it.
+    let (status, v) = timeout(
+        BOUND,
+        http2_post(&mut send, s.addr, "/fs/Edge/actions/nap", &nap_body(2500)),
+    )
+    .await
+    .expect("the long request is answered");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["outputs"][0]["contentValue"], "2500");
+    s.stop().await;
+}
