@@ -26,6 +26,8 @@ pub const ENV_DATA: &str = "FSS_DATA";
 pub const ENV_LISTEN: &str = "FSS_LISTEN";
 /// `FSS_MAX_CONNECTIONS`: the connection cap.
 pub const ENV_MAX_CONNECTIONS: &str = "FSS_MAX_CONNECTIONS";
+/// `FSS_MAX_CONNECTIONS_PER_IP`: the connection cap per peer IP address.
+pub const ENV_MAX_CONNECTIONS_PER_IP: &str = "FSS_MAX_CONNECTIONS_PER_IP";
 /// `FSS_HEADER_READ_TIMEOUT_SECONDS`: time to send request headers.
 pub const ENV_HEADER_READ_TIMEOUT: &str = "FSS_HEADER_READ_TIMEOUT_SECONDS";
 /// `FSS_SHUTDOWN_GRACE_SECONDS`: time in-flight requests get on shutdown.
@@ -61,6 +63,8 @@ Options (each also from the environment variable shown):
   --data DIR                 data folder (tables, files)   [FSS_DATA, default data]
   --listen ADDR              listen address                [FSS_LISTEN, default 127.0.0.1:9090]
   --max-connections N        connection cap                [FSS_MAX_CONNECTIONS, default 10000]
+  --max-connections-per-ip N connection cap per peer IP, 0: none
+                                                           [FSS_MAX_CONNECTIONS_PER_IP, default 256]
   --header-read-timeout S    seconds to send headers       [FSS_HEADER_READ_TIMEOUT_SECONDS, default 30]
   --shutdown-grace S         seconds to drain on shutdown  [FSS_SHUTDOWN_GRACE_SECONDS, default 30]
   --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
@@ -157,6 +161,7 @@ pub fn parse(
         "--data",
         "--listen",
         "--max-connections",
+        "--max-connections-per-ip",
         "--header-read-timeout",
         "--shutdown-grace",
         "--body-idle-timeout",
@@ -190,6 +195,9 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--max-connections", ENV_MAX_CONNECTIONS) {
         o.server.max_connections = parse_value(&n, &v, "a positive number")?;
+    }
+    if let Some((n, v)) = get("--max-connections-per-ip", ENV_MAX_CONNECTIONS_PER_IP) {
+        o.server.max_connections_per_ip = parse_value(&n, &v, "a number (0: no cap)")?;
     }
     if let Some((n, v)) = get("--header-read-timeout", ENV_HEADER_READ_TIMEOUT) {
         o.server.header_read_timeout = Duration::from_secs(parse_value(&n, &v, "seconds")?);

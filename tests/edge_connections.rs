@@ -324,3 +324,79 @@ async fn http2_connection_with_an_open_stream_is_not_idle() {
     assert_eq!(v["outputs"][0]["contentValue"], "2500");
     s.stop().await;
 }
+
+// === item: connections per peer IP ===
+
+/// Sends `GET /health` on `stream` and answers the response head, or `None` when the
+/// server closes the connection instead.
+async fn health_on(stream: &mut TcpStream) -> Option<String> {
+    if stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return None;
+    }
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match timeout(BOUND, stream.read(&mut chunk))
+            .await
+            .expect("answered or closed")
+        {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test]
+async fn connections_over_the_per_ip_cap_are_refused_at_once() {
+    let s = edge_server(ServerConfig {
+        max_connections_per_ip: 2,
+        ..ServerConfig::default()
+    })
+    .await;
+    // Two connections from 127.0.0.1, each answered, so both are counted.
+    let mut first = connect_from("127.0.0.1", s.addr).await;
+    let mut second = connect_from("127.0.0.1", s.addr).await;
+    for c in [&mut first, &mut second] {
+        let head = health_on(c).await.expect("under the cap: served");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    }
+    // A third from the same address is closed without an answer.
+    let mut third = connect_from("127.0.0.1", s.addr).await;
+    let started = Instant::now();
+    assert_eq!(
+        health_on(&mut third).await,
+        None,
+        "served over the per-IP cap"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not refused at once"
+    );
+    // Another host is not affected.
+    let mut other = connect_from("127.0.0.2", s.addr).await;
+    let head = health_on(&mut other)
+        .await
+        .expect("another address is served");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Closing one frees its slot for its host.
+    drop(first);
+    let served = timeout(BOUND, async {
+        loop {
+            let mut again = connect_from("127.0.0.1", s.addr).await;
+            if let Some(head) = health_on(&mut again).await {
+                return head;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a slot frees once a connection of the host closes");
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    drop(second);
+    s.stop().await;
+}

@@ -9,6 +9,7 @@
 //! in-flight requests, and whatever is still running after the grace period is abandoned.
 
 mod conn;
+mod peers;
 pub mod signal;
 
 use std::convert::Infallible;
@@ -24,12 +25,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use self::conn::{Activity, Check, OpenRequest, Tracked, CLOSE_GRACE};
+use self::peers::{PeerSlot, Peers};
 use crate::app::Runtime;
 use crate::http::body;
 use crate::http::request::Connection;
 
 /// Default connection cap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default cap on the connections open at once from one peer IP address: well below
+/// the global cap, so that a single host can hold at most 1/40 of the default slots.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Default time a client has to send its request headers: from the accept for the first
 /// request (whatever the protocol), from the end of the previous answer for the next
 /// request on an HTTP/1 keep-alive connection (hyper's own timer).
@@ -65,6 +70,11 @@ pub struct ServerConfig {
     /// How long a connection may sit with no request open (HTTP/1 keep-alive between
     /// requests, HTTP/2 with no open stream) before it is closed gracefully. Default 30 s.
     pub idle_timeout: Duration,
+    /// The most connections open at once from one peer IP address, so that one host
+    /// cannot take every slot of `max_connections`; a connection over it is closed at
+    /// once. 0: no per-IP cap (behind a reverse proxy every connection comes from the
+    /// proxy). Default 256.
+    pub max_connections_per_ip: usize,
     /// Interval of HTTP/2 keep-alive pings. Default 30 s.
     pub http2_keep_alive_interval: Duration,
     /// How long an HTTP/2 ping may go unanswered before the connection is closed.
@@ -80,6 +90,7 @@ impl Default for ServerConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             http2_keep_alive_interval: DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL,
             http2_keep_alive_timeout: DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
         }
@@ -110,6 +121,8 @@ pub async fn run(
         .timer(TokioTimer::new())
         .keep_alive_interval(config.http2_keep_alive_interval)
         .keep_alive_timeout(config.http2_keep_alive_timeout);
+    let peers =
+        (config.max_connections_per_ip > 0).then(|| Peers::new(config.max_connections_per_ip));
     let shared = Arc::new(Shared {
         builder,
         runtime,
@@ -132,7 +145,24 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        serve_connection(stream, peer, &shared, drain_rx.clone(), permit);
+        let slot = match &peers {
+            Some(peers) => match peers.admit(peer.ip()) {
+                Some(slot) => Some(slot),
+                None => {
+                    // Closed at once; counted and logged quietly, as a flood of them
+                    // must not flood the log.
+                    tracing::debug!(
+                        %peer,
+                        cap = peers.cap(),
+                        refused_total = peers.refused(),
+                        "Connection refused: its address holds the per-IP connection cap."
+                    );
+                    continue;
+                }
+            },
+            None => None,
+        };
+        serve_connection(stream, peer, &shared, drain_rx.clone(), (permit, slot));
     }
 
     drop(listener);
@@ -154,14 +184,15 @@ struct Shared {
     config: ServerConfig,
 }
 
-/// Serves one connection on a task of its own, which owns its permit and closes it when
-/// it holds its slot for nothing (see `conn`).
+/// Serves one connection on a task of its own, which owns its places (`slots`: of the
+/// connection cap and of its peer's count) and closes it when it holds them for nothing
+/// (see `conn`).
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     shared: &Arc<Shared>,
     mut drain: watch::Receiver<()>,
-    permit: OwnedSemaphorePermit,
+    slots: (OwnedSemaphorePermit, Option<PeerSlot>),
 ) {
     // Low latency: answers leave as soon as they are written.
     let _ = stream.set_nodelay(true);
@@ -185,7 +216,7 @@ fn serve_connection(
         }
     });
     tokio::spawn(async move {
-        let _permit = permit;
+        let _slots = slots;
         let (header_read, idle) = (
             shared.config.header_read_timeout,
             shared.config.idle_timeout,
