@@ -34,6 +34,12 @@ pub const ENV_HEADER_READ_TIMEOUT: &str = "FSS_HEADER_READ_TIMEOUT_SECONDS";
 pub const ENV_SHUTDOWN_GRACE: &str = "FSS_SHUTDOWN_GRACE_SECONDS";
 /// `FSS_BODY_IDLE_TIMEOUT_SECONDS`: time a client may pause mid-body.
 pub const ENV_BODY_IDLE_TIMEOUT: &str = "FSS_BODY_IDLE_TIMEOUT_SECONDS";
+/// `FSS_BODY_TIMEOUT_SECONDS`: time a whole request body may take.
+pub const ENV_BODY_TIMEOUT: &str = "FSS_BODY_TIMEOUT_SECONDS";
+/// `FSS_BODY_MIN_RATE_BYTES`: the slowest a request body may arrive, in bytes/s.
+pub const ENV_BODY_MIN_RATE: &str = "FSS_BODY_MIN_RATE_BYTES";
+/// `FSS_BODY_RATE_WINDOW_SECONDS`: the window the minimum body rate is averaged over.
+pub const ENV_BODY_RATE_WINDOW: &str = "FSS_BODY_RATE_WINDOW_SECONDS";
 /// `FSS_IDLE_TIMEOUT_SECONDS`: time a connection may sit with no request open.
 pub const ENV_IDLE_TIMEOUT: &str = "FSS_IDLE_TIMEOUT_SECONDS";
 /// `FSS_MAX_REQUEST_BYTES`: the largest JSON request body.
@@ -68,6 +74,10 @@ Options (each also from the environment variable shown):
   --header-read-timeout S    seconds to send headers       [FSS_HEADER_READ_TIMEOUT_SECONDS, default 30]
   --shutdown-grace S         seconds to drain on shutdown  [FSS_SHUTDOWN_GRACE_SECONDS, default 30]
   --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
+  --body-timeout S           seconds a whole body may take [FSS_BODY_TIMEOUT_SECONDS, default 10800]
+  --body-min-rate N          slowest body, bytes/s, 0: none [FSS_BODY_MIN_RATE_BYTES, default 1024]
+  --body-rate-window S       seconds that rate is averaged over
+                                                           [FSS_BODY_RATE_WINDOW_SECONDS, default 30]
   --idle-timeout S           seconds a connection may sit with no request open
                                                            [FSS_IDLE_TIMEOUT_SECONDS, default 30]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
@@ -165,6 +175,9 @@ pub fn parse(
         "--header-read-timeout",
         "--shutdown-grace",
         "--body-idle-timeout",
+        "--body-timeout",
+        "--body-min-rate",
+        "--body-rate-window",
         "--idle-timeout",
         "--max-request-bytes",
         "--public-base-url",
@@ -207,6 +220,15 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--body-idle-timeout", ENV_BODY_IDLE_TIMEOUT) {
         o.server.body_idle_timeout = Duration::from_secs(parse_value(&n, &v, "seconds")?);
+    }
+    if let Some((n, v)) = get("--body-timeout", ENV_BODY_TIMEOUT) {
+        o.server.body_timeout = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--body-min-rate", ENV_BODY_MIN_RATE) {
+        o.server.body_min_rate = parse_value(&n, &v, "bytes per second (0: no minimum)")?;
+    }
+    if let Some((n, v)) = get("--body-rate-window", ENV_BODY_RATE_WINDOW) {
+        o.server.body_rate_window = seconds(&n, &v)?;
     }
     if let Some((n, v)) = get("--idle-timeout", ENV_IDLE_TIMEOUT) {
         o.server.idle_timeout = seconds(&n, &v)?;

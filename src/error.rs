@@ -83,6 +83,23 @@ pub enum Error {
         /// The idle limit in seconds.
         seconds: u64,
     },
+    /// The request body did not end within the total body deadline (408).
+    #[error("the request body did not arrive within the limit of {seconds} s (--body-timeout)")]
+    BodyDeadline {
+        /// The deadline in seconds.
+        seconds: u64,
+    },
+    /// The request body arrived slower than the minimum rate (408).
+    #[error(
+        "the request body arrived slower than the minimum of {min_rate} bytes/s \
+         averaged over {seconds} s (--body-min-rate)"
+    )]
+    BodyTooSlow {
+        /// The minimum rate in bytes per second.
+        min_rate: u64,
+        /// The window it is averaged over, in seconds.
+        seconds: u64,
+    },
     /// The process behind the operation failed; the message is the process's own (500).
     #[error("{0}")]
     Process(String),
@@ -135,7 +152,9 @@ impl Error {
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Error::BodyTimeout { .. } | Error::BodyDeadline { .. } | Error::BodyTooSlow { .. } => {
+                StatusCode::REQUEST_TIMEOUT
+            }
             Error::Process(_) | Error::Internal(_) | Error::Io(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -400,3 +400,150 @@ async fn connections_over_the_per_ip_cap_are_refused_at_once() {
     drop(second);
     s.stop().await;
 }
+
+// === item: request bodies that trickle ===
+
+/// Sends the head of an echo request announcing `length` body bytes, then `chunk` every
+/// `every` until the server stops reading; answers what the server sent back and after
+/// how long (or `None` when it said nothing within `limit`).
+async fn trickle_echo(
+    addr: SocketAddr,
+    length: usize,
+    chunk: Vec<u8>,
+    every: Duration,
+    limit: Duration,
+) -> Option<(String, Duration)> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /fs/Edge/actions/echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {length}\r\n\r\n"
+    );
+    write.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let writer = tokio::spawn(async move {
+        let mut sent = 0;
+        while sent + chunk.len() <= length {
+            if write.write_all(&chunk).await.is_err() {
+                return;
+            }
+            sent += chunk.len();
+            tokio::time::sleep(every).await;
+        }
+    });
+    let mut got = Vec::new();
+    let answered = timeout(limit, read.read_to_end(&mut got)).await;
+    writer.abort();
+    match answered {
+        Ok(_) if !got.is_empty() => Some((
+            String::from_utf8_lossy(&got).into_owned(),
+            started.elapsed(),
+        )),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn body_slower_than_the_minimum_rate_is_cut_off_with_408() {
+    let s = edge_server(ServerConfig {
+        body_min_rate: 1024,
+        body_rate_window: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    // One byte per 200 ms stays well under the 30 s idle timeout.
+    let (answer, after) = trickle_echo(
+        s.addr,
+        100_000,
+        b" ".to_vec(),
+        Duration::from_millis(200),
+        Duration::from_secs(1) + SLACK,
+    )
+    .await
+    .expect("a trickling body is answered within the rate window");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("\"statusCode\":408"),
+        "a ServiceProblem: {answer}"
+    );
+    assert!(
+        answer.contains("1024 bytes/s") && answer.contains("1 s"),
+        "names the limit: {answer}"
+    );
+    assert!(
+        after >= Duration::from_millis(900),
+        "cut off before the window ended: {after:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn body_past_its_total_deadline_is_cut_off_with_408() {
+    let s = edge_server(ServerConfig {
+        body_timeout: Duration::from_secs(2),
+        body_min_rate: 0,
+        ..ServerConfig::default()
+    })
+    .await;
+    // 500 B/s: never idle, never under a rate, but the body would take 200 s.
+    let (answer, after) = trickle_echo(
+        s.addr,
+        100_000,
+        vec![b' '; 50],
+        Duration::from_millis(100),
+        Duration::from_secs(2) + SLACK,
+    )
+    .await
+    .expect("a body past its deadline is answered");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("\"statusCode\":408"),
+        "a ServiceProblem: {answer}"
+    );
+    assert!(answer.contains("2 s"), "names the deadline: {answer}");
+    assert!(
+        after >= Duration::from_millis(1900),
+        "cut off early: {after:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn body_at_a_healthy_rate_over_several_windows_is_read_whole() {
+    let s = edge_server(ServerConfig {
+        body_min_rate: 1024,
+        body_rate_window: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    // 50 KB/s for 2 s: above the minimum in every window.
+    let name = "n".repeat(99_000);
+    let mut body = serde_json::to_vec(&echo_body(&name)).unwrap();
+    let pad = 100_000 - body.len();
+    body.extend(std::iter::repeat_n(b' ', pad));
+    let stream = TcpStream::connect(s.addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /fs/Edge/actions/echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    write.write_all(head.as_bytes()).await.unwrap();
+    for part in body.chunks(10_000) {
+        write.write_all(part).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut got = Vec::new();
+    timeout(BOUND, read.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    assert!(text.contains(&name));
+    s.stop().await;
+}

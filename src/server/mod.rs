@@ -51,6 +51,15 @@ pub const DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default time a client may pause while sending a request body.
 pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a whole request body may take: 3 h, which a 1 GiB upload meets at
+/// 100 KB/s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
+/// Default slowest rate of a request body, in bytes per second: a client trickling a
+/// byte at a time stays under the idle timeout but not under this.
+pub const DEFAULT_BODY_MIN_RATE: u64 = 1024;
+/// Default window over which the body rate is averaged, so that a short pause of a
+/// healthy client is not mistaken for a trickle.
+pub const DEFAULT_BODY_RATE_WINDOW: Duration = Duration::from_secs(30);
 /// Default time in-flight requests get to finish on shutdown.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -67,6 +76,15 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How long a client may pause mid-body before it is cut off (408). Default 30 s.
     pub body_idle_timeout: Duration,
+    /// How long a request body may take in all, from its first read to its end, before
+    /// it is cut off (408). Default 3 h: a 1 GiB upload (the default `maxUploadBytes`)
+    /// meets it at 100 KB/s (0.8 Mbit/s).
+    pub body_timeout: Duration,
+    /// The slowest a request body may arrive, in bytes per second averaged over
+    /// `body_rate_window`, before it is cut off (408); 0: no minimum. Default 1024.
+    pub body_min_rate: u64,
+    /// The window over which `body_min_rate` is averaged. Default 30 s.
+    pub body_rate_window: Duration,
     /// How long a connection may sit with no request open (HTTP/1 keep-alive between
     /// requests, HTTP/2 with no open stream) before it is closed gracefully. Default 30 s.
     pub idle_timeout: Duration,
@@ -89,6 +107,9 @@ impl Default for ServerConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            body_min_rate: DEFAULT_BODY_MIN_RATE,
+            body_rate_window: DEFAULT_BODY_RATE_WINDOW,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             http2_keep_alive_interval: DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL,
@@ -125,6 +146,12 @@ pub async fn run(
         (config.max_connections_per_ip > 0).then(|| Peers::new(config.max_connections_per_ip));
     let shared = Arc::new(Shared {
         builder,
+        body_timeouts: body::BodyTimeouts {
+            idle: config.body_idle_timeout,
+            total: config.body_timeout,
+            min_rate: config.body_min_rate,
+            window: config.body_rate_window,
+        },
         runtime,
         config: config.clone(),
     });
@@ -180,6 +207,7 @@ pub async fn run(
 /// What every connection task needs, built once.
 struct Shared {
     builder: auto::Builder<TokioExecutor>,
+    body_timeouts: body::BodyTimeouts,
     runtime: Runtime,
     config: ServerConfig,
 }
@@ -202,13 +230,13 @@ fn serve_connection(
     };
     let activity = Activity::new();
     let shared = Arc::clone(shared);
-    let body_idle = shared.config.body_idle_timeout;
+    let body_timeouts = shared.body_timeouts;
     let runtime = shared.runtime.clone();
     let watched = Arc::clone(&activity);
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let open = OpenRequest::start(&watched);
         let runtime = runtime.clone();
-        let mut req = req.map(|b| body::boxed(body::IdleTimeout::new(b, body_idle)));
+        let mut req = req.map(|b| body::boxed(body::TimedBody::new(b, body_timeouts)));
         req.extensions_mut().insert(connection);
         async move {
             let resp = runtime.handle(req).await;
