@@ -42,6 +42,10 @@ pub const ENV_BODY_MIN_RATE: &str = "FSS_BODY_MIN_RATE_BYTES";
 pub const ENV_BODY_RATE_WINDOW: &str = "FSS_BODY_RATE_WINDOW_SECONDS";
 /// `FSS_IDLE_TIMEOUT_SECONDS`: time a connection may sit with no request open.
 pub const ENV_IDLE_TIMEOUT: &str = "FSS_IDLE_TIMEOUT_SECONDS";
+/// `FSS_EXECUTION_TIMEOUT_SECONDS`: the longest a process runs while its caller waits.
+pub const ENV_EXECUTION_TIMEOUT: &str = "FSS_EXECUTION_TIMEOUT_SECONDS";
+/// `FSS_WAIT_TIMEOUT_SECONDS`: the longest a process answered WAIT runs.
+pub const ENV_WAIT_TIMEOUT: &str = "FSS_WAIT_TIMEOUT_SECONDS";
 /// `FSS_MAX_REQUEST_BYTES`: the largest JSON request body.
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
@@ -75,11 +79,15 @@ Options (each also from the environment variable shown):
   --shutdown-grace S         seconds to drain on shutdown  [FSS_SHUTDOWN_GRACE_SECONDS, default 30]
   --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
   --body-timeout S           seconds a whole body may take [FSS_BODY_TIMEOUT_SECONDS, default 10800]
-  --body-min-rate N          slowest body, bytes/s, 0: none [FSS_BODY_MIN_RATE_BYTES, default 1024]
+  --body-min-rate N          slowest body bytes/s (0: off) [FSS_BODY_MIN_RATE_BYTES, default 1024]
   --body-rate-window S       seconds that rate is averaged over
                                                            [FSS_BODY_RATE_WINDOW_SECONDS, default 30]
   --idle-timeout S           seconds a connection may sit with no request open
                                                            [FSS_IDLE_TIMEOUT_SECONDS, default 30]
+  --execution-timeout S      seconds a process runs while its caller waits (then 504)
+                                                           [FSS_EXECUTION_TIMEOUT_SECONDS, default 30]
+  --wait-timeout S           seconds a process answered WAIT runs in all
+                                                           [FSS_WAIT_TIMEOUT_SECONDS, default 86400]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
@@ -179,6 +187,8 @@ pub fn parse(
         "--body-min-rate",
         "--body-rate-window",
         "--idle-timeout",
+        "--execution-timeout",
+        "--wait-timeout",
         "--max-request-bytes",
         "--public-base-url",
         "--admin-user",
@@ -232,6 +242,12 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--idle-timeout", ENV_IDLE_TIMEOUT) {
         o.server.idle_timeout = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--execution-timeout", ENV_EXECUTION_TIMEOUT) {
+        o.runtime.execution_timeout = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--wait-timeout", ENV_WAIT_TIMEOUT) {
+        o.runtime.wait_timeout = seconds(&n, &v)?;
     }
     if let Some((n, v)) = get("--max-request-bytes", ENV_MAX_REQUEST_BYTES) {
         o.runtime.max_request_bytes = parse_value(&n, &v, "a number of bytes")?;
@@ -335,5 +351,54 @@ mod tests {
         let err = parse(args(&[]), env).unwrap_err();
         assert!(err.contains(ENV_MAX_CONNECTIONS), "{err}");
         assert!(parse(args(&["--bogus", "1"]), |_| None).is_err());
+    }
+
+    #[test]
+    fn connection_and_deadline_flags_have_defaults_flags_and_variables() {
+        let Command::Serve(o) = parse(args(&[]), |_| None).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.server.max_connections_per_ip, 256);
+        assert_eq!(o.server.idle_timeout, Duration::from_secs(30));
+        assert_eq!(o.server.body_timeout, Duration::from_secs(10_800));
+        assert_eq!(o.server.body_min_rate, 1024);
+        assert_eq!(o.server.body_rate_window, Duration::from_secs(30));
+        assert_eq!(o.runtime.execution_timeout, Duration::from_secs(30));
+        assert_eq!(o.runtime.wait_timeout, Duration::from_secs(86_400));
+
+        let flags = args(&[
+            "--max-connections-per-ip=0",
+            "--idle-timeout=5",
+            "--body-timeout=60",
+            "--body-min-rate=0",
+            "--body-rate-window=10",
+            "--execution-timeout=3",
+        ]);
+        let env = |k: &str| (k == ENV_WAIT_TIMEOUT).then(|| "120".to_owned());
+        let Command::Serve(o) = parse(flags, env).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.server.max_connections_per_ip, 0);
+        assert_eq!(o.server.idle_timeout, Duration::from_secs(5));
+        assert_eq!(o.server.body_timeout, Duration::from_secs(60));
+        assert_eq!(o.server.body_min_rate, 0);
+        assert_eq!(o.server.body_rate_window, Duration::from_secs(10));
+        assert_eq!(o.runtime.execution_timeout, Duration::from_secs(3));
+        assert_eq!(o.runtime.wait_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused() {
+        for flag in [
+            "--idle-timeout=0",
+            "--body-timeout=0",
+            "--execution-timeout=0",
+        ] {
+            let err = parse(args(&[flag]), |_| None).unwrap_err();
+            assert!(err.contains("at least 1 second"), "{flag}: {err}");
+        }
+        let env = |k: &str| (k == ENV_WAIT_TIMEOUT).then(|| "0".to_owned());
+        let err = parse(args(&[]), env).unwrap_err();
+        assert!(err.contains(ENV_WAIT_TIMEOUT), "{err}");
     }
 }

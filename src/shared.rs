@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::execution::records::DEFAULT_RECORDS;
 use crate::execution::{CallbackPolicy, Callbacks, Records};
@@ -16,6 +17,11 @@ use crate::router::Snapshot;
 
 /// Default largest JSON request body: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 10 << 20;
+
+/// Default execution deadline of synchronous work: 30 s, Boomi's low-latency cap.
+pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default deadline of work that continues after `WAIT`: 24 h.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How the runtime serves requests (what the server's sockets do is in `ServerConfig`).
 #[derive(Debug, Clone)]
@@ -30,6 +36,14 @@ pub struct RuntimeConfig {
     pub callback: CallbackPolicy,
     /// How many execution records the in-memory ring keeps (0: none). Default 10 000.
     pub execution_records: usize,
+    /// The longest a process may run while its caller waits for the answer (data and
+    /// file operations, message actions answered synchronously): past it the process
+    /// (its whole process tree, or a handler's future) is stopped and the caller gets a
+    /// 504 naming the deadline. Default 30 s.
+    pub execution_timeout: Duration,
+    /// The longest a message action answered `WAIT` may run in all: past it the process
+    /// is stopped and the callback gets `rootFaults` naming the deadline. Default 24 h.
+    pub wait_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -40,6 +54,8 @@ impl Default for RuntimeConfig {
             public_base_url: None,
             callback: CallbackPolicy::default(),
             execution_records: DEFAULT_RECORDS,
+            execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
         }
     }
 }

@@ -8,6 +8,8 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -49,7 +51,10 @@ impl Handler for Nap {
 async fn edge_server(config: ServerConfig) -> TestServer {
     TestServer::start_with(
         &fixture("edge"),
-        |rt| rt.register_handler("nap", Nap),
+        |rt| {
+            rt.register_handler("nap", Nap);
+            rt.register_handler("stuck", Stuck::default());
+        },
         config,
     )
     .await
@@ -545,5 +550,332 @@ async fn body_at_a_healthy_rate_over_several_windows_is_read_whole() {
         &text[..text.len().min(300)]
     );
     assert!(text.contains(&name));
+    s.stop().await;
+}
+
+// === item: execution deadlines ===
+
+/// Never answers; counts how many of its futures were dropped.
+#[derive(Default)]
+struct Stuck {
+    dropped: Arc<AtomicUsize>,
+}
+
+/// Counts a drop.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Handler for Stuck {
+    fn call(&self, _call: ProcessCall) -> HandlerFuture {
+        let guard = DropCount(Arc::clone(&self.dropped));
+        Box::pin(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+            Ok(Reply::default())
+        })
+    }
+}
+
+/// A server whose executions have `execution` (synchronous) and `wait` (after WAIT)
+/// deadlines; answers it and the drop counter of the `stuck` handler.
+async fn deadline_server(execution: Duration, wait: Duration) -> (TestServer, Arc<AtomicUsize>) {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let stuck = Stuck {
+        dropped: Arc::clone(&dropped),
+    };
+    let s = TestServer::start_config(
+        &fixture("edge"),
+        move |c| {
+            c.execution_timeout = execution;
+            c.wait_timeout = wait;
+        },
+        move |rt| {
+            rt.register_handler("nap", Nap);
+            rt.register_handler("stuck", stuck);
+        },
+        ServerConfig::default(),
+    )
+    .await;
+    (s, dropped)
+}
+
+fn hang_body(pid_file: &std::path::Path, callback: Option<&str>) -> Value {
+    json!({"token": "tok-hang", "tenantId": "tenant-edge", "callbackUri": callback,
+           "inputs": [{"developerName": "PidFile", "contentValue": pid_file.to_str().unwrap(),
+                       "contentType": "ContentString"}]})
+}
+
+/// The pids the hanging command wrote to `path` (itself and its grandchild).
+async fn pids(path: &std::path::Path) -> Vec<u32> {
+    for _ in 0..400 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text
+                .split_whitespace()
+                .map(|p| p.parse().unwrap())
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the command never wrote {}", path.display());
+}
+
+/// Whether `pid` runs: it exists and is not a zombie (a zombie has been killed and
+/// waits only for its parent to reap it).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) S ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// Waits (bounded) until none of `pids` runs; panics naming those that still do.
+async fn all_gone(pids: &[u32]) {
+    for _ in 0..200 {
+        if !pids.iter().any(|&p| running(p)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let left: Vec<_> = pids.iter().filter(|&&p| running(p)).collect();
+    panic!("still running after the deadline: {left:?}");
+}
+
+#[tokio::test]
+async fn command_past_the_execution_timeout_answers_504_and_its_process_tree_is_killed() {
+    let (s, _) = deadline_server(Duration::from_secs(1), Duration::from_secs(60)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pids");
+    let started = Instant::now();
+    let a = timeout(
+        BOUND,
+        post_json(&s.url("/fs/Edge/actions/hang"), &hang_body(&pid_file, None)),
+    )
+    .await
+    .expect("answered at the execution deadline");
+    let message = a.problem(504);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "early: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        message.contains("execution timeout of 1 s"),
+        "names the deadline: {message}"
+    );
+    let pids = pids(&pid_file).await;
+    assert_eq!(pids.len(), 2, "the command and its grandchild");
+    all_gone(&pids).await;
+    s.stop().await;
+}
+
+/// A fake engine callback endpoint: answers `"SUCCESS"` and keeps each body it got.
+async fn engine() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = Arc::clone(&got);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let seen = Arc::clone(&seen);
+                    async move {
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        seen.lock()
+                            .unwrap()
+                            .push(serde_json::from_slice(&body).unwrap());
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from_static(b"\"SUCCESS\""),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}/api/run/1/response"), got)
+}
+
+#[tokio::test]
+async fn command_past_the_wait_timeout_is_killed_and_the_callback_gets_root_faults() {
+    let (s, _) = deadline_server(Duration::from_secs(30), Duration::from_secs(2)).await;
+    let (callback, got) = engine().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pids");
+    let started = Instant::now();
+    let a = post_json(
+        &s.url("/fs/Edge/actions/hang-later"),
+        &hang_body(&pid_file, Some(&callback)),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["invokeType"], "WAIT");
+    let pids = pids(&pid_file).await;
+    let body = timeout(BOUND, async {
+        loop {
+            if let Some(b) = got.lock().unwrap().first() {
+                return b.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await
+    .expect("the callback comes at the wait deadline");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "early: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(body["invokeType"], "FORWARD");
+    assert_eq!(body["token"], "tok-hang");
+    let fault = body["rootFaults"]["Hang Later"]
+        .as_str()
+        .expect("a root fault for the action");
+    assert!(
+        fault.contains("wait timeout of 2 s"),
+        "names the deadline: {fault}"
+    );
+    all_gone(&pids).await;
+    let id = a.header("x-execution-id").unwrap();
+    let record = s.runtime.records().get(id).unwrap();
+    assert_eq!(record.status, "failed");
+    s.stop().await;
+}
+
+/// One request of an operation kind.
+struct Call {
+    what: &'static str,
+    method: http::Method,
+    path: &'static str,
+    content_type: (&'static str, &'static str),
+    body: Vec<u8>,
+}
+
+impl Call {
+    fn new(
+        what: &'static str,
+        method: http::Method,
+        path: &'static str,
+        content_type: (&'static str, &'static str),
+        body: Vec<u8>,
+    ) -> Self {
+        Call {
+            what,
+            method,
+            path,
+            content_type,
+            body,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_operation_that_runs_a_process_answers_504_at_the_execution_timeout() {
+    let (s, _) = deadline_server(Duration::from_secs(1), Duration::from_secs(60)).await;
+    let data = json!({"objectDataType": {"developerName": "Hung"},
+                      "objectData": [{"developerName": "Hung", "externalId": "1", "properties": []}]});
+    let json_type = ("content-type", "application/json");
+    let to_json = |v: &Value| serde_json::to_vec(v).unwrap();
+    let calls = [
+        Call::new(
+            "load",
+            http::Method::POST,
+            "/fs/Edge/data",
+            json_type,
+            to_json(&data),
+        ),
+        Call::new(
+            "save",
+            http::Method::PUT,
+            "/fs/Edge/data",
+            json_type,
+            to_json(&data),
+        ),
+        Call::new(
+            "delete",
+            http::Method::POST,
+            "/fs/Edge/data/delete",
+            json_type,
+            to_json(&data),
+        ),
+        Call::new(
+            "file list",
+            http::Method::POST,
+            "/fs/Edge/file",
+            json_type,
+            to_json(&json!({"resourcePath": "/hung"})),
+        ),
+        Call::new(
+            "upload",
+            http::Method::POST,
+            "/fs/Edge/file/content?resourcePath=/hung&name=a.txt",
+            ("content-type", "application/octet-stream"),
+            b"hello".to_vec(),
+        ),
+    ];
+    let tasks = calls.into_iter().map(|c| {
+        let url = s.url(c.path);
+        tokio::spawn(async move {
+            let a = timeout(
+                BOUND,
+                support::request(c.method, &url, &[c.content_type], c.body),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{}: no answer", c.what));
+            (c.what, a)
+        })
+    });
+    for t in tasks {
+        let (what, a) = t.await.unwrap();
+        assert_eq!(
+            a.status,
+            504,
+            "{what}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+        let message = a.problem(504);
+        assert!(
+            message.contains("execution timeout of 1 s"),
+            "{what}: {message}"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn handler_past_the_execution_timeout_is_dropped_and_frees_its_slot() {
+    let (s, dropped) = deadline_server(Duration::from_secs(1), Duration::from_secs(60)).await;
+    let url = s.url("/fs/Edge/actions/stuck");
+    let a = timeout(BOUND, post_json(&url, &json!({"inputs": []})))
+        .await
+        .unwrap();
+    assert!(a.problem(504).contains("1 s"));
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the handler future is dropped"
+    );
+    // The one slot (maxConcurrentExecutions 1) is free again: not a 503.
+    let again = timeout(BOUND, post_json(&url, &json!({"inputs": []})))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status,
+        504,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    assert_eq!(dropped.load(Ordering::SeqCst), 2);
     s.stop().await;
 }
