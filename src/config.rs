@@ -26,12 +26,26 @@ pub const ENV_DATA: &str = "FSS_DATA";
 pub const ENV_LISTEN: &str = "FSS_LISTEN";
 /// `FSS_MAX_CONNECTIONS`: the connection cap.
 pub const ENV_MAX_CONNECTIONS: &str = "FSS_MAX_CONNECTIONS";
+/// `FSS_MAX_CONNECTIONS_PER_IP`: the connection cap per peer IP address.
+pub const ENV_MAX_CONNECTIONS_PER_IP: &str = "FSS_MAX_CONNECTIONS_PER_IP";
 /// `FSS_HEADER_READ_TIMEOUT_SECONDS`: time to send request headers.
 pub const ENV_HEADER_READ_TIMEOUT: &str = "FSS_HEADER_READ_TIMEOUT_SECONDS";
 /// `FSS_SHUTDOWN_GRACE_SECONDS`: time in-flight requests get on shutdown.
 pub const ENV_SHUTDOWN_GRACE: &str = "FSS_SHUTDOWN_GRACE_SECONDS";
 /// `FSS_BODY_IDLE_TIMEOUT_SECONDS`: time a client may pause mid-body.
 pub const ENV_BODY_IDLE_TIMEOUT: &str = "FSS_BODY_IDLE_TIMEOUT_SECONDS";
+/// `FSS_BODY_TIMEOUT_SECONDS`: time a whole request body may take.
+pub const ENV_BODY_TIMEOUT: &str = "FSS_BODY_TIMEOUT_SECONDS";
+/// `FSS_BODY_MIN_RATE_BYTES`: the slowest a request body may arrive, in bytes/s.
+pub const ENV_BODY_MIN_RATE: &str = "FSS_BODY_MIN_RATE_BYTES";
+/// `FSS_BODY_RATE_WINDOW_SECONDS`: the window the minimum body rate is averaged over.
+pub const ENV_BODY_RATE_WINDOW: &str = "FSS_BODY_RATE_WINDOW_SECONDS";
+/// `FSS_IDLE_TIMEOUT_SECONDS`: time a connection may sit with no request open.
+pub const ENV_IDLE_TIMEOUT: &str = "FSS_IDLE_TIMEOUT_SECONDS";
+/// `FSS_EXECUTION_TIMEOUT_SECONDS`: the longest a process runs while its caller waits.
+pub const ENV_EXECUTION_TIMEOUT: &str = "FSS_EXECUTION_TIMEOUT_SECONDS";
+/// `FSS_WAIT_TIMEOUT_SECONDS`: the longest a process answered WAIT runs.
+pub const ENV_WAIT_TIMEOUT: &str = "FSS_WAIT_TIMEOUT_SECONDS";
 /// `FSS_MAX_REQUEST_BYTES`: the largest JSON request body.
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
@@ -72,9 +86,21 @@ Options (each also from the environment variable shown):
   --data DIR                 data folder (tables, files)   [FSS_DATA, default data]
   --listen ADDR              listen address                [FSS_LISTEN, default 127.0.0.1:9090]
   --max-connections N        connection cap                [FSS_MAX_CONNECTIONS, default 10000]
+  --max-connections-per-ip N connection cap per peer IP, 0: none
+                                                           [FSS_MAX_CONNECTIONS_PER_IP, default 256]
   --header-read-timeout S    seconds to send headers       [FSS_HEADER_READ_TIMEOUT_SECONDS, default 30]
   --shutdown-grace S         seconds to drain on shutdown  [FSS_SHUTDOWN_GRACE_SECONDS, default 30]
   --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
+  --body-timeout S           seconds a whole body may take [FSS_BODY_TIMEOUT_SECONDS, default 10800]
+  --body-min-rate N          slowest body bytes/s (0: off) [FSS_BODY_MIN_RATE_BYTES, default 1024]
+  --body-rate-window S       seconds that rate is averaged over
+                                                           [FSS_BODY_RATE_WINDOW_SECONDS, default 30]
+  --idle-timeout S           seconds a connection may sit with no request open
+                                                           [FSS_IDLE_TIMEOUT_SECONDS, default 30]
+  --execution-timeout S      seconds a process runs while its caller waits (then 504)
+                                                           [FSS_EXECUTION_TIMEOUT_SECONDS, default 30]
+  --wait-timeout S           seconds a process answered WAIT runs in all
+                                                           [FSS_WAIT_TIMEOUT_SECONDS, default 86400]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
   --records N                execution records kept        [FSS_RECORDS, default 10000]
@@ -176,9 +202,16 @@ pub fn parse(
         "--data",
         "--listen",
         "--max-connections",
+        "--max-connections-per-ip",
         "--header-read-timeout",
         "--shutdown-grace",
         "--body-idle-timeout",
+        "--body-timeout",
+        "--body-min-rate",
+        "--body-rate-window",
+        "--idle-timeout",
+        "--execution-timeout",
+        "--wait-timeout",
         "--max-request-bytes",
         "--public-base-url",
         "--records",
@@ -215,6 +248,9 @@ pub fn parse(
     if let Some((n, v)) = get("--max-connections", ENV_MAX_CONNECTIONS) {
         o.server.max_connections = parse_value(&n, &v, "a positive number")?;
     }
+    if let Some((n, v)) = get("--max-connections-per-ip", ENV_MAX_CONNECTIONS_PER_IP) {
+        o.server.max_connections_per_ip = parse_value(&n, &v, "a number (0: no cap)")?;
+    }
     if let Some((n, v)) = get("--header-read-timeout", ENV_HEADER_READ_TIMEOUT) {
         o.server.header_read_timeout = Duration::from_secs(parse_value(&n, &v, "seconds")?);
     }
@@ -223,6 +259,24 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--body-idle-timeout", ENV_BODY_IDLE_TIMEOUT) {
         o.server.body_idle_timeout = Duration::from_secs(parse_value(&n, &v, "seconds")?);
+    }
+    if let Some((n, v)) = get("--body-timeout", ENV_BODY_TIMEOUT) {
+        o.server.body_timeout = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--body-min-rate", ENV_BODY_MIN_RATE) {
+        o.server.body_min_rate = parse_value(&n, &v, "bytes per second (0: no minimum)")?;
+    }
+    if let Some((n, v)) = get("--body-rate-window", ENV_BODY_RATE_WINDOW) {
+        o.server.body_rate_window = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--idle-timeout", ENV_IDLE_TIMEOUT) {
+        o.server.idle_timeout = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--execution-timeout", ENV_EXECUTION_TIMEOUT) {
+        o.runtime.execution_timeout = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--wait-timeout", ENV_WAIT_TIMEOUT) {
+        o.runtime.wait_timeout = seconds(&n, &v)?;
     }
     if let Some((n, v)) = get("--max-request-bytes", ENV_MAX_REQUEST_BYTES) {
         o.runtime.max_request_bytes = parse_value(&n, &v, "a number of bytes")?;
@@ -286,6 +340,15 @@ fn origins(name: &str, value: &str) -> Result<Vec<String>, String> {
             }
         })
         .collect()
+}
+
+/// A timeout of at least one second: zero would close every connection (or fail every
+/// execution) at once.
+fn seconds(name: &str, value: &str) -> Result<Duration, String> {
+    match parse_value::<u64>(name, value, "seconds")? {
+        0 => Err(format!("{name}: '{value}' is not at least 1 second")),
+        s => Ok(Duration::from_secs(s)),
+    }
 }
 
 fn parse_value<T: std::str::FromStr>(name: &str, value: &str, what: &str) -> Result<T, String> {
@@ -394,5 +457,54 @@ mod tests {
         let err = parse(args(&[]), env).unwrap_err();
         assert!(err.contains(ENV_MAX_CONNECTIONS), "{err}");
         assert!(parse(args(&["--bogus", "1"]), |_| None).is_err());
+    }
+
+    #[test]
+    fn connection_and_deadline_flags_have_defaults_flags_and_variables() {
+        let Command::Serve(o) = parse(args(&[]), |_| None).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.server.max_connections_per_ip, 256);
+        assert_eq!(o.server.idle_timeout, Duration::from_secs(30));
+        assert_eq!(o.server.body_timeout, Duration::from_secs(10_800));
+        assert_eq!(o.server.body_min_rate, 1024);
+        assert_eq!(o.server.body_rate_window, Duration::from_secs(30));
+        assert_eq!(o.runtime.execution_timeout, Duration::from_secs(30));
+        assert_eq!(o.runtime.wait_timeout, Duration::from_secs(86_400));
+
+        let flags = args(&[
+            "--max-connections-per-ip=0",
+            "--idle-timeout=5",
+            "--body-timeout=60",
+            "--body-min-rate=0",
+            "--body-rate-window=10",
+            "--execution-timeout=3",
+        ]);
+        let env = |k: &str| (k == ENV_WAIT_TIMEOUT).then(|| "120".to_owned());
+        let Command::Serve(o) = parse(flags, env).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.server.max_connections_per_ip, 0);
+        assert_eq!(o.server.idle_timeout, Duration::from_secs(5));
+        assert_eq!(o.server.body_timeout, Duration::from_secs(60));
+        assert_eq!(o.server.body_min_rate, 0);
+        assert_eq!(o.server.body_rate_window, Duration::from_secs(10));
+        assert_eq!(o.runtime.execution_timeout, Duration::from_secs(3));
+        assert_eq!(o.runtime.wait_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused() {
+        for flag in [
+            "--idle-timeout=0",
+            "--body-timeout=0",
+            "--execution-timeout=0",
+        ] {
+            let err = parse(args(&[flag]), |_| None).unwrap_err();
+            assert!(err.contains("at least 1 second"), "{flag}: {err}");
+        }
+        let env = |k: &str| (k == ENV_WAIT_TIMEOUT).then(|| "0".to_owned());
+        let err = parse(args(&[]), env).unwrap_err();
+        assert!(err.contains(ENV_WAIT_TIMEOUT), "{err}");
     }
 }

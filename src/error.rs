@@ -83,6 +83,32 @@ pub enum Error {
         /// The idle limit in seconds.
         seconds: u64,
     },
+    /// The request body did not end within the total body deadline (408).
+    #[error("the request body did not arrive within the limit of {seconds} s (--body-timeout)")]
+    BodyDeadline {
+        /// The deadline in seconds.
+        seconds: u64,
+    },
+    /// The request body arrived slower than the minimum rate (408).
+    #[error(
+        "the request body arrived slower than the minimum of {min_rate} bytes/s \
+         averaged over {seconds} s (--body-min-rate)"
+    )]
+    BodyTooSlow {
+        /// The minimum rate in bytes per second.
+        min_rate: u64,
+        /// The window it is averaged over, in seconds.
+        seconds: u64,
+    },
+    /// The process ran past its deadline and was stopped (504): `limit` names which
+    /// deadline (`execution timeout`, `wait timeout`).
+    #[error("the process did not finish within the {limit} of {seconds} s and was stopped")]
+    ExecutionTimeout {
+        /// Which deadline passed.
+        limit: &'static str,
+        /// The deadline in seconds.
+        seconds: u64,
+    },
     /// The process behind the operation failed; the message is the process's own (500).
     #[error("{0}")]
     Process(String),
@@ -133,9 +159,12 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::ExecutionTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Error::BodyTimeout { .. } | Error::BodyDeadline { .. } | Error::BodyTooSlow { .. } => {
+                StatusCode::REQUEST_TIMEOUT
+            }
             Error::Process(_) | Error::Internal(_) | Error::Io(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -167,5 +196,11 @@ mod tests {
         assert_eq!(Error::FileTooLarge { limit: 1 }.status(), 413);
         assert_eq!(Error::RangeNotSatisfiable { size: 1 }.status(), 416);
         assert_eq!(Error::Process("boom".into()).status(), 500);
+        let late = Error::ExecutionTimeout {
+            limit: "execution timeout",
+            seconds: 30,
+        };
+        assert_eq!(late.status(), 504);
+        assert!(late.to_string().contains("execution timeout of 30 s"));
     }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::edge::EdgeConfig;
 use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
@@ -17,6 +18,11 @@ use crate::router::Snapshot;
 
 /// Default largest JSON request body: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 10 << 20;
+
+/// Default execution deadline of synchronous work: 30 s, Boomi's low-latency cap.
+pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default deadline of work that continues after `WAIT`: 24 h.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How the runtime serves requests (what the server's sockets do is in `ServerConfig`).
 #[derive(Debug, Clone)]
@@ -36,6 +42,14 @@ pub struct RuntimeConfig {
     pub execution_records_bytes: usize,
     /// Trusted proxies, address allow-lists, CORS and cross-site rules of the edge.
     pub edge: EdgeConfig,
+    /// The longest a process may run while its caller waits for the answer (data and
+    /// file operations, message actions answered synchronously): past it the process
+    /// (its whole process tree, or a handler's future) is stopped and the caller gets a
+    /// 504 naming the deadline. Default 30 s.
+    pub execution_timeout: Duration,
+    /// The longest a message action answered `WAIT` may run in all: past it the process
+    /// is stopped and the callback gets `rootFaults` naming the deadline. Default 24 h.
+    pub wait_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -48,6 +62,8 @@ impl Default for RuntimeConfig {
             execution_records: DEFAULT_RECORDS,
             execution_records_bytes: DEFAULT_RECORDS_BYTES,
             edge: EdgeConfig::default(),
+            execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
         }
     }
 }

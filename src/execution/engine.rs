@@ -7,16 +7,66 @@
 //! `{action name: message}` when it failed) is POSTed to the request's `callbackUri` by
 //! [`Callbacks`], its outcome written into the execution's record. A request without a
 //! `callbackUri` has nowhere to receive a late answer, so it waits for the process to end.
+//!
+//! No process runs forever: a caller waits at most the execution timeout (then the run
+//! is dropped and the caller answered 504 naming it), and a run answered `WAIT` is
+//! dropped at the wait timeout (then the callback carries `rootFaults` naming it).
+//! Dropping a run stops its process: a command's whole process group is killed, a
+//! handler's future dropped, and the admission slot freed. [`deadline`] applies the
+//! execution timeout to the other operations that run a process.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::callback::{CallbackOutcome, CallbackTarget, Callbacks};
 use super::records::{CallbackRecord, Records};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::protocol::{EngineValue, ServiceResponse};
+
+/// The name of the deadline of synchronous work, in faults.
+const EXECUTION_TIMEOUT: &str = "execution timeout";
+/// The name of the deadline of work after `WAIT`, in faults.
+const WAIT_TIMEOUT: &str = "wait timeout";
+
+/// The deadlines of one message action's run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadlines {
+    /// The action's sync budget: past it, a run with somewhere to call back is answered
+    /// `WAIT`.
+    pub(crate) budget: Duration,
+    /// The longest the caller waits for the answer (the runtime's execution timeout).
+    pub(crate) execution: Duration,
+    /// The longest a run answered `WAIT` may take in all (the runtime's wait timeout).
+    pub(crate) wait: Duration,
+}
+
+/// The fault of a run stopped at the deadline `limit` of `after`.
+fn timed_out(limit: &'static str, after: Duration) -> Error {
+    Error::ExecutionTimeout {
+        limit,
+        seconds: after.as_secs(),
+    }
+}
+
+/// Runs `work` (an operation's process) within the execution timeout `timeout`: past it
+/// `work` is dropped — which stops its process — and the answer is a 504 naming the
+/// deadline.
+///
+/// # Errors
+///
+/// What `work` fails with, or [`Error::ExecutionTimeout`].
+pub(crate) async fn deadline<T>(
+    timeout: Duration,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| Err(timed_out(EXECUTION_TIMEOUT, timeout)))
+}
 
 /// A running process: the outputs it will answer.
 pub(crate) type Run = Pin<Box<dyn Future<Output = Result<Vec<EngineValue>>> + Send>>;
@@ -47,33 +97,42 @@ pub(crate) enum Outcome {
     Waiting,
 }
 
-/// Runs `run` within `budget`. When it is late, `late` says where its answer goes (`None`:
-/// the caller waits); `hold` (the execution's admission slot) is kept until the process
-/// really ends.
+/// Runs `run` within the sync budget of `deadlines` (capped by the execution timeout).
+/// When it is late, `late` says where its answer goes (`None`: the caller waits, up to
+/// the execution timeout); `hold` (the execution's admission slot) is kept until the
+/// process really ends or is stopped at its deadline.
 ///
 /// # Errors
 ///
-/// The process failed within the budget, or the caller waited and it failed.
+/// The process failed within the budget, or the caller waited and it failed or ran past
+/// the execution timeout ([`Error::ExecutionTimeout`]).
 pub(crate) async fn run<H: Send + 'static>(
     mut run: Run,
-    budget: Duration,
+    deadlines: Deadlines,
     late: impl FnOnce() -> Option<Late>,
     hold: H,
 ) -> Result<Outcome> {
+    let started = Instant::now();
     let finished = tokio::select! {
         biased;
         r = &mut run => Some(r),
-        () = tokio::time::sleep(budget) => None,
+        () = tokio::time::sleep(deadlines.budget.min(deadlines.execution)) => None,
     };
     if let Some(r) = finished {
         return r.map(Outcome::Done);
     }
     let Some(late) = late() else {
-        return run.await.map(Outcome::Done);
+        return match tokio::time::timeout_at(started + deadlines.execution, run).await {
+            Ok(r) => r.map(Outcome::Done),
+            Err(_) => Err(timed_out(EXECUTION_TIMEOUT, deadlines.execution)),
+        };
     };
     tokio::spawn(async move {
         let _hold = hold;
-        let (response, ok) = match run.await {
+        let result = tokio::time::timeout_at(started + deadlines.wait, run)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(WAIT_TIMEOUT, deadlines.wait)));
+        let (response, ok) = match result {
             Ok(outputs) => (
                 ServiceResponse {
                     outputs: Some(outputs),
@@ -107,4 +166,53 @@ pub(crate) async fn run<H: Send + 'static>(
         });
     });
     Ok(Outcome::Waiting)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn never() -> Run {
+        Box::pin(std::future::pending())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_without_a_callback_waits_up_to_the_execution_timeout() {
+        let deadlines = Deadlines {
+            budget: Duration::from_secs(60),
+            execution: Duration::from_secs(5),
+            wait: Duration::from_secs(600),
+        };
+        let started = Instant::now();
+        let err = run(never(), deadlines, || None, ()).await.unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        assert_eq!(err.status(), 504);
+        assert!(
+            err.to_string().contains("execution timeout of 5 s"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_drops_late_work_and_names_the_timeout() {
+        let err = deadline(Duration::from_secs(3), std::future::pending::<Result<()>>())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::ExecutionTimeout {
+                    limit: EXECUTION_TIMEOUT,
+                    seconds: 3
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            deadline(Duration::from_secs(3), async { Ok(7) })
+                .await
+                .unwrap(),
+            7
+        );
+    }
 }

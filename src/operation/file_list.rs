@@ -8,6 +8,7 @@ use http::{Request, Response, StatusCode};
 use super::file::{execution, select_resource};
 use super::Context;
 use crate::error::{Error, Result};
+use crate::execution::engine;
 use crate::execution::OperationKind;
 use crate::http::body::{self, Blank, ReqBody, ResBody};
 use crate::process::file::FileView;
@@ -43,16 +44,15 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
     let _admitted = selected.resource.admission.admit().await?;
     let filter = request.list_filter.clone().unwrap_or_default();
     let base = ctx.shared.base_url(&parts);
-    let (files, more) = process
-        .list(
-            &service.name,
-            selected.resource_path,
-            &filter,
-            &execution.id,
-            &base,
-            || Ok(execution.document()),
-        )
-        .await?;
+    let work = process.list(
+        &service.name,
+        selected.resource_path,
+        &filter,
+        &execution.id,
+        &base,
+        || Ok(execution.document()),
+    );
+    let (files, more) = engine::deadline(ctx.shared.config.execution_timeout, work).await?;
     let response = ObjectDataResponse {
         culture: request.culture,
         object_data: files.into_iter().map(FileView::into_object).collect(),

@@ -25,7 +25,7 @@ use http_body_util::BodyExt;
 use super::file::{execution, select_resource, Selected};
 use super::Context;
 use crate::error::{Error, Result};
-use crate::execution::{OperationKind, FILE_CONTENT_TYPE, FILE_NAME};
+use crate::execution::{engine, OperationKind, FILE_CONTENT_TYPE, FILE_NAME};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::request::query_pairs;
 use crate::process::file::Upload;
@@ -136,7 +136,8 @@ async fn finish(
         execution_id: &execution.id,
         base_url: &base,
     };
-    let view = process.upload(upload, || Ok(execution.document())).await?;
+    let work = process.upload(upload, || Ok(execution.document()));
+    let view = engine::deadline(ctx.shared.config.execution_timeout, work).await?;
     let response = ObjectDataResponse {
         culture: request.culture,
         object_data: vec![view.into_object()],

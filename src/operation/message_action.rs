@@ -11,7 +11,10 @@
 //! keeps running, and its final ServiceResponse (`FORWARD` with the outputs, or `FORWARD`
 //! with `rootFaults` `{action name: message}` when it failed) is POSTed to the request's
 //! `callbackUri` (the run engine, `execution::engine`). A request without `callbackUri` has nowhere to
-//! receive a late answer, so its response waits for the process to end.
+//! receive a late answer, so its response waits for the process to end — up to the
+//! execution timeout (`--execution-timeout`, default 30 s; then 504), as a run answered
+//! `WAIT` runs up to the wait timeout (`--wait-timeout`, default 24 h; then the callback
+//! carries `rootFaults` naming it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +28,7 @@ use crate::definition::{
     MessageActionDefinition, ServiceDefinition, TypeDefinition, ValueDefinition, ValueType,
 };
 use crate::error::{Error, Result};
-use crate::execution::engine::{self, Late, Outcome, Run};
+use crate::execution::engine::{self, Deadlines, Late, Outcome, Run};
 use crate::execution::{
     check_configuration, CallbackTarget, Execution, OperationKind, ProcessProperties, RequestFields,
 };
@@ -94,7 +97,11 @@ pub(crate) async fn handle(
             &owner.definition,
         ))
     });
-    let budget = Duration::from_secs(def.sync_timeout_seconds());
+    let deadlines = Deadlines {
+        budget: Duration::from_secs(def.sync_timeout_seconds()),
+        execution: ctx.shared.config.execution_timeout,
+        wait: ctx.shared.config.wait_timeout,
+    };
     let late = || {
         let uri = request.callback_uri.as_deref().filter(|u| !u.is_empty())?;
         Some(Late {
@@ -110,7 +117,7 @@ pub(crate) async fn handle(
             records: Arc::clone(&ctx.shared.records),
         })
     };
-    let response = match engine::run(run, budget, late, admitted).await? {
+    let response = match engine::run(run, deadlines, late, admitted).await? {
         Outcome::Done(outputs) => ServiceResponse::forward(&request, outputs),
         Outcome::Waiting => {
             ctx.note(|n| n.waiting = true);

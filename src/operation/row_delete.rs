@@ -10,12 +10,14 @@ use http::{Request, Response};
 use super::data::{answer, DataCall};
 use super::Context;
 use crate::error::Result;
+use crate::execution::engine;
 use crate::execution::OperationKind;
 use crate::http::body::{ReqBody, ResBody};
 
 /// Answers a row delete request.
 pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<Response<ResBody>> {
     let call = DataCall::decode(ctx, req, OperationKind::RowDelete).await?;
-    call.process.delete(call.work(), || call.document()).await?;
+    let work = call.process.delete(call.work(), || call.document());
+    engine::deadline(ctx.shared.config.execution_timeout, work).await?;
     Ok(answer(Vec::new(), false))
 }

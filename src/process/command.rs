@@ -1,11 +1,17 @@
 //! The `command` process: a program per execution, JSON on stdin, JSON on stdout.
 //!
 //! Stdout is read up to a bound and stderr keeps only its tail, so a chatty or runaway
-//! program cannot grow the server's memory. The child is killed if the request is dropped.
+//! program cannot grow the server's memory.
+//!
+//! Each run is a process group of its own, and the whole group is killed when the run
+//! ends — when the program exits (what it left running in the background goes with it),
+//! and when the run's future is dropped: at the execution deadline, or when the caller
+//! went away. So no process of a command outlives its execution.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use rustix::process::{kill_process_group, Pid, Signal};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -58,6 +64,9 @@ impl CommandProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own group, led by the child: the guard below reaches every process
+            // the program starts, which `kill_on_drop` (the child alone) does not.
+            .process_group(0)
             .spawn()
             .map_err(|e| {
                 Error::Process(format!(
@@ -65,6 +74,7 @@ impl CommandProcess {
                     self.program.display()
                 ))
             })?;
+        let _group = child.id().and_then(ProcessGroup::led_by);
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");
@@ -125,5 +135,24 @@ impl CommandProcess {
                 "command answered invalid JSON on stdout: {e}"
             ))),
         }
+    }
+}
+
+/// The process group of one run; dropping it kills every process still in it.
+#[derive(Debug)]
+struct ProcessGroup(Pid);
+
+impl ProcessGroup {
+    /// The group whose leader is the process `pid` (a child spawned with
+    /// `process_group(0)`).
+    fn led_by(pid: u32) -> Option<Self> {
+        Pid::from_raw(i32::try_from(pid).ok()?).map(ProcessGroup)
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        // ESRCH (the group is already empty) is the common case after a clean exit.
+        let _ = kill_process_group(self.0, Signal::KILL);
     }
 }
