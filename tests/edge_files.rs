@@ -572,7 +572,7 @@ async fn a_full_disk_answers_507_and_keeps_nothing_partial() {
 async fn a_deployment_on_a_full_disk_says_the_storage_is_full() {
     let _g = GATE.read().await;
     let Some(fs) = Tmpfs::mount("2m") else {
-        println!("SKIPPED: a_deployment_on_a_full_disk_says_the_storage_is_full: cannot mount a tmpfs here");
+        println!("SKIPPED: a deployment on a full disk: cannot mount a tmpfs here");
         return;
     };
     let server = start_admin(fs.path(), 16 << 20).await;
