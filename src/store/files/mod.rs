@@ -223,8 +223,8 @@ impl Files {
             }
         }
         if temps + orphans > 0 {
-            tracing::info!(%service, temps, orphans,
-                "Crash leftovers removed: temp uploads of the previous run, files the index does not know.");
+            // temps: uploads of the previous run; orphans: files the index does not know.
+            tracing::info!(%service, temps, orphans, "Crash leftovers removed.");
         }
     }
 
