@@ -358,7 +358,11 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
 
     let admin = &ctx.admin;
     let _changes = admin.changes.lock().await;
-    check_names(ctx, &unpacked)?;
+    if let Err(e) = check_names(ctx, &unpacked) {
+        // Dropping the staging folder removes it: blocking work.
+        let _ = tokio::task::spawn_blocking(move || drop(unpacked)).await;
+        return Err(e);
+    }
     let deployment = Deployment {
         id: id.clone(),
         name: deployment_name,

@@ -17,8 +17,8 @@ pub(crate) fn deployment_dir(data_dir: &Path, id: &str) -> PathBuf {
 
 /// A deployment folder being written: `<data>/deployments/.tmp-<id>/`, filled file by file
 /// as the upload is unpacked (so that no file of a `.zip` has to sit in memory), then
-/// renamed into place by [`Staging::commit`]. Dropped uncommitted, it removes itself; a
-/// crash leaves it to [`remove_orphans`] at the next start.
+/// renamed into place by [`Staging::commit`]. Dropped uncommitted, it removes itself
+/// (blocking); a crash leaves it to [`remove_orphans`] at the next start.
 #[derive(Debug)]
 pub(crate) struct Staging {
     parent: PathBuf,
@@ -89,24 +89,17 @@ impl Staging {
 }
 
 impl Drop for Staging {
+    /// Removes the folder at once (blocking), so that a refused deployment leaves nothing
+    /// once its answer is sent; drop a `Staging` on the blocking pool.
     fn drop(&mut self) {
         let Some(tmp) = self.tmp.take() else {
             return;
         };
-        // A large deployment takes a while to unlink: keep it off the async workers.
-        let remove = move || {
-            if let Err(e) = std::fs::remove_dir_all(&tmp) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(folder = %tmp.display(), error = %e,
-                        "Staged deployment folder not removed.");
-                }
+        if let Err(e) = std::fs::remove_dir_all(&tmp) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(folder = %tmp.display(), error = %e,
+                    "Staged deployment folder not removed.");
             }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn_blocking(remove);
-            }
-            Err(_) => remove(),
         }
     }
 }
