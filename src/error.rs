@@ -45,6 +45,10 @@ pub enum Error {
         /// The limit in bytes that was exceeded.
         limit: u64,
     },
+    /// Something the request carries is larger than fss accepts (413), in words: what, and
+    /// which limit (a `.zip` that unpacks past its limit).
+    #[error("{0}")]
+    TooLarge(Cow<'static, str>),
     /// An uploaded file is larger than its file resource's `maxUploadBytes` (413), decided
     /// while streaming.
     #[error(
@@ -115,6 +119,14 @@ pub enum Error {
     /// Something inside fss failed (500). The message is logged, not shown in full.
     #[error("{0}")]
     Internal(String),
+    /// The data folder's file system is full (507 Insufficient Storage): no space or quota
+    /// left. `what` says what could not be written; the message never names a path, so it
+    /// is shown to the client as it is.
+    #[error("the storage is full: {what}; free space on the data folder's file system and retry")]
+    InsufficientStorage {
+        /// What could not be written, a lowercase fragment ("the upload could not be written").
+        what: &'static str,
+    },
     /// The operation is declared but this build does not serve it (501).
     #[error("{0}")]
     NotImplemented(Cow<'static, str>),
@@ -139,9 +151,22 @@ impl Error {
         Error::Conflict(msg.into())
     }
 
-    /// An internal failure; the message goes to the log and to the client.
+    /// An internal failure; the message goes to the log only (it may name a path or carry
+    /// a database's text), the client gets a generic one.
     pub fn internal(msg: impl std::fmt::Display) -> Self {
         Error::Internal(msg.to_string())
+    }
+
+    /// The error of an I/O failure while doing `what` (a lowercase fragment such as "the
+    /// upload could not be written"): [`Error::InsufficientStorage`] when the file system
+    /// is full, so that the client learns why; else an internal error whose text (which
+    /// may name a path) is only logged.
+    pub fn io(what: &'static str, e: &std::io::Error) -> Self {
+        if is_storage_full(e) {
+            Error::InsufficientStorage { what }
+        } else {
+            Error::Internal(format!("{what}: {e}"))
+        }
     }
 
     /// The HTTP status this error answers with.
@@ -153,13 +178,15 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => {
+            Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } | Error::TooLarge(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Error::ExecutionTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Error::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            Error::Io(e) if is_storage_full(e) => StatusCode::INSUFFICIENT_STORAGE,
             Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::BodyTimeout { .. } | Error::BodyDeadline { .. } | Error::BodyTooSlow { .. } => {
@@ -175,6 +202,32 @@ impl Error {
     pub fn is_client_error(&self) -> bool {
         self.status().is_client_error()
     }
+
+    /// Whether the data folder's file system is full (507).
+    pub fn is_storage_full(&self) -> bool {
+        self.status() == StatusCode::INSUFFICIENT_STORAGE
+    }
+
+    /// Whether the message is only for the log: an internal failure or an I/O error whose
+    /// text may name a server path or carry a database's words. Every other message is
+    /// built by fss for the client (or, for [`Error::Process`], by the definition's own
+    /// process).
+    pub fn is_log_only(&self) -> bool {
+        match self {
+            Error::Internal(_) => true,
+            Error::Io(e) => !is_storage_full(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an I/O error says that the file system is full: no space (`ENOSPC`) or no
+/// quota (`EDQUOT`) left.
+pub(crate) fn is_storage_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 impl From<serde_json::Error> for Error {
@@ -202,5 +255,11 @@ mod tests {
         };
         assert_eq!(late.status(), 504);
         assert!(late.to_string().contains("execution timeout of 30 s"));
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert_eq!(Error::io("x", &full).status(), 507);
+        assert_eq!(Error::Io(full).status(), 507);
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(Error::io("x", &other).status(), 500);
+        assert!(Error::io("x", &other).is_log_only());
     }
 }

@@ -9,7 +9,14 @@
 //! - the type comes from the original filename's extension, else the field name's:
 //!   `.json` (one definition) or `.zip` (its top-level `*.json` files are definitions,
 //!   everything else — scripts, data — is extracted beside them);
-//! - the body is bounded while it streams (413), and so is what a `.zip` unpacks to.
+//! - the body is bounded while it streams (413), and so is what a `.zip` unpacks to: the
+//!   entries it may list ([`MAX_ZIP_ENTRIES`], counted before the archive is parsed), the
+//!   bytes they inflate to (4 × the upload limit, counted while inflating, whatever sizes
+//!   the archive declares), and the bytes of its definitions, the only files held in
+//!   memory (the upload limit); every other file streams to disk as it inflates;
+//! - a file or folder name of a deployment is at most [`MAX_RESOURCE_SEGMENT_BYTES`], a
+//!   zip entry's path at most [`MAX_RESOURCE_NAME_BYTES`] (400);
+//! - a full disk is `507` saying so.
 //!
 //! A deployment is written to `<data>/deployments/<id>/` (so `command` paths resolve
 //! there), then mounted, then recorded; a failure at any step undoes the steps before it,
@@ -18,10 +25,11 @@
 //! version mounts the newest remaining one. The folder of a deleted deployment is removed
 //! once the requests that were running on its services have finished.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -40,11 +48,23 @@ use crate::error::{Error, Result};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::header::content_disposition;
 use crate::router::Service;
-use crate::store::deployments::{self as store, FileToWrite};
+use crate::store::deployments::{self as store, Staging};
 use crate::store::registry::{Deployment, Resource, ServiceVersion};
 
-/// The most entries a `.zip` deployment may hold.
+/// The most entries a `.zip` deployment may hold. Checked before the archive is parsed
+/// (the parser keeps every entry of the central directory in memory).
 const MAX_ZIP_ENTRIES: usize = 10_000;
+/// The longest name of one file or folder of a deployment — the `.json` file name, each
+/// `/`-separated part of a zip entry's path — in bytes: the longest name common file
+/// systems take.
+const MAX_RESOURCE_SEGMENT_BYTES: usize = 255;
+/// The longest path of a zip entry inside the deployment, in bytes.
+const MAX_RESOURCE_NAME_BYTES: usize = 1024;
+/// A `.zip` may unpack to at most this many times the upload limit (on disk).
+const UNPACK_FACTOR: u64 = 4;
+/// The bytes inflated at once from a zip entry into its file: the only buffer an entry
+/// that is not a definition takes, whatever its size.
+const UNPACK_CHUNK: usize = 64 << 10;
 /// The largest `tenantId` form field, in bytes.
 const MAX_FORM_FIELD_BYTES: u64 = 4 << 10;
 /// The longest name, category or tenant id, in characters.
@@ -249,17 +269,18 @@ struct Upload {
     tenant_id: Option<String>,
 }
 
-/// A file of a deployment, in memory until written.
+/// A file of a deployment, written to its staging folder.
 #[derive(Debug)]
 struct UnpackedFile {
     name: String,
-    bytes: Bytes,
-    mode: Option<u32>,
+    size: u64,
 }
 
-/// A parsed and validated upload.
+/// A parsed and validated upload, its files written to a staging folder.
 #[derive(Debug)]
 struct Unpacked {
+    /// The folder holding the files, renamed into place on commit; removed when dropped.
+    staging: Staging,
     files: Vec<UnpackedFile>,
     /// The definitions, by the resource that holds them.
     definitions: Vec<(String, ServiceDefinition)>,
@@ -318,10 +339,17 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
             )));
         }
     }
-    let unpack_limit = limit.saturating_mul(4);
-    let unpacked = tokio::task::spawn_blocking(move || unpack(upload, unpack_limit))
-        .await
-        .map_err(Error::internal)?;
+    let budget = Budget {
+        unpacked: limit.saturating_mul(UNPACK_FACTOR),
+        definitions: limit,
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let data_dir = ctx.admin.data_dir().to_path_buf();
+    let staged_id = id.clone();
+    let unpacked =
+        tokio::task::spawn_blocking(move || unpack(upload, &data_dir, &staged_id, budget))
+            .await
+            .map_err(Error::internal)?;
     let unpacked = match unpacked {
         Ok(u) => u,
         Err(Refused::Error(e)) => return Err(e),
@@ -330,8 +358,11 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
 
     let admin = &ctx.admin;
     let _changes = admin.changes.lock().await;
-    check_names(ctx, &unpacked)?;
-    let id = uuid::Uuid::new_v4().to_string();
+    if let Err(e) = check_names(ctx, &unpacked) {
+        // Dropping the staging folder removes it: blocking work.
+        let _ = tokio::task::spawn_blocking(move || drop(unpacked)).await;
+        return Err(e);
+    }
     let deployment = Deployment {
         id: id.clone(),
         name: deployment_name,
@@ -347,7 +378,7 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
                     .first_or_octet_stream()
                     .essence_str()
                     .to_owned(),
-                size: f.bytes.len() as u64,
+                size: f.size,
             })
             .collect(),
     };
@@ -368,25 +399,12 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
     };
 
     // 1. the folder
-    let data_dir = admin.data_dir().to_path_buf();
-    let (files, definitions) = (unpacked.files, unpacked.definitions);
-    let (dir, files) = {
-        let id = id.clone();
-        tokio::task::spawn_blocking(move || {
-            let to_write: Vec<FileToWrite<'_>> = files
-                .iter()
-                .map(|f| FileToWrite {
-                    name: &f.name,
-                    bytes: &f.bytes,
-                    mode: f.mode,
-                })
-                .collect();
-            store::write_deployment_dir(&data_dir, &id, &to_write).map(|d| (d, files.len()))
-        })
+    let (staging, files, definitions) =
+        (unpacked.staging, unpacked.files.len(), unpacked.definitions);
+    let dir = tokio::task::spawn_blocking(move || staging.commit())
         .await
         .map_err(Error::internal)?
-        .map_err(|e| Error::internal(format!("deployment folder cannot be written: {e}")))?
-    };
+        .map_err(|e| Error::io(WRITE_FILES, &e))?;
     let discard = |admin: Arc<super::Admin>, id: String| async move {
         let dir = admin.data_dir().to_path_buf();
         let _ = tokio::task::spawn_blocking(move || store::remove_deployment_dir(&dir, &id)).await;
@@ -532,8 +550,24 @@ impl From<Error> for Refused {
     }
 }
 
-/// Turns the upload into files and parsed, validated definitions (blocking).
-fn unpack(upload: Upload, max_unpacked: u64) -> Result<Unpacked, Refused> {
+/// What a failed write of a deployment's files says (507 on a full disk).
+const WRITE_FILES: &str = "the deployment's files cannot be written";
+
+/// A definition's resource name and bytes, held in memory until parsed.
+type Source = (String, Bytes);
+
+/// What unpacking an upload may take.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// The bytes a `.zip` may inflate to, in all (on disk).
+    unpacked: u64,
+    /// The bytes of the definitions of a `.zip`, in all: the only files held in memory.
+    definitions: u64,
+}
+
+/// Turns the upload into files in the staging folder of deployment `id` and parsed,
+/// validated definitions (blocking). On any refusal the staging folder is removed.
+fn unpack(upload: Upload, data_dir: &Path, id: &str, budget: Budget) -> Result<Unpacked, Refused> {
     let kind = [
         upload.file_name.as_deref(),
         Some(upload.field_name.as_str()),
@@ -554,31 +588,31 @@ fn unpack(upload: Upload, max_unpacked: u64) -> Result<Unpacked, Refused> {
         Error::bad_request(format!(
             "File must be of type .json (one service definition) or .zip (several); \
                  got '{}'",
-            upload.file_name.as_deref().unwrap_or(&upload.field_name)
+            shown(upload.file_name.as_deref().unwrap_or(&upload.field_name))
         ))
     })?;
-    let (files, definition_files): (Vec<UnpackedFile>, Vec<usize>) = match kind {
-        Kind::Json => {
-            let name = resource_name(&upload);
+    // Names are checked before anything touches the disk.
+    let json_name = match kind {
+        Kind::Json => Some(resource_name(&upload)?),
+        Kind::Zip => None,
+    };
+    let staging = Staging::new(data_dir, id).map_err(|e| Error::io(WRITE_FILES, &e))?;
+    let (files, sources): (Vec<UnpackedFile>, Vec<Source>) = match json_name {
+        Some(name) => {
+            let mut f = staging
+                .create(&name, None)
+                .map_err(|e| Error::io(WRITE_FILES, &e))?;
+            f.write_all(&upload.bytes)
+                .and_then(|()| f.finish())
+                .map_err(|e| Error::io(WRITE_FILES, &e))?;
             let file = UnpackedFile {
-                name,
-                bytes: upload.bytes,
-                mode: None,
+                name: name.clone(),
+                size: upload.bytes.len() as u64,
             };
-            (vec![file], vec![0])
+            (vec![file], vec![(name, upload.bytes)])
         }
-        Kind::Zip => {
-            let files = unzip(&upload.bytes, max_unpacked)?;
-            let defs: Vec<usize> = files
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| {
-                    !f.name.contains('/')
-                        && !f.name.starts_with('.')
-                        && f.name.to_ascii_lowercase().ends_with(".json")
-                })
-                .map(|(i, _)| i)
-                .collect();
+        None => {
+            let (files, defs) = unzip(&upload.bytes, &staging, budget)?;
             if defs.is_empty() {
                 return Err(Error::bad_request(
                     "the .zip holds no service definition: put the *.json definitions at the \
@@ -591,12 +625,11 @@ fn unpack(upload: Upload, max_unpacked: u64) -> Result<Unpacked, Refused> {
     };
     let mut problems = Vec::new();
     let mut loaded = Vec::new();
-    for i in definition_files {
-        let f = &files[i];
-        match parse_definition(&f.name, &f.bytes) {
+    for (name, bytes) in sources {
+        match parse_definition(&name, &bytes) {
             Ok(definition) => loaded.push(LoadedDefinition {
                 definition,
-                source: f.name.clone(),
+                source: name,
                 base_dir: PathBuf::new(),
             }),
             Err(p) => problems.push(p),
@@ -607,6 +640,7 @@ fn unpack(upload: Upload, max_unpacked: u64) -> Result<Unpacked, Refused> {
         return Err(Refused::Problems(Problems(problems)));
     }
     Ok(Unpacked {
+        staging,
         files,
         definitions: loaded
             .into_iter()
@@ -623,26 +657,146 @@ enum Kind {
 
 /// The resource name of a single-file upload: the original file name without any folder
 /// part or control characters, else the field name, else `definition.json`.
-fn resource_name(upload: &Upload) -> String {
+///
+/// # Errors
+///
+/// 400 when the name is longer than [`MAX_RESOURCE_SEGMENT_BYTES`].
+fn resource_name(upload: &Upload) -> Result<String> {
     let clean = |n: &str| -> Option<String> {
         let base = n.rsplit(['/', '\\']).next().unwrap_or(n);
         let s: String = base.chars().filter(|c| !c.is_control()).collect();
         let s = s.trim().to_owned();
         (!s.is_empty() && s != "." && s != ".." && !s.starts_with('.')).then_some(s)
     };
-    upload
+    let name = upload
         .file_name
         .as_deref()
         .and_then(clean)
         .or_else(|| clean(&upload.field_name))
-        .unwrap_or_else(|| "definition.json".to_owned())
+        .unwrap_or_else(|| "definition.json".to_owned());
+    if name.len() > MAX_RESOURCE_SEGMENT_BYTES {
+        return Err(Error::bad_request(format!(
+            "the file name '{}' is {} bytes long; at most {MAX_RESOURCE_SEGMENT_BYTES} bytes \
+             are accepted",
+            shown(&name),
+            name.len()
+        )));
+    }
+    Ok(name)
 }
 
-/// Reads every file entry of a zip, refusing entries that would leave the folder, links,
-/// duplicates, and archives that unpack past `max_unpacked` bytes (checked while reading,
-/// not from the sizes the archive claims).
-fn unzip(bytes: &[u8], max_unpacked: u64) -> Result<Vec<UnpackedFile>> {
+/// A name as a message shows it: at most 64 characters, so that a refusal of a long name
+/// stays short.
+fn shown(name: &str) -> Cow<'_, str> {
+    match name.char_indices().nth(64) {
+        Some((i, _)) => Cow::Owned(format!("{}…", &name[..i])),
+        None => Cow::Borrowed(name),
+    }
+}
+
+/// Refuses a `.zip` that may list more than [`MAX_ZIP_ENTRIES`] entries, before it is
+/// parsed: every entry the parser reads starts with the central directory header
+/// signature, so the signatures in the bytes bound the entries it would keep in memory,
+/// whatever count the archive declares.
+fn check_entry_count(bytes: &[u8]) -> Result<()> {
+    const CENTRAL_HEADER: &[u8; 4] = b"PK\x01\x02";
+    let mut count = 0usize;
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|&b| b == b'P') {
+        if rest[i..].starts_with(CENTRAL_HEADER) {
+            count += 1;
+            if count > MAX_ZIP_ENTRIES {
+                return Err(Error::bad_request(format!(
+                    "the .zip has more than {MAX_ZIP_ENTRIES} entries; at most \
+                     {MAX_ZIP_ENTRIES} are accepted"
+                )));
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    Ok(())
+}
+
+/// Checks the path of a zip entry: each part at most [`MAX_RESOURCE_SEGMENT_BYTES`], the
+/// whole at most [`MAX_RESOURCE_NAME_BYTES`].
+fn check_entry_name(name: &str) -> Result<()> {
+    if name.len() > MAX_RESOURCE_NAME_BYTES {
+        return Err(Error::bad_request(format!(
+            "zip entry '{}' has a path of {} bytes; at most {MAX_RESOURCE_NAME_BYTES} bytes \
+             are accepted",
+            shown(name),
+            name.len()
+        )));
+    }
+    if let Some(part) = name
+        .split('/')
+        .find(|p| p.len() > MAX_RESOURCE_SEGMENT_BYTES)
+    {
+        return Err(Error::bad_request(format!(
+            "zip entry '{}' has a file or folder name of {} bytes; at most \
+             {MAX_RESOURCE_SEGMENT_BYTES} bytes are accepted",
+            shown(name),
+            part.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A reader that yields at most what is left of a shared budget, and fails as soon as its
+/// source has more: the only way an entry's bytes are read, so that no declared size is
+/// ever trusted and nothing is inflated past the limit.
+struct Bounded<'a, R> {
+    inner: R,
+    left: &'a mut u64,
+    exceeded: bool,
+}
+
+impl<'a, R: Read> Bounded<'a, R> {
+    fn new(inner: R, left: &'a mut u64) -> Self {
+        Bounded {
+            inner,
+            left,
+            exceeded: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Bounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if *self.left == 0 {
+            // One byte more than the budget says that the source goes on.
+            let mut probe = [0u8; 1];
+            let n = self.inner.read(&mut probe)?;
+            if n > 0 {
+                self.exceeded = true;
+                return Err(std::io::Error::other("the unpack budget is exceeded"));
+            }
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(*self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        *self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads every file entry of a zip into `staging`, refusing entries that would leave the
+/// folder, links, duplicates, names over the limits, and archives that inflate past
+/// `budget` (checked while inflating, never from the sizes the archive declares). Answers
+/// the files and, held in memory, the bytes of the definitions (the top-level `*.json`
+/// files).
+fn unzip(
+    bytes: &[u8],
+    staging: &Staging,
+    budget: Budget,
+) -> Result<(Vec<UnpackedFile>, Vec<Source>)> {
     let bad = |msg: String| Error::bad_request(msg);
+    check_entry_count(bytes)?;
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| bad(format!("the file is not a valid .zip archive: {e}")))?;
     if archive.len() > MAX_ZIP_ENTRIES {
@@ -651,9 +805,12 @@ fn unzip(bytes: &[u8], max_unpacked: u64) -> Result<Vec<UnpackedFile>> {
             archive.len()
         )));
     }
-    let mut total = 0u64;
+    let mut unpacked_left = budget.unpacked;
+    let mut definitions_left = budget.definitions;
     let mut seen = HashSet::new();
     let mut files = Vec::new();
+    let mut definitions = Vec::new();
+    let mut chunk = vec![0u8; UNPACK_CHUNK];
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
@@ -664,42 +821,92 @@ fn unzip(bytes: &[u8], max_unpacked: u64) -> Result<Vec<UnpackedFile>> {
         }
         if entry.is_symlink() {
             return Err(bad(format!(
-                "zip entry '{raw}' is a symbolic link; only files and folders are accepted"
+                "zip entry '{}' is a symbolic link; only files and folders are accepted",
+                shown(&raw)
             )));
         }
-        let path = entry
-            .enclosed_name()
-            .ok_or_else(|| bad(format!("zip entry '{raw}' points outside the deployment")))?;
+        let path = entry.enclosed_name().ok_or_else(|| {
+            bad(format!(
+                "zip entry '{}' points outside the deployment",
+                shown(&raw)
+            ))
+        })?;
         let parts: Option<Vec<&str>> = path.components().map(|c| c.as_os_str().to_str()).collect();
         let name = parts
-            .ok_or_else(|| bad(format!("zip entry '{raw}' has a name that is not UTF-8")))?
+            .ok_or_else(|| {
+                bad(format!(
+                    "zip entry '{}' has a name that is not UTF-8",
+                    shown(&raw)
+                ))
+            })?
             .join("/");
         if name.is_empty() {
             continue;
         }
+        check_entry_name(&name)?;
         if !seen.insert(name.clone()) {
-            return Err(bad(format!("zip entry '{name}' appears twice")));
+            return Err(bad(format!("zip entry '{}' appears twice", shown(&name))));
         }
+        let is_definition = !name.contains('/')
+            && !name.starts_with('.')
+            && name.to_ascii_lowercase().ends_with(".json");
         let mode = entry.unix_mode();
-        let remaining = max_unpacked - total;
-        let mut buf = Vec::with_capacity(entry.size().min(remaining) as usize);
-        (&mut entry)
-            .take(remaining + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| bad(format!("zip entry '{name}' cannot be unpacked: {e}")))?;
-        if buf.len() as u64 > remaining {
-            return Err(Error::PayloadTooLarge {
-                limit: max_unpacked,
-            });
+        let mut file = staging
+            .create(&name, mode)
+            .map_err(|e| Error::io(WRITE_FILES, &e))?;
+        let mut held = Vec::new();
+        let before = unpacked_left;
+        {
+            let mut reader = Bounded::new(&mut entry, &mut unpacked_left);
+            loop {
+                let n = match reader.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(_) if reader.exceeded => {
+                        return Err(Error::TooLarge(
+                            format!(
+                                "the .zip unpacks to more than {} bytes ({UNPACK_FACTOR} times \
+                                 the deployment upload limit)",
+                                budget.unpacked
+                            )
+                            .into(),
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(bad(format!(
+                            "zip entry '{}' cannot be unpacked: {e}",
+                            shown(&name)
+                        )))
+                    }
+                };
+                if is_definition {
+                    if n as u64 > definitions_left {
+                        return Err(Error::TooLarge(
+                            format!(
+                                "the definitions of the .zip take more than {} bytes (the \
+                                 deployment upload limit)",
+                                budget.definitions
+                            )
+                            .into(),
+                        ));
+                    }
+                    definitions_left -= n as u64;
+                    held.extend_from_slice(&chunk[..n]);
+                }
+                file.write_all(&chunk[..n])
+                    .map_err(|e| Error::io(WRITE_FILES, &e))?;
+            }
         }
-        total += buf.len() as u64;
+        file.finish().map_err(|e| Error::io(WRITE_FILES, &e))?;
         files.push(UnpackedFile {
-            name,
-            bytes: Bytes::from(buf),
-            mode,
+            name: name.clone(),
+            size: before - unpacked_left,
         });
+        if is_definition {
+            definitions.push((name, Bytes::from(held)));
+        }
     }
-    Ok(files)
+    Ok((files, definitions))
 }
 
 /// The 400 answer of an invalid deployment: every problem, in the message and as a list.
@@ -776,24 +983,136 @@ mod tests {
         w.finish().unwrap().into_inner()
     }
 
+    const BUDGET: Budget = Budget {
+        unpacked: 1 << 20,
+        definitions: 1 << 20,
+    };
+
+    /// Unzips into a fresh staging folder; the folder lives as long as the answer.
+    fn unzip_in(z: &[u8], budget: Budget) -> (tempfile::TempDir, Result<Vec<String>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = Staging::new(dir.path(), "t").unwrap();
+        let out = unzip(z, &staging, budget)
+            .map(|(files, _)| files.into_iter().map(|f| f.name).collect());
+        if out.is_ok() {
+            staging.commit().unwrap();
+        }
+        (dir, out)
+    }
+
     #[test]
     fn unzip_reads_files_and_refuses_escapes() {
         let z = zip_of(&[("a.json", b"{}"), ("scripts/x.sh", b"echo")]);
-        let files = unzip(&z, 1 << 20).unwrap();
-        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["a.json", "scripts/x.sh"]);
+        let (dir, names) = unzip_in(&z, BUDGET);
+        assert_eq!(names.unwrap(), ["a.json", "scripts/x.sh"]);
+        let on_disk = dir.path().join("deployments/t/scripts/x.sh");
+        assert_eq!(std::fs::read(on_disk).unwrap(), b"echo");
         let z = zip_of(&[("../evil.json", b"{}")]);
-        let e = unzip(&z, 1 << 20).unwrap_err().to_string();
+        let e = unzip_in(&z, BUDGET).1.unwrap_err().to_string();
         assert!(e.contains("outside"), "{e}");
-        assert!(unzip(b"not a zip", 1 << 20).is_err());
+        assert!(unzip_in(b"not a zip", BUDGET).1.is_err());
     }
 
     #[test]
     fn unzip_stops_at_the_unpacked_limit() {
         let big = vec![b'x'; 10_000];
+        let z = zip_of(&[("data/a.bin", &big)]);
+        let tight = Budget {
+            unpacked: 9_999,
+            ..BUDGET
+        };
+        let e = unzip_in(&z, tight).1.unwrap_err();
+        assert_eq!(e.status(), 413);
+        assert!(e.to_string().contains("9999 bytes"), "{e}");
+        let exact = Budget {
+            unpacked: 10_000,
+            ..BUDGET
+        };
+        assert_eq!(unzip_in(&z, exact).1.unwrap().len(), 1);
+        // Definitions, the only files held in memory, have a budget of their own.
         let z = zip_of(&[("a.json", &big)]);
-        assert_eq!(unzip(&z, 9_999).unwrap_err().status(), 413);
-        assert_eq!(unzip(&z, 10_000).unwrap().len(), 1);
+        let held = Budget {
+            definitions: 9_999,
+            ..BUDGET
+        };
+        assert_eq!(unzip_in(&z, held).1.unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_at_the_budget_and_leaves_nothing() {
+        // 8 MiB of zeros deflate to about 8 KiB; the budget is 1 MiB.
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        w.start_file("bomb.bin", opts).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..8 {
+            std::io::Write::write_all(&mut w, &zeros).unwrap();
+        }
+        let z = w.finish().unwrap().into_inner();
+        assert!(z.len() < 1 << 20, "{}", z.len());
+        let dir = tempfile::tempdir().unwrap();
+        let staging = Staging::new(dir.path(), "bomb").unwrap();
+        let e = unzip(&z, &staging, BUDGET).unwrap_err();
+        assert_eq!(e.status(), 413);
+        // What was written before the refusal is at most the budget.
+        let part = dir.path().join("deployments/.tmp-bomb/bomb.bin");
+        assert!(std::fs::metadata(&part).unwrap().len() <= BUDGET.unpacked);
+        drop(staging);
+        assert!(!dir.path().join("deployments/.tmp-bomb").exists());
+    }
+
+    #[test]
+    fn the_bounded_reader_never_yields_past_its_budget() {
+        let mut left = 1000u64;
+        let mut reader = Bounded::new(std::io::repeat(b'x'), &mut left);
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0usize;
+        let err = loop {
+            match reader.read(&mut buf) {
+                Ok(n) => {
+                    assert!(n > 0, "an endless source never ends");
+                    total += n;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(total, 1000);
+        assert!(reader.exceeded, "{err}");
+        // A source that ends exactly at the budget is read whole, without error.
+        let mut left = 3u64;
+        let mut reader = Bounded::new(&b"abc"[..], &mut left);
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn entry_counts_are_bounded_before_parsing() {
+        let mut bytes = Vec::new();
+        for _ in 0..=MAX_ZIP_ENTRIES {
+            bytes.extend_from_slice(b"PK\x01\x02");
+        }
+        let e = check_entry_count(&bytes).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().contains("10000"), "{e}");
+        assert!(check_entry_count(&bytes[4..]).is_ok());
+    }
+
+    #[test]
+    fn long_entry_names_are_400_naming_the_limit() {
+        let long = format!("{}.json", "a".repeat(300));
+        let z = zip_of(&[(long.as_str(), b"{}")]);
+        let e = unzip_in(&z, BUDGET).1.unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().contains("255 bytes"), "{e}");
+        assert!(e.to_string().len() < 300, "{e}");
+        let deep = format!("{}x.sh", "abcdefgh/".repeat(120));
+        let z = zip_of(&[("a.json", b"{}"), (deep.as_str(), b"echo")]);
+        let e = unzip_in(&z, BUDGET).1.unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().contains("1024 bytes"), "{e}");
     }
 
     #[test]
@@ -804,12 +1123,14 @@ mod tests {
             bytes: Bytes::new(),
             tenant_id: None,
         };
-        assert_eq!(
-            resource_name(&up(Some("../../x/Hot.json"), "f")),
-            "Hot.json"
-        );
-        assert_eq!(resource_name(&up(Some("C:\\a\\b.json"), "f")), "b.json");
-        assert_eq!(resource_name(&up(Some(".."), "hot.json")), "hot.json");
-        assert_eq!(resource_name(&up(None, "")), "definition.json");
+        let name = |file, field| resource_name(&up(file, field)).unwrap();
+        assert_eq!(name(Some("../../x/Hot.json"), "f"), "Hot.json");
+        assert_eq!(name(Some("C:\\a\\b.json"), "f"), "b.json");
+        assert_eq!(name(Some(".."), "hot.json"), "hot.json");
+        assert_eq!(name(None, ""), "definition.json");
+        let long = format!("{}.json", "d".repeat(300));
+        let e = resource_name(&up(Some(&long), "f")).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().contains("255 bytes"), "{e}");
     }
 }

@@ -12,6 +12,18 @@ use crate::execution::{Execution, OperationKind, ProcessProperties, RequestField
 use crate::protocol::FileDataRequest;
 use crate::router::{FileResource, Service};
 
+/// The longest segment of a `resourcePath` (the text between two `/`), in bytes: each
+/// segment becomes a folder on disk, and 255 bytes is the longest name common file
+/// systems take. A longer one is refused with 400 before any store work.
+pub(crate) const MAX_RESOURCE_SEGMENT_BYTES: usize = 255;
+/// The longest `resourcePath`, in bytes (Linux's `PATH_MAX`). A longer one is refused
+/// with 400 before anything else is done with it, so that no execution, record or folder
+/// ever holds a client-sized path.
+pub(crate) const MAX_RESOURCE_PATH_BYTES: usize = 4096;
+/// The longest file id a download or delete may name, in bytes; stored ids are UUIDs, so
+/// a longer one cannot exist and is refused with 400.
+pub(crate) const MAX_FILE_ID_BYTES: usize = 255;
+
 /// The execution of a file request of `kind` on `resource_path`: its fields, the
 /// `Authorization` header and the service's configuration values as process properties.
 ///
@@ -67,7 +79,9 @@ pub(super) struct Selected<'a> {
 ///
 /// # Errors
 ///
-/// 400 for a path with a dot segment or a control character; 404 when nothing matches.
+/// 400 for a path over [`MAX_RESOURCE_PATH_BYTES`], a segment over
+/// [`MAX_RESOURCE_SEGMENT_BYTES`], a dot segment or a control character; 404 when nothing
+/// matches.
 pub(super) fn select_resource<'a>(
     service: &'a Service,
     resource_path: Option<&str>,
@@ -118,8 +132,52 @@ pub(super) fn select_resource<'a>(
     }
 }
 
-/// The non-empty segments of a resource path, refusing `.`/`..` and control characters.
+/// Refuses a `resourcePath` over [`MAX_RESOURCE_PATH_BYTES`] or with a segment over
+/// [`MAX_RESOURCE_SEGMENT_BYTES`] (400 naming the limit). Cheap: called on every path a
+/// request carries, as soon as it is decoded.
+///
+/// # Errors
+///
+/// 400 naming the limit that was passed.
+pub(super) fn check_resource_path(path: &str) -> Result<()> {
+    if path.len() > MAX_RESOURCE_PATH_BYTES {
+        return Err(Error::bad_request(format!(
+            "resourcePath is {} bytes long; at most {MAX_RESOURCE_PATH_BYTES} bytes are accepted",
+            path.len()
+        )));
+    }
+    if let Some(long) = path
+        .split('/')
+        .find(|s| s.len() > MAX_RESOURCE_SEGMENT_BYTES)
+    {
+        return Err(Error::bad_request(format!(
+            "a resourcePath segment is {} bytes long; at most {MAX_RESOURCE_SEGMENT_BYTES} \
+             bytes are accepted between two '/'",
+            long.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a file id over [`MAX_FILE_ID_BYTES`] (400 naming the limit).
+///
+/// # Errors
+///
+/// 400 naming the limit.
+pub(super) fn check_file_id(id: &str) -> Result<()> {
+    if id.len() > MAX_FILE_ID_BYTES {
+        return Err(Error::bad_request(format!(
+            "the file id is {} bytes long; at most {MAX_FILE_ID_BYTES} bytes are accepted",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The non-empty segments of a resource path, refusing paths over the limits, `.`/`..`
+/// and control characters.
 fn segments(path: &str) -> Result<Vec<&str>> {
+    check_resource_path(path)?;
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     for s in &segs {
         if *s == "." || *s == ".." {

@@ -4,7 +4,7 @@
 
 use http::{Request, Response, StatusCode};
 
-use super::file::execution;
+use super::file::{check_file_id, execution};
 use super::Context;
 use crate::error::{Error, Result};
 use crate::execution::{OperationKind, FILE_CONTENT_TYPE, FILE_NAME};
@@ -27,6 +27,7 @@ pub(crate) async fn handle(ctx: &Context<'_>, req: Request<ReqBody>) -> Result<R
             Error::bad_request("resourceFile (the id of the file to delete) is required")
         })?
         .to_owned();
+    check_file_id(&id)?;
     // Properties first: a request that lacks a configuration value deletes nothing.
     let mut execution = execution(
         ctx,

@@ -35,6 +35,7 @@ pub(crate) async fn handle(
         .decode_utf8()
         .map_err(|_| Error::bad_request("file id is not valid UTF-8"))?
         .into_owned();
+    super::file::check_file_id(&id)?;
     let stored = ctx
         .shared
         .store

@@ -22,7 +22,7 @@ use http::request::Parts;
 use http::{header, HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 
-use super::file::{execution, select_resource, Selected};
+use super::file::{check_resource_path, execution, select_resource, Selected};
 use super::Context;
 use crate::error::{Error, Result};
 use crate::execution::{engine, OperationKind, FILE_CONTENT_TYPE, FILE_NAME};
@@ -258,12 +258,19 @@ async fn multipart(
     })
 }
 
+/// Decodes the request part and checks its `resourcePath` at once, so that a path over
+/// the limits is refused before a file part is streamed anywhere.
 fn parse_request(bytes: &[u8]) -> Result<FileDataRequest> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(FileDataRequest::default());
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::bad_request(format!("the FileDataRequest part is not valid JSON: {e}")))
+    let request: FileDataRequest = serde_json::from_slice(bytes).map_err(|e| {
+        Error::bad_request(format!("the FileDataRequest part is not valid JSON: {e}"))
+    })?;
+    if let Some(path) = &request.resource_path {
+        check_resource_path(path)?;
+    }
+    Ok(request)
 }
 
 fn check_limit(sink: &Spool, chunk: &Bytes, limit: u64) -> Result<()> {

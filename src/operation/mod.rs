@@ -78,7 +78,8 @@ pub(crate) async fn dispatch(
             file_download::handle(&ctx, id, req).await
         }
     };
-    let mut resp = result.unwrap_or_else(|e| e.into_service_problem(uri.path()));
+    let mut resp =
+        result.unwrap_or_else(|e| e.into_execution_problem(uri.path(), exec_id.as_deref()));
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     if let Some(stats) = service.stats.get(slot) {

@@ -69,10 +69,11 @@ impl CommandProcess {
             .process_group(0)
             .spawn()
             .map_err(|e| {
-                Error::Process(format!(
-                    "command '{}' could not start: {e}",
-                    self.program.display()
-                ))
+                // The program as the definition names it: the folder it resolves against
+                // is a server path, for the log only.
+                let named = self.program.strip_prefix(&self.dir).unwrap_or(&self.program);
+                tracing::warn!(program = %self.program.display(), error = %e, "Command did not start.");
+                Error::Process(format!("command '{}' could not start: {e}", named.display()))
             })?;
         let _group = child.id().and_then(ProcessGroup::led_by);
         let mut stdin = child.stdin.take().expect("stdin is piped");

@@ -1,5 +1,6 @@
 //! The folders of deployments: the files of each deployment, extracted under
-//! `<data>/deployments/<id>/`. Folders are written before their registry rows and removed
+//! `<data>/deployments/<id>/`. A folder is written whole under a temporary name
+//! ([`Staging`]) and renamed into place before its registry rows are written, and removed
 //! after them: a folder without a row is an orphan, removed at the next start
 //! ([`remove_orphans`]). Every function blocks (fsync).
 
@@ -14,52 +15,121 @@ pub(crate) fn deployment_dir(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join(DEPLOYMENTS_DIR).join(id)
 }
 
-/// One file to write into a deployment folder.
+/// A deployment folder being written: `<data>/deployments/.tmp-<id>/`, filled file by file
+/// as the upload is unpacked (so that no file of a `.zip` has to sit in memory), then
+/// renamed into place by [`Staging::commit`]. Dropped uncommitted, it removes itself
+/// (blocking); a crash leaves it to [`remove_orphans`] at the next start.
 #[derive(Debug)]
-pub(crate) struct FileToWrite<'a> {
-    /// The `/`-separated path inside the folder, already checked to stay inside it.
-    pub(crate) name: &'a str,
-    pub(crate) bytes: &'a [u8],
-    /// Unix permission bits from a zip entry, when it carried them.
-    pub(crate) mode: Option<u32>,
+pub(crate) struct Staging {
+    parent: PathBuf,
+    /// The temporary folder; `None` once committed.
+    tmp: Option<PathBuf>,
+    done: PathBuf,
 }
 
-/// Writes `files` into the folder of deployment `id`, atomically: into a temporary folder
-/// beside it, each file fsynced, then renamed into place and the parent fsynced.
-pub(crate) fn write_deployment_dir(
-    data_dir: &Path,
-    id: &str,
-    files: &[FileToWrite<'_>],
-) -> std::io::Result<PathBuf> {
-    let parent = data_dir.join(DEPLOYMENTS_DIR);
-    std::fs::create_dir_all(&parent)?;
-    let tmp = parent.join(format!(".tmp-{id}"));
-    let done = parent.join(id);
-    let result = (|| {
+/// One file of a [`Staging`] folder being written.
+#[derive(Debug)]
+pub(crate) struct StagedFile {
+    file: std::fs::File,
+    mode: Option<u32>,
+}
+
+impl Staging {
+    /// Creates the temporary folder of deployment `id` (blocking).
+    ///
+    /// # Errors
+    ///
+    /// The folder cannot be created.
+    pub(crate) fn new(data_dir: &Path, id: &str) -> std::io::Result<Staging> {
+        let parent = data_dir.join(DEPLOYMENTS_DIR);
+        let tmp = parent.join(format!(".tmp-{id}"));
         std::fs::create_dir_all(&tmp)?;
-        for f in files {
-            let path = tmp.join(f.name);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut file = std::fs::File::create(&path)?;
-            file.write_all(f.bytes)?;
-            #[cfg(unix)]
-            if let Some(mode) = f.mode {
-                use std::os::unix::fs::PermissionsExt;
-                // Owner read is kept so that fss can always serve the resource back.
-                let bits = (mode & 0o777) | 0o400;
-                file.set_permissions(std::fs::Permissions::from_mode(bits))?;
-            }
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, &done)?;
-        sync_dir(&parent)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
+        Ok(Staging {
+            done: parent.join(id),
+            parent,
+            tmp: Some(tmp),
+        })
     }
-    result.map(|()| done)
+
+    /// Creates the file `name` (a `/`-separated path inside the folder, already checked
+    /// to stay inside it), with the Unix permission bits `mode` of a zip entry, if any.
+    ///
+    /// # Errors
+    ///
+    /// The file or its folder cannot be created.
+    pub(crate) fn create(&self, name: &str, mode: Option<u32>) -> std::io::Result<StagedFile> {
+        let tmp = self
+            .tmp
+            .as_ref()
+            .expect("a staging folder is open until committed");
+        let path = tmp.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::File::create(&path)?;
+        Ok(StagedFile { file, mode })
+    }
+
+    /// Renames the folder into place and syncs its parent, so that the deployment's files
+    /// survive a crash; answers the final folder.
+    ///
+    /// # Errors
+    ///
+    /// The rename or the sync failed; the temporary folder is removed then.
+    pub(crate) fn commit(mut self) -> std::io::Result<PathBuf> {
+        let tmp = self
+            .tmp
+            .as_ref()
+            .expect("a staging folder is open until committed");
+        std::fs::rename(tmp, &self.done)?;
+        self.tmp = None;
+        sync_dir(&self.parent)?;
+        Ok(self.done.clone())
+    }
+}
+
+impl Drop for Staging {
+    /// Removes the folder at once (blocking), so that a refused deployment leaves nothing
+    /// once its answer is sent; drop a `Staging` on the blocking pool.
+    fn drop(&mut self) {
+        let Some(tmp) = self.tmp.take() else {
+            return;
+        };
+        if let Err(e) = std::fs::remove_dir_all(&tmp) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(folder = %tmp.display(), error = %e,
+                    "Staged deployment folder not removed.");
+            }
+        }
+    }
+}
+
+impl StagedFile {
+    /// Appends `bytes`.
+    ///
+    /// # Errors
+    ///
+    /// The write failed (a full disk, typically).
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(bytes)
+    }
+
+    /// Sets the file's permissions and syncs it.
+    ///
+    /// # Errors
+    ///
+    /// The permissions or the sync failed.
+    pub(crate) fn finish(self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        if let Some(mode) = self.mode {
+            use std::os::unix::fs::PermissionsExt;
+            // Owner read is kept so that fss can always serve the resource back.
+            let bits = (mode & 0o777) | 0o400;
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(bits))?;
+        }
+        self.file.sync_all()
+    }
 }
 
 /// Removes the folder of deployment `id`, if present.
@@ -105,23 +175,19 @@ mod tests {
     #[test]
     fn folders_are_written_whole_and_orphans_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let files = [
-            FileToWrite {
-                name: "a.json",
-                bytes: b"{}",
-                mode: None,
-            },
-            FileToWrite {
-                name: "scripts/run.sh",
-                bytes: b"#!/bin/sh\n",
-                mode: Some(0o100755),
-            },
-        ];
-        let out = write_deployment_dir(dir.path(), "d1", &files).unwrap();
+        let staging = Staging::new(dir.path(), "d1").unwrap();
+        let mut f = staging.create("a.json", None).unwrap();
+        f.write_all(b"{}").unwrap();
+        f.finish().unwrap();
+        let mut f = staging.create("scripts/run.sh", Some(0o100755)).unwrap();
+        f.write_all(b"#!/bin/sh\n").unwrap();
+        f.finish().unwrap();
+        let out = staging.commit().unwrap();
         assert_eq!(
             std::fs::read(out.join("scripts/run.sh")).unwrap(),
             b"#!/bin/sh\n"
         );
+        assert!(!dir.path().join("deployments/.tmp-d1").exists());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -134,5 +200,16 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("deployments/.tmp-x")).unwrap();
         assert_eq!(remove_orphans(dir.path(), &|n| n == "d1"), 1);
         assert!(out.exists());
+    }
+
+    #[test]
+    fn an_uncommitted_staging_folder_removes_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = Staging::new(dir.path(), "d2").unwrap();
+        staging.create("x/y.txt", None).unwrap().finish().unwrap();
+        let tmp = dir.path().join("deployments/.tmp-d2");
+        assert!(tmp.join("x/y.txt").exists());
+        drop(staging);
+        assert!(!tmp.exists());
     }
 }

@@ -5,7 +5,12 @@
 //! - `files/{service}/{resource path…}/{id}`: the stored bytes, one file per upload, named
 //!   by its id (names live in the index, so two uploads of `report.pdf` never collide and
 //!   no client-supplied name ever reaches the file system). Every path segment is
-//!   percent-encoded so that no service name or folder can climb out of its folder.
+//!   percent-encoded so that no service name or folder can climb out of its folder. A
+//!   segment whose encoding is longer than [`MAX_DISK_NAME_BYTES`] keeps its first bytes
+//!   and ends in a hash of the whole segment; a resource path whose folders would take
+//!   more than [`MAX_DISK_FOLDER_BYTES`] is one folder `%23deep-{hash}`. Either way every
+//!   path that passes the request limits has a folder on disk, and since the index holds
+//!   where each file is, the folder only has to be stable, not reversible.
 //! - the index ([`FileIndex`]; `files.db` on the embedded backend) of id, service,
 //!   resource path, name, content type, size, created, modified.
 //!
@@ -15,12 +20,20 @@
 //! only then indexed. A temp file that is not committed — client gone, limit hit, bad
 //! request — is removed when its [`Sink`] is dropped, so nothing partial is ever visible.
 //! Every SQLite call and every fsync runs on the blocking pool.
+//!
+//! Crash recovery: the first time a service is prepared in a process (its first mount
+//! after a start), its folder is reconciled with the index ([`Files::prepare`]): every
+//! temp file is a leftover of the previous run and is removed, and so is every stored file
+//! the index does not know (a kill between the rename and the index insert). Such a file
+//! has no name, content type or resource path anywhere but in the upload that was never
+//! acknowledged, so removing it is safe and indexing it is impossible.
 
 mod record;
 mod sink;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -33,8 +46,15 @@ const FILES_DIR: &str = "files";
 pub(crate) const WRITE_CHUNK: usize = 256 << 10;
 /// How many chunks may wait for the writer before the upload waits for the disk.
 pub(crate) const CHANNEL_DEPTH: usize = 4;
-/// A temp upload untouched for this long is a crash leftover, removed at mount.
+/// A temp upload untouched for this long is a crash leftover, removed when a service is
+/// mounted again in the same process (at its first mount every temp file is removed).
 const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// The longest folder name written on disk, in bytes (`NAME_MAX` of common file systems).
+pub(crate) const MAX_DISK_NAME_BYTES: usize = 255;
+/// The most bytes the folders of one resource path take under its service's folder; a
+/// deeper path is stored in one hashed folder, so that a path on disk stays well under
+/// `PATH_MAX` whatever the length of the data folder's own path.
+pub(crate) const MAX_DISK_FOLDER_BYTES: usize = 1024;
 
 /// The files store under the data folder; cheap to clone.
 #[derive(Debug, Clone)]
@@ -46,6 +66,10 @@ pub(crate) struct Files {
 struct Inner {
     data_dir: PathBuf,
     index: Arc<dyn FileIndex>,
+    /// The services whose folders were reconciled with the index in this process; a
+    /// service is reconciled once, at its first mount, when none of its uploads can be
+    /// running yet.
+    reconciled: Mutex<HashSet<String>>,
 }
 
 /// The index of stored files. Every method blocks; [`Files`] calls them on the blocking
@@ -88,35 +112,120 @@ impl Files {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_path_buf(),
                 index,
+                reconciled: Mutex::new(HashSet::new()),
             }),
         }
     }
 
     /// The folder holding the files of `service` under `resource_path` (canonical).
     pub(crate) fn folder(&self, service: &str, resource_path: &str) -> PathBuf {
-        let mut p = self.inner.data_dir.join(FILES_DIR);
-        p.push(encode_segment(service));
-        for seg in resource_path.split('/').filter(|s| !s.is_empty()) {
-            p.push(encode_segment(seg));
+        let mut p = self.service_folder(service);
+        let segs: Vec<String> = resource_path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(disk_segment)
+            .collect();
+        let bytes: usize = segs.iter().map(|s| s.len() + 1).sum();
+        if bytes > MAX_DISK_FOLDER_BYTES {
+            p.push(format!("%23deep-{}", short_hash(resource_path)));
+        } else {
+            p.extend(segs);
         }
         p
     }
 
-    /// Creates the folders of `resource_paths`, removes temp files that a crash left
-    /// behind, and opens the index (mount time).
+    /// The folder of every file of `service`.
+    fn service_folder(&self, service: &str) -> PathBuf {
+        let mut p = self.inner.data_dir.join(FILES_DIR);
+        p.push(disk_segment(service));
+        p
+    }
+
+    /// Creates the folders of `resource_paths` and opens the index (mount time; blocking).
+    ///
+    /// The first time `service` is prepared in this process, its folder is reconciled
+    /// with the index: temp files of the previous run and stored files without an index
+    /// row are removed (see the module docs). Later mounts only remove temp files older
+    /// than [`STALE_TEMP_AGE`], since uploads of the mounted version may be running.
     ///
     /// # Errors
     ///
-    /// A folder cannot be created or the index cannot be opened.
+    /// A folder cannot be created (507 when the file system is full) or the index cannot
+    /// be opened.
     pub(crate) fn prepare(&self, service: &str, resource_paths: &[&str]) -> Result<()> {
         for rp in resource_paths {
             let dir = self.folder(service, rp);
             std::fs::create_dir_all(&dir).map_err(|e| {
-                Error::internal(format!("cannot create folder {}: {e}", dir.display()))
+                tracing::error!(folder = %dir.display(), error = %e,
+                    "File resource folder cannot be created.");
+                Error::io("a folder of the file store cannot be created", &e)
             })?;
-            remove_stale_temps(&dir);
         }
-        self.inner.index.open()
+        self.inner.index.open()?;
+        let first = self
+            .inner
+            .reconciled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(service.to_owned());
+        if first {
+            self.reconcile(service);
+        } else {
+            for rp in resource_paths {
+                remove_stale_temps(&self.folder(service, rp));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes what a crash left in the folder of `service`: every temp file, and every
+    /// stored file the index does not know. A file whose index lookup fails is kept.
+    fn reconcile(&self, service: &str) {
+        let root = self.service_folder(service);
+        let (mut temps, mut orphans) = (0usize, 0usize);
+        let mut pending = vec![root];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let Ok(kind) = e.file_type() else { continue };
+                let path = e.path();
+                if kind.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let name = e.file_name();
+                let Some(name) = name.to_str() else { continue };
+                let remove = if sink::is_temp_name(name) {
+                    temps += 1;
+                    true
+                } else {
+                    match self.inner.index.get(service, name) {
+                        Ok(Some(_)) => false,
+                        Ok(None) => {
+                            orphans += 1;
+                            true
+                        }
+                        Err(err) => {
+                            tracing::warn!(path = %path.display(), error = %err,
+                                "Stored file not reconciled: the index cannot be read.");
+                            false
+                        }
+                    }
+                };
+                if remove {
+                    if let Err(err) = std::fs::remove_file(&path) {
+                        tracing::warn!(path = %path.display(), error = %err,
+                            "Crash leftover not removed.");
+                    }
+                }
+            }
+        }
+        if temps + orphans > 0 {
+            // temps: uploads of the previous run; orphans: files the index does not know.
+            tracing::info!(%service, temps, orphans, "Crash leftovers removed.");
+        }
     }
 
     /// Starts an upload into `folder`: a hidden temp file written by a blocking writer.
@@ -142,10 +251,11 @@ impl Files {
         let this = self.clone();
         blocking(move || {
             let id = uuid::Uuid::new_v4().to_string();
-            std::fs::create_dir_all(&folder)?;
+            const STORE: &str = "the upload could not be stored";
+            std::fs::create_dir_all(&folder).map_err(|e| Error::io(STORE, &e))?;
             let target = folder.join(&id);
             let mut sink = sink;
-            sink.persist(&target)?;
+            sink.persist(&target).map_err(|e| Error::io(STORE, &e))?;
             sync_dir(&folder);
             let rel = target
                 .strip_prefix(&this.inner.data_dir)
@@ -247,10 +357,7 @@ fn remove_stale_temps(dir: &Path) {
             remove_stale_temps(&path);
             continue;
         }
-        let is_temp = e
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(sink::TEMP_PREFIX) && n.ends_with(sink::TEMP_SUFFIX));
+        let is_temp = e.file_name().to_str().is_some_and(sink::is_temp_name);
         let stale = meta
             .modified()
             .ok()
@@ -273,6 +380,30 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// The on-disk name of one segment: [`encode_segment`], or, when that is longer than
+/// [`MAX_DISK_NAME_BYTES`], its first bytes and `~` and a hash of the whole segment.
+fn disk_segment(seg: &str) -> String {
+    let enc = encode_segment(seg);
+    if enc.len() <= MAX_DISK_NAME_BYTES {
+        return enc;
+    }
+    let hash = short_hash(seg);
+    // The encoding is ASCII; do not cut a `%XX` escape in two.
+    let mut cut = MAX_DISK_NAME_BYTES - hash.len() - 1;
+    while enc.as_bytes()[cut.saturating_sub(2)..cut].contains(&b'%') {
+        cut -= 1;
+    }
+    format!("{}~{hash}", &enc[..cut])
+}
+
+/// 32 hex digits of the SHA-256 of `s`: a folder name that is stable and, for any two
+/// paths a client may send, distinct.
+fn short_hash(s: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(s.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Milliseconds since the Unix epoch.
@@ -319,6 +450,28 @@ mod tests {
         assert!(!sub.join(".upload-a.part").exists());
         assert!(dir.path().join(".upload-b.part").exists());
         assert!(dir.path().join("stored-id").exists());
+    }
+
+    #[test]
+    fn long_segments_and_deep_paths_fit_on_disk() {
+        let files = Files::new(
+            Path::new("/d"),
+            Arc::new(crate::store::sqlite::SqliteFileIndex::new(
+                "/d/files.db".into(),
+            )),
+        );
+        // 255 bytes of a character that encodes to 3 bytes each, and of non-ASCII.
+        for seg in [":".repeat(255), "é".repeat(127), "%".repeat(200)] {
+            let name = disk_segment(&seg);
+            assert!(name.len() <= MAX_DISK_NAME_BYTES, "{}", name.len());
+            assert_ne!(disk_segment(&format!("{seg}x")), name);
+        }
+        let deep = format!("/file{}", "/é".repeat(1000));
+        let folder = files.folder("S", &deep);
+        assert!(folder.as_os_str().len() < 200, "{}", folder.display());
+        assert_eq!(folder, files.folder("S", &deep));
+        assert_ne!(folder, files.folder("S", &format!("{deep}/x")));
+        assert_eq!(files.folder("S", "/a/b"), Path::new("/d/files/S/a/b"));
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub(super) const TEMP_PREFIX: &str = ".upload-";
 /// See [`TEMP_PREFIX`].
 pub(super) const TEMP_SUFFIX: &str = ".part";
 
+/// Whether a file name is the name of an upload's temp file.
+pub(super) fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+}
+
 /// What the writer receives.
 enum Msg {
     Data(Bytes),
@@ -129,7 +134,7 @@ impl Sink {
         };
         match w.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Error::internal(format!("upload could not be written: {e}"))),
+            Ok(Err(e)) => Err(Error::io("the upload could not be written", &e)),
             Err(e) => Err(Error::internal(format!("upload writer failed: {e}"))),
         }
     }

@@ -191,7 +191,13 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+/// A full disk is the client's to know (507); any other database text is for the log.
 fn sql(e: rusqlite::Error) -> Error {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        return Error::InsufficientStorage {
+            what: "the file index cannot be written",
+        };
+    }
     Error::internal(format!("file index: {e}"))
 }
 
