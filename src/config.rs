@@ -36,6 +36,8 @@ pub const ENV_BODY_IDLE_TIMEOUT: &str = "FSS_BODY_IDLE_TIMEOUT_SECONDS";
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
 pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
+/// `FSS_DURABILITY`: `full` (default) or `relaxed` syncing of the tables and file index.
+pub const ENV_DURABILITY: &str = "FSS_DURABILITY";
 
 /// `FSS_ADMIN_USER`: the bootstrap admin of the admin API.
 pub const ENV_ADMIN_USER: &str = "FSS_ADMIN_USER";
@@ -64,6 +66,8 @@ Options (each also from the environment variable shown):
   --body-idle-timeout S      seconds a body may stall      [FSS_BODY_IDLE_TIMEOUT_SECONDS, default 30]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
+  --durability full|relaxed  full: answered writes survive power loss; relaxed: they
+                             survive a crash of fss only   [FSS_DURABILITY, default full]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
   --admin-password PW        its password (prefer the env) [FSS_ADMIN_PASSWORD]
   -h, --help                 this text
@@ -158,6 +162,7 @@ pub fn parse(
         "--body-idle-timeout",
         "--max-request-bytes",
         "--public-base-url",
+        "--durability",
         "--admin-user",
         "--admin-password",
     ];
@@ -200,6 +205,9 @@ pub fn parse(
     }
     if let Some((_, v)) = get("--public-base-url", ENV_PUBLIC_BASE_URL) {
         o.runtime.public_base_url = Some(v.trim_end_matches('/').to_owned());
+    }
+    if let Some((n, v)) = get("--durability", ENV_DURABILITY) {
+        o.runtime.durability = parse_value(&n, &v, "full or relaxed")?;
     }
     if let Some((_, v)) = get("--admin-user", ENV_ADMIN_USER) {
         o.admin.bootstrap_user = Some(v).filter(|v| !v.is_empty());
@@ -278,6 +286,41 @@ mod tests {
             panic!("expected serve")
         };
         assert!(o.admin.bootstrap_user.is_none());
+    }
+
+    #[test]
+    fn durability_is_full_unless_relaxed_by_flag_or_environment() {
+        use crate::store::Durability;
+        let durability = |a: &[&str], env: Option<&str>| {
+            let env = env.map(str::to_owned);
+            match parse(args(a), move |k| {
+                env.clone().filter(|_| k == ENV_DURABILITY)
+            }) {
+                Ok(Command::Serve(o)) => Ok(o.runtime.durability),
+                Ok(_) => panic!("expected serve"),
+                Err(e) => Err(e),
+            }
+        };
+        assert_eq!(durability(&[], None), Ok(Durability::Full));
+        assert_eq!(durability(&[], Some("relaxed")), Ok(Durability::Relaxed));
+        assert_eq!(
+            durability(&["--durability", "FULL"], Some("relaxed")),
+            Ok(Durability::Full)
+        );
+        assert_eq!(
+            durability(&["--durability=relaxed"], None),
+            Ok(Durability::Relaxed)
+        );
+        let err = durability(&["--durability", "fast"], None).unwrap_err();
+        assert!(
+            err.contains("--durability") && err.contains("fast"),
+            "{err}"
+        );
+        let err = durability(&[], Some("none")).unwrap_err();
+        assert!(
+            err.contains(ENV_DURABILITY) && err.contains("relaxed"),
+            "{err}"
+        );
     }
 
     #[test]

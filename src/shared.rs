@@ -13,6 +13,7 @@ use crate::execution::records::DEFAULT_RECORDS;
 use crate::execution::{CallbackPolicy, Callbacks, Records};
 use crate::process::StoreProcess;
 use crate::router::Snapshot;
+use crate::store::Durability;
 
 /// Default largest JSON request body: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 10 << 20;
@@ -30,6 +31,9 @@ pub struct RuntimeConfig {
     pub callback: CallbackPolicy,
     /// How many execution records the in-memory ring keeps (0: none). Default 10 000.
     pub execution_records: usize,
+    /// How the tables and the file index sync acknowledged writes (`--durability`).
+    /// Default [`Durability::Full`]: a write that was answered survives a power loss.
+    pub durability: Durability,
 }
 
 impl Default for RuntimeConfig {
@@ -40,6 +44,7 @@ impl Default for RuntimeConfig {
             public_base_url: None,
             callback: CallbackPolicy::default(),
             execution_records: DEFAULT_RECORDS,
+            durability: Durability::default(),
         }
     }
 }
