@@ -364,6 +364,19 @@ async fn a_nul_in_a_substring_filter_is_refused() {
     )
     .await;
     assert!(external_ids(&a).is_empty());
+    // ... and finds a stored value holding one, as ANY_EQUAL does.
+    let a = save(&s, "Edge", "Account", vec![account("a3", "nul\u{0}in", "z")]).await;
+    assert_eq!(a.status, 200, "{}", body(&a));
+    for filter in [
+        json!({ "where": [where_("Login", "EQUAL", Some("nul\u{0}in"))] }),
+        json!({ "where": [{ "columnName": "Login", "criteriaType": "ANY_EQUAL",
+                            "objectData": [{ "properties": [
+                                { "developerName": "Login", "contentValue": "nul\u{0}in" }] }] }] }),
+        json!({ "where": [where_("Login", "GREATER_THAN", Some("nul"))] }),
+    ] {
+        let a = load(&s, "Edge", "Account", filter.clone()).await;
+        assert_eq!(external_ids(&a), ["a3"], "{filter}");
+    }
     s.stop().await;
 }
 
