@@ -365,7 +365,13 @@ async fn a_nul_in_a_substring_filter_is_refused() {
     .await;
     assert!(external_ids(&a).is_empty());
     // ... and finds a stored value holding one, as ANY_EQUAL does.
-    let a = save(&s, "Edge", "Account", vec![account("a3", "nul\u{0}in", "z")]).await;
+    let a = save(
+        &s,
+        "Edge",
+        "Account",
+        vec![account("a3", "nul\u{0}in", "z")],
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", body(&a));
     for filter in [
         json!({ "where": [where_("Login", "EQUAL", Some("nul\u{0}in"))] }),

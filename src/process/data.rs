@@ -370,3 +370,46 @@ fn plain_group(
     m.insert("listFilters".into(), Value::Array(groups));
     Ok(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> TypeDefinition {
+        serde_json::from_str(
+            r#"{"name":"Account","properties":[{"name":"Login"},
+                {"name":"Secret","type":"Password","returnOnLoad":true}]}"#,
+        )
+        .unwrap()
+    }
+
+    fn refused(filter: Value) -> String {
+        let f: ListFilter = serde_json::from_value(filter).unwrap();
+        let e = plain_filter(&account(), Some(&f)).unwrap_err();
+        assert_eq!(e.status(), 400);
+        e.to_string()
+    }
+
+    #[test]
+    fn processes_never_get_a_filter_on_a_password() {
+        let w = |c: &str| json!({ "columnName": c, "criteriaType": "EQUAL", "contentValue": "x" });
+        for filter in [
+            json!({ "where": [w("Secret")] }),
+            json!({ "listFilters": [{ "where": [w("Login"), w("Secret")] }] }),
+            json!({ "search": "x", "searchCriteria": [{ "columnName": "Secret" }] }),
+            json!({ "orderBy": [{ "columnName": "Secret" }] }),
+            json!({ "orderByPropertyDeveloperName": "Secret" }),
+        ] {
+            let m = refused(filter.clone());
+            assert!(
+                m.contains("'Secret'") && m.contains("Password"),
+                "{filter}: {m}"
+            );
+        }
+        let many: Vec<Value> = (0..=MAX_WHERE_ENTRIES).map(|_| w("Login")).collect();
+        assert!(refused(json!({ "where": many })).contains("100"));
+        let f: ListFilter = serde_json::from_value(json!({ "where": [w("Login")] })).unwrap();
+        let plain = plain_filter(&account(), Some(&f)).unwrap();
+        assert_eq!(plain["where"][0]["columnName"], "Login");
+    }
+}
