@@ -45,7 +45,7 @@ struct Inner {
 impl Runtime {
     /// A runtime with nothing mounted. Nothing is opened until a service needs it.
     pub fn new(config: RuntimeConfig) -> Self {
-        let stores = Stores::open(&config.data_dir);
+        let stores = Stores::open(&config.data_dir, config.durability);
         let store = Arc::new(StoreProcess::new(stores.clone()));
         Runtime {
             inner: Arc::new(Inner {
@@ -310,7 +310,10 @@ pub fn check(defs: &[LoadedDefinition]) -> Result<(), Problems> {
         return Err(problems);
     }
     // Processes are resolved only: nothing of this store is opened.
-    let store = Arc::new(StoreProcess::new(Stores::open(std::path::Path::new("."))));
+    let store = Arc::new(StoreProcess::new(Stores::open(
+        std::path::Path::new("."),
+        crate::store::Durability::default(),
+    )));
     let unresolved: Vec<_> = defs
         .iter()
         .filter_map(|d| Service::build(d, &|_| None, &store).err())

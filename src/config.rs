@@ -50,6 +50,8 @@ pub const ENV_WAIT_TIMEOUT: &str = "FSS_WAIT_TIMEOUT_SECONDS";
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
 pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
+/// `FSS_DURABILITY`: `full` (default) or `relaxed` syncing of the tables and file index.
+pub const ENV_DURABILITY: &str = "FSS_DURABILITY";
 
 /// `FSS_RECORDS`: how many execution records the ring keeps.
 pub const ENV_RECORDS: &str = "FSS_RECORDS";
@@ -113,6 +115,8 @@ Options (each also from the environment variable shown):
                                                            [FSS_TRUSTED_PROXIES, default none]
   --admin-allow-from L       addresses that may call /api/ (CIDR list)
                                                            [FSS_ADMIN_ALLOW_FROM, default any]
+  --durability full|relaxed  full: answered writes survive power loss; relaxed: they
+                             survive a crash of fss only   [FSS_DURABILITY, default full]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
   --admin-password PW        its password (prefer the env) [FSS_ADMIN_PASSWORD]
   -h, --help                 this text
@@ -220,6 +224,7 @@ pub fn parse(
         "--admin-allowed-origins",
         "--trusted-proxies",
         "--admin-allow-from",
+        "--durability",
         "--admin-user",
         "--admin-password",
     ];
@@ -301,6 +306,9 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--admin-allow-from", ENV_ADMIN_ALLOW_FROM) {
         o.runtime.edge.admin_allow_from = v.parse().map_err(|e| format!("{n}: {e}"))?;
+    }
+    if let Some((n, v)) = get("--durability", ENV_DURABILITY) {
+        o.runtime.durability = parse_value(&n, &v, "full or relaxed")?;
     }
     if let Some((_, v)) = get("--admin-user", ENV_ADMIN_USER) {
         o.admin.bootstrap_user = Some(v).filter(|v| !v.is_empty());
@@ -447,6 +455,41 @@ mod tests {
         );
         let err = parse(args(&["--admin-allow-from", "10.0.0.0/99"]), |_| None).unwrap_err();
         assert!(err.contains("--admin-allow-from"), "{err}");
+    }
+
+    #[test]
+    fn durability_is_full_unless_relaxed_by_flag_or_environment() {
+        use crate::store::Durability;
+        let durability = |a: &[&str], env: Option<&str>| {
+            let env = env.map(str::to_owned);
+            match parse(args(a), move |k| {
+                env.clone().filter(|_| k == ENV_DURABILITY)
+            }) {
+                Ok(Command::Serve(o)) => Ok(o.runtime.durability),
+                Ok(_) => panic!("expected serve"),
+                Err(e) => Err(e),
+            }
+        };
+        assert_eq!(durability(&[], None), Ok(Durability::Full));
+        assert_eq!(durability(&[], Some("relaxed")), Ok(Durability::Relaxed));
+        assert_eq!(
+            durability(&["--durability", "FULL"], Some("relaxed")),
+            Ok(Durability::Full)
+        );
+        assert_eq!(
+            durability(&["--durability=relaxed"], None),
+            Ok(Durability::Relaxed)
+        );
+        let err = durability(&["--durability", "fast"], None).unwrap_err();
+        assert!(
+            err.contains("--durability") && err.contains("fast"),
+            "{err}"
+        );
+        let err = durability(&[], Some("none")).unwrap_err();
+        assert!(
+            err.contains(ENV_DURABILITY) && err.contains("relaxed"),
+            "{err}"
+        );
     }
 
     #[test]

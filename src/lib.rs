@@ -63,6 +63,7 @@ pub use app::{check, Runtime};
 pub use error::{Error, Result};
 pub use operation_api::describe;
 pub use shared::RuntimeConfig;
+pub use store::Durability;
 
 /// Public entry points of otherwise private operation modules.
 mod operation_api {

@@ -15,6 +15,7 @@ use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
 use crate::execution::{CallbackPolicy, Callbacks, Records};
 use crate::process::StoreProcess;
 use crate::router::Snapshot;
+use crate::store::Durability;
 
 /// Default largest JSON request body: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 10 << 20;
@@ -50,6 +51,9 @@ pub struct RuntimeConfig {
     /// The longest a message action answered `WAIT` may run in all: past it the process
     /// is stopped and the callback gets `rootFaults` naming the deadline. Default 24 h.
     pub wait_timeout: Duration,
+    /// How the tables and the file index sync acknowledged writes (`--durability`).
+    /// Default [`Durability::Full`]: a write that was answered survives a power loss.
+    pub durability: Durability,
 }
 
 impl Default for RuntimeConfig {
@@ -64,6 +68,7 @@ impl Default for RuntimeConfig {
             edge: EdgeConfig::default(),
             execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            durability: Durability::default(),
         }
     }
 }

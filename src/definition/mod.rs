@@ -163,6 +163,11 @@ pub struct PropertyDefinition {
     /// For `Object` and `List`: the referenced type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_name: Option<String>,
+    /// For `Password` only: whether the store answers the value (decrypted) in load and
+    /// save answers. Default false: a Password is written and kept, encrypted, and never
+    /// answered. Either way it can never be filtered, searched or ordered by.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub return_on_load: bool,
 }
 
 /// A message action.

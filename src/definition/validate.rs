@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use super::{
     Builtin, LoadedDefinition, Problem, Problems, ProcessKind, ProcessSpec, ServiceDefinition,
-    ValueDefinition, FILE_TYPE,
+    ValueDefinition, ValueType, FILE_TYPE,
 };
 
 /// The builtin processes a message action may name.
@@ -137,6 +137,16 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
                 &resolves,
                 &mut push,
             );
+            if p.return_on_load && p.value_type != ValueType::Password {
+                push(
+                    format!("{at}.returnOnLoad"),
+                    format!(
+                        "returnOnLoad is only for Password properties; '{}' is a {:?}, \
+                         which loads always answer",
+                        p.name, p.value_type
+                    ),
+                );
+            }
         }
     }
 
@@ -509,6 +519,20 @@ mod tests {
         let def = parse_definition("a.json", br#"{"name":"A","auth":{"basic":false}}"#).unwrap();
         assert!(!def.requires_basic_auth());
         assert!(problems_of(r#"{"name":"A","auth":{"basic":true}}"#).is_empty());
+    }
+
+    #[test]
+    fn return_on_load_is_for_passwords_only() {
+        let p = problems_of(
+            r#"{"name":"S","types":[{"name":"T","properties":[
+                {"name":"A","type":"Password","returnOnLoad":true},
+                {"name":"B","type":"Number","returnOnLoad":true}]}]}"#,
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("types[0].properties[1].returnOnLoad") && p[0].contains("Password"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -7,16 +7,23 @@
 //! `{id, comparisonType, where: [{columnName, criteriaType, value, values?}],
 //! listFilters: [...], search, searchCriteria: [names], orderBy: [{columnName,
 //! direction}], offset, limit}`, with values typed by their property.
+//!
+//! Whatever runs the load, a filter never compares, searches or orders by a Password
+//! property (400 naming it) and holds at most `store::MAX_WHERE_ENTRIES` where entries:
+//! the store refuses them itself, and [`plain_filter`] before a process sees them.
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::{value, Process, ProcessCall, Reply};
-use crate::definition::{DataActionDefinition, ServiceDefinition, TypeDefinition};
+use crate::definition::{
+    DataActionDefinition, PropertyDefinition, ServiceDefinition, TypeDefinition, ValueType,
+};
 use crate::error::{Error, Result};
 use crate::protocol::{
     ContentType, CriteriaType, ListFilter, ListFilterMinimal, ListFilterWhere, MObject,
 };
+use crate::store::MAX_WHERE_ENTRIES;
 
 /// One data operation, decoded: what its process works on.
 #[derive(Debug, Clone, Copy)]
@@ -166,21 +173,38 @@ fn reply_objects(work: &DataWork<'_>, reply: &Reply) -> Option<Vec<MObject>> {
     )
 }
 
+/// 400 when `p` is a Password: `what` says how the filter would use it.
+fn not_secret(ty: &TypeDefinition, p: &PropertyDefinition, what: &str) -> Result<()> {
+    if p.value_type == ValueType::Password {
+        return Err(Error::bad_request(format!(
+            "property '{}' of type '{}' is a Password: it cannot be {what} \
+             (Password values are never compared, searched or ordered by)",
+            p.name, ty.name
+        )));
+    }
+    Ok(())
+}
+
 /// The plain form of a ListFilter for a process (see the module docs).
+///
+/// # Errors
+///
+/// 400 for an unknown column, a Password column, filters nested too deep or more where
+/// entries than [`MAX_WHERE_ENTRIES`].
 pub(crate) fn plain_filter(ty: &TypeDefinition, f: Option<&ListFilter>) -> Result<Value> {
     let Some(f) = f else {
         return Ok(Value::Null);
     };
-    let column = |name: Option<&str>, field: &str| -> Result<String> {
+    let column = |name: Option<&str>, field: &str, what: &str| -> Result<String> {
         let name =
             name.ok_or_else(|| Error::bad_request(format!("a {field} entry has no columnName")))?;
-        if ty.properties.iter().any(|p| p.name == name) {
-            Ok(name.to_owned())
-        } else {
-            Err(Error::bad_request(format!(
-                "{field} columnName '{name}' is not a property of type '{}'",
+        match ty.properties.iter().find(|p| p.name == name) {
+            Some(p) => not_secret(ty, p, what).map(|()| name.to_owned()),
+            None => Err(Error::bad_request(format!(
+                "{field} columnName '{}' is not a property of type '{}'",
+                name.chars().take(255).collect::<String>(),
                 ty.name
-            )))
+            ))),
         }
     };
     let mut order = Vec::new();
@@ -188,7 +212,7 @@ pub(crate) fn plain_filter(ty: &TypeDefinition, f: Option<&ListFilter>) -> Resul
         Some(list) => {
             for o in list {
                 order.push(json!({
-                    "columnName": column(o.column_name.as_deref(), "orderBy")?,
+                    "columnName": column(o.column_name.as_deref(), "orderBy", "ordered by")?,
                     "direction": direction(o.direction.as_ref()),
                 }));
             }
@@ -200,7 +224,7 @@ pub(crate) fn plain_filter(ty: &TypeDefinition, f: Option<&ListFilter>) -> Resul
                 .filter(|n| !n.is_empty())
             {
                 order.push(json!({
-                    "columnName": column(Some(n), "orderByPropertyDeveloperName")?,
+                    "columnName": column(Some(n), "orderByPropertyDeveloperName", "ordered by")?,
                     "direction": direction(f.order_by_direction_type.as_ref()),
                 }));
             }
@@ -211,7 +235,7 @@ pub(crate) fn plain_filter(ty: &TypeDefinition, f: Option<&ListFilter>) -> Resul
         .as_deref()
         .unwrap_or_default()
         .iter()
-        .map(|c| column(c.column_name.as_deref(), "searchCriteria").map(Value::String))
+        .map(|c| column(c.column_name.as_deref(), "searchCriteria", "searched").map(Value::String))
         .collect::<Result<Vec<_>>>()?;
     let mut out = plain_group(
         ty,
@@ -219,6 +243,7 @@ pub(crate) fn plain_filter(ty: &TypeDefinition, f: Option<&ListFilter>) -> Resul
         f.where_.as_deref(),
         f.list_filters.as_deref(),
         0,
+        &mut 0,
     )?;
     out.insert(
         "id".into(),
@@ -253,11 +278,19 @@ fn plain_group(
     wheres: Option<&[ListFilterWhere]>,
     nested: Option<&[ListFilterMinimal]>,
     depth: usize,
+    seen: &mut usize,
 ) -> Result<Map<String, Value>> {
     if depth > 32 {
         return Err(Error::bad_request(
             "listFilters are nested deeper than 32 levels",
         ));
+    }
+    *seen += wheres.map_or(0, <[_]>::len);
+    if *seen > MAX_WHERE_ENTRIES {
+        return Err(Error::bad_request(format!(
+            "the listFilter has more than {MAX_WHERE_ENTRIES} where entries (those of nested \
+             listFilters counted); at most {MAX_WHERE_ENTRIES} are accepted"
+        )));
     }
     let mut m = Map::new();
     let or = matches!(comparison, Some(crate::protocol::ComparisonType::Or));
@@ -277,10 +310,12 @@ fn plain_group(
             .find(|p| p.name == name)
             .ok_or_else(|| {
                 Error::bad_request(format!(
-                    "where columnName '{name}' is not a property of type '{}'",
+                    "where columnName '{}' is not a property of type '{}'",
+                    name.chars().take(255).collect::<String>(),
                     ty.name
                 ))
             })?;
+        not_secret(ty, prop, "filtered")?;
         let objects = w.object_data.as_deref().unwrap_or_default();
         if w.operand().is_none() && objects.is_empty() {
             continue;
@@ -327,10 +362,54 @@ fn plain_group(
                 g.where_.as_deref(),
                 g.list_filters.as_deref(),
                 depth + 1,
+                seen,
             )
             .map(Value::Object)
         })
         .collect::<Result<Vec<_>>>()?;
     m.insert("listFilters".into(), Value::Array(groups));
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> TypeDefinition {
+        serde_json::from_str(
+            r#"{"name":"Account","properties":[{"name":"Login"},
+                {"name":"Secret","type":"Password","returnOnLoad":true}]}"#,
+        )
+        .unwrap()
+    }
+
+    fn refused(filter: Value) -> String {
+        let f: ListFilter = serde_json::from_value(filter).unwrap();
+        let e = plain_filter(&account(), Some(&f)).unwrap_err();
+        assert_eq!(e.status(), 400);
+        e.to_string()
+    }
+
+    #[test]
+    fn processes_never_get_a_filter_on_a_password() {
+        let w = |c: &str| json!({ "columnName": c, "criteriaType": "EQUAL", "contentValue": "x" });
+        for filter in [
+            json!({ "where": [w("Secret")] }),
+            json!({ "listFilters": [{ "where": [w("Login"), w("Secret")] }] }),
+            json!({ "search": "x", "searchCriteria": [{ "columnName": "Secret" }] }),
+            json!({ "orderBy": [{ "columnName": "Secret" }] }),
+            json!({ "orderByPropertyDeveloperName": "Secret" }),
+        ] {
+            let m = refused(filter.clone());
+            assert!(
+                m.contains("'Secret'") && m.contains("Password"),
+                "{filter}: {m}"
+            );
+        }
+        let many: Vec<Value> = (0..=MAX_WHERE_ENTRIES).map(|_| w("Login")).collect();
+        assert!(refused(json!({ "where": many })).contains("100"));
+        let f: ListFilter = serde_json::from_value(json!({ "where": [w("Login")] })).unwrap();
+        let plain = plain_filter(&account(), Some(&f)).unwrap();
+        assert_eq!(plain["where"][0]["columnName"], "Login");
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! A stored listing is ordered by `orderByPropertyDeveloperName` (default `Name`), then by
 //! id, so pages never overlap; `limit` 0 or absent means [`DEFAULT_PAGE`] files, at most
-//! [`MAX_PAGE`]; `search` is a substring of the name (ASCII letters in any case).
+//! [`MAX_PAGE`]; `search` is a substring of the name (ASCII letters in any case), at most
+//! `store::MAX_SEARCH_CHARS` characters and without NUL (400 otherwise).
 //!
 //! An upload process reads `resourcePath` and `file` (`path` of the temp file, `size`,
 //! `name`, `contentType`) and answers `file`: `$File` property names (or `externalId`) to
@@ -17,7 +18,7 @@ use super::store::{FileQuery, OrderColumn, SpooledFile};
 use super::{value, Process, ProcessCall};
 use crate::error::{Error, Result};
 use crate::protocol::{ContentType, FileListFilter, MObject, OrderDirection, Property};
-use crate::store::FileRecord;
+use crate::store::{FileRecord, MAX_SEARCH_CHARS};
 
 /// Files per page when the request gives no limit.
 pub(crate) const DEFAULT_PAGE: u32 = 1000;
@@ -208,6 +209,21 @@ fn list_query(filter: &FileListFilter) -> Result<FileQuery> {
         }
         Some(n) => n as u64,
     };
+    if let Some(search) = filter.search.as_deref() {
+        let chars = search.chars().count();
+        if chars > MAX_SEARCH_CHARS {
+            return Err(Error::bad_request(format!(
+                "listFilter.search is {chars} characters long; at most {MAX_SEARCH_CHARS} \
+                 are accepted"
+            )));
+        }
+        if search.contains('\0') {
+            return Err(Error::bad_request(
+                "listFilter.search contains a NUL character, which substring matching \
+                 cannot match",
+            ));
+        }
+    }
     Ok(FileQuery {
         order,
         descending: filter.order_by_direction_type == Some(OrderDirection::Desc),

@@ -116,6 +116,7 @@ mod tests {
     fn test_store() -> Arc<StoreProcess> {
         Arc::new(StoreProcess::new(crate::store::Stores::open(
             std::path::Path::new("unused"),
+            crate::store::Durability::default(),
         )))
     }
 

@@ -5,7 +5,12 @@
 //! backend is one folder that implements them plus one line in [`Stores::open`]. The
 //! embedded backend is SQLite ([`sqlite`]), files and databases under the data folder.
 //! What is the same whatever the database holds the index stays here: the bytes of stored
-//! files on disk ([`files`]) and the extracted folders of deployments ([`deployments`]).
+//! files on disk ([`files`]), the extracted folders of deployments ([`deployments`]), and
+//! the data folder's key that seals secrets at rest ([`keystore`]).
+//!
+//! Also here, because every backend and every process answers them the same: how hard an
+//! acknowledged write lasts ([`Durability`]), and the limits of a load filter
+//! ([`MAX_WHERE_ENTRIES`] and the constants after it), each refused with 400 naming it.
 //!
 //! Nothing above the process layer uses this module: operations reach the store through
 //! the `store` process (`process::StoreProcess`), the admin API through `auth` and its
@@ -13,6 +18,7 @@
 
 pub(crate) mod deployments;
 pub(crate) mod files;
+pub(crate) mod keystore;
 pub(crate) mod registry;
 pub(crate) mod sqlite;
 
@@ -32,6 +38,61 @@ pub(crate) use files::{
     FileIndex, FileRecord, Files, Finished, ListQuery, NewFile, OrderColumn, Sink,
 };
 pub(crate) use registry::Registry;
+
+/// How hard the tables and the file index make an acknowledged write last
+/// (`--durability`, `FSS_DURABILITY`). The registry of the admin API is always `Full`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// A write is answered only once it is on stable storage (SQLite `synchronous=FULL` in
+    /// WAL mode: every commit syncs the log). It survives a kill and a power loss. The
+    /// default.
+    #[default]
+    Full,
+    /// A write is answered once it is in the log, synced only at checkpoints (SQLite
+    /// `synchronous=NORMAL`): it survives a kill of fss, but the last writes before a
+    /// power loss or an OS crash may be lost. The database itself stays consistent.
+    Relaxed,
+}
+
+impl Durability {
+    /// The value of `PRAGMA synchronous` this durability sets.
+    pub(crate) fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Full => "FULL",
+            Durability::Relaxed => "NORMAL",
+        }
+    }
+}
+
+impl std::str::FromStr for Durability {
+    type Err = ();
+
+    /// `full` or `relaxed`, in any case.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        if s.eq_ignore_ascii_case("full") {
+            Ok(Durability::Full)
+        } else if s.eq_ignore_ascii_case("relaxed") {
+            Ok(Durability::Relaxed)
+        } else {
+            Err(())
+        }
+    }
+}
+
+/// The most `where` entries one load filter holds, those of nested `listFilters`
+/// counted: more would take SQLite past its expression depth.
+pub(crate) const MAX_WHERE_ENTRIES: usize = 100;
+/// The most values one `ANY_EQUAL` or `ALL_EQUAL` entry compares with (its `objectData`).
+pub(crate) const MAX_CRITERIA_VALUES: usize = 1000;
+/// The most sort keys of one `orderBy`.
+pub(crate) const MAX_ORDER_KEYS: usize = 32;
+/// The longest column name a filter may give that is not a property's, in bytes: a longer
+/// one is refused without being echoed back (property names themselves have no limit).
+pub(crate) const MAX_COLUMN_NAME_BYTES: usize = 255;
+/// The longest `search` text, and value of a `CONTAINS`, `STARTS_WITH` or `ENDS_WITH`
+/// entry, in characters (tables and file lists): patterns stay far below SQLite's LIKE
+/// limit (50 000 bytes) and the trigram query stays small.
+pub(crate) const MAX_SEARCH_CHARS: usize = 1024;
 
 /// The future of a store call.
 pub(crate) type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
@@ -97,15 +158,17 @@ pub(crate) struct Stores {
 }
 
 impl Stores {
-    /// The embedded stores under `data_dir`; nothing is opened until first use.
-    pub(crate) fn open(data_dir: &Path) -> Self {
+    /// The embedded stores under `data_dir`, writing with `durability`; nothing is
+    /// opened until first use.
+    pub(crate) fn open(data_dir: &Path, durability: Durability) -> Self {
         Stores {
-            tables: Arc::new(sqlite::SqliteTables::new(data_dir)),
+            tables: Arc::new(sqlite::SqliteTables::new(data_dir).with_durability(durability)),
             files: Files::new(
                 data_dir,
-                Arc::new(sqlite::SqliteFileIndex::new(
-                    data_dir.join(sqlite::FILE_INDEX),
-                )),
+                Arc::new(
+                    sqlite::SqliteFileIndex::new(data_dir.join(sqlite::FILE_INDEX))
+                        .with_durability(durability),
+                ),
             ),
             registry: Arc::new(sqlite::SqliteRegistry::new(data_dir)),
         }

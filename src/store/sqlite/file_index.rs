@@ -1,7 +1,10 @@
-//! The SQLite index of stored files (`files.db`, WAL mode).
+//! The SQLite index of stored files (`files.db`, WAL mode, `synchronous` by the store's
+//! [`Durability`]: FULL by default, so an indexed upload that was answered survives a power
+//! loss).
 //!
 //! One connection behind a mutex, opened on first use; callers run on the blocking pool.
-//! Listing asks for one row more than the page to know whether more follow.
+//! Listing asks for one row more than the page to know whether more follow. The search
+//! text is bounded and free of NUL by the caller (`process::file`), as LIKE needs.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -10,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
 use crate::store::files::{FileRecord, ListQuery};
-use crate::store::FileIndex;
+use crate::store::{Durability, FileIndex};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS file (
@@ -34,16 +37,26 @@ const COLUMNS: &str =
 #[derive(Debug)]
 pub(crate) struct SqliteFileIndex {
     path: PathBuf,
+    /// How commits are synced; set before the first use.
+    durability: Durability,
     conn: Mutex<Option<Connection>>,
 }
 
 impl SqliteFileIndex {
-    /// The index in the database file `path`; nothing is opened until first use.
+    /// The index in the database file `path`, with [`Durability::Full`]; nothing is opened
+    /// until first use.
     pub(crate) fn new(path: PathBuf) -> Self {
         SqliteFileIndex {
             path,
+            durability: Durability::default(),
             conn: Mutex::new(None),
         }
+    }
+
+    /// The same index, syncing its commits as `durability` says.
+    pub(crate) fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     /// Runs `f` on the open connection, opening it first when needed.
@@ -52,7 +65,7 @@ impl SqliteFileIndex {
         // still usable, so a poisoned lock is taken over.
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            *guard = Some(open(&self.path)?);
+            *guard = Some(open(&self.path, self.durability)?);
         }
         f(guard.as_ref().expect("opened just above"))
     }
@@ -148,7 +161,7 @@ impl FileIndex for SqliteFileIndex {
     }
 }
 
-fn open(path: &std::path::Path) -> Result<Connection> {
+fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| {
             Error::internal(format!("cannot create data folder {}: {e}", dir.display()))
@@ -159,7 +172,7 @@ fn open(path: &std::path::Path) -> Result<Connection> {
     c.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sql)?;
     c.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-    c.pragma_update(None, "synchronous", "NORMAL")
+    c.pragma_update(None, "synchronous", durability.synchronous())
         .map_err(sql)?;
     c.execute_batch(SCHEMA).map_err(sql)?;
     Ok(c)
@@ -216,6 +229,35 @@ mod tests {
             created,
             modified: created,
             rel_path: format!("files/S/file/{id}"),
+        }
+    }
+
+    #[test]
+    fn durability_sets_synchronous_of_the_connection() {
+        // PRAGMA synchronous reads 2 for FULL, 1 for NORMAL.
+        for (durability, want) in [
+            (None, 2),
+            (Some(Durability::Full), 2),
+            (Some(Durability::Relaxed), 1),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut idx = SqliteFileIndex::new(dir.path().join("files.db"));
+            if let Some(d) = durability {
+                idx = idx.with_durability(d);
+            }
+            let (sync, journal): (i64, String) = idx
+                .with(|c| {
+                    let sync = c
+                        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                        .map_err(sql)?;
+                    let journal = c
+                        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                        .map_err(sql)?;
+                    Ok((sync, journal))
+                })
+                .unwrap();
+            assert_eq!(sync, want, "{durability:?}");
+            assert_eq!(journal, "wal");
         }
     }
 

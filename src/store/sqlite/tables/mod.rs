@@ -4,8 +4,10 @@
 //! from a bounded channel (a full queue makes senders wait, memory does not grow); each
 //! job is one transaction, so a request is written whole or not at all. Loads run on
 //! `spawn_blocking` with a read-only connection from a small pool, at most
-//! [`SqliteTables`]' reader count at once. The database is in WAL mode
-//! (`synchronous=NORMAL`), so readers never wait on the writer. No SQLite call runs on an
+//! [`SqliteTables`]' reader count at once. The database is in WAL mode, so readers never
+//! wait on the writer; the writer syncs as the store's [`Durability`] says (`FULL` by
+//! default: a write is answered only once it would survive a power loss; `relaxed` is
+//! `synchronous=NORMAL`, which survives a kill of fss only). No SQLite call runs on an
 //! async worker thread; creating tables at mount time (a synchronous call) runs under
 //! `block_in_place` when it is called from a multi-thread runtime.
 //!
@@ -13,9 +15,11 @@
 //! property's value as its id (a new UUID when the key is not given or the data action
 //! names no key); an object with an `externalId` updates that row, or creates it with that
 //! id. Only the properties an object carries are written; a Password sent without a value
-//! keeps the stored one (passwords are never rendered back). Values are parsed by property
-//! type before anything is written (see [`value`]); one that does not fit refuses the whole
-//! request with 400 naming the property.
+//! keeps the stored one (answers carry passwords only when the property says
+//! `returnOnLoad`). Values are parsed by property type before anything is written (see
+//! [`value`]), and Password values sealed with the data folder's keystore
+//! (`<data>/keystore.key`, opened with the database); one that does not fit refuses the
+//! whole request with 400 naming the property.
 
 mod page;
 mod query;
@@ -36,7 +40,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::definition::TypeDefinition;
 use crate::error::{Error, Result};
 use crate::protocol::{ListFilter, MObject, Property};
-use crate::store::{StoreFuture, TableStore};
+use crate::store::keystore::Keystore;
+use crate::store::{Durability, StoreFuture, TableStore};
 use schema::{quote, sql_error, Table, ID_COLUMN};
 use value::Kind;
 
@@ -52,6 +57,8 @@ const STATEMENT_CACHE: usize = 64;
 /// The tables store under the data folder.
 pub(crate) struct SqliteTables {
     data_dir: PathBuf,
+    /// How the writer syncs its commits; set before the first mount.
+    durability: Durability,
     /// Opened by the first mount that needs a table.
     db: OnceLock<Arc<Db>>,
     /// Tables by service, then type; replaced when a service is mounted again.
@@ -73,6 +80,8 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 /// The open database: the writer's queue and the readers' pool.
 struct Db {
     path: PathBuf,
+    /// The data folder's key, for the Password columns of every table.
+    keystore: Arc<Keystore>,
     /// Sender side of the writer thread's queue; the thread ends when this drops.
     writer: mpsc::Sender<Job>,
     /// Idle read-only connections.
@@ -82,26 +91,43 @@ struct Db {
 }
 
 impl SqliteTables {
-    /// The store under `data_dir`; nothing is opened until a service needs a table.
+    /// The store under `data_dir`, with [`Durability::Full`]; nothing is opened until a
+    /// service needs a table.
     pub(crate) fn new(data_dir: &Path) -> Self {
         Self {
             data_dir: data_dir.to_path_buf(),
+            durability: Durability::default(),
             db: OnceLock::new(),
             tables: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The same store, its writer syncing commits as `durability` says.
+    pub(crate) fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     /// Creates or extends the table of `ty` for `service` (mount time; blocking).
     ///
     /// # Errors
     ///
-    /// The database cannot be opened; a name cannot be a column; a property changed type.
+    /// The database or the keystore cannot be opened; a type cannot be stored; a property
+    /// changed type.
     fn prepare_table(&self, service: &str, ty: &TypeDefinition, key: Option<&str>) -> Result<()> {
-        let table = Table::new(service, ty, key)?;
-        off_worker(|| {
+        let table = off_worker(|| {
             let db = self.open()?;
+            let table = Table::new(service, ty, key, Arc::clone(&db.keystore))?;
             let mut conn = open_connection(&db.path, false)?;
-            table.create_or_extend(&mut conn)
+            // Values sealed at mount leave no clear copy in freed pages of the file.
+            conn.execute_batch("PRAGMA secure_delete = ON")
+                .map_err(sql_error)?;
+            if table.create_or_extend(&mut conn)? > 0 {
+                // Nor in the log: copy it into the file and empty it (best effort; readers
+                // may hold it, and then it empties at a later checkpoint).
+                let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+            }
+            Ok::<_, Error>(table)
         })?;
         self.tables
             .write()
@@ -143,7 +169,7 @@ impl SqliteTables {
                             more = true;
                             break;
                         }
-                        render::object(&mut out, &table, row, n == 0).map_err(sql_error)?;
+                        render::object(&mut out, &table, row, n == 0)?;
                         n += 1;
                     }
                     more
@@ -202,8 +228,8 @@ impl SqliteTables {
             let mut saved = Vec::with_capacity(rows.len());
             for r in &rows {
                 let o = stmt
-                    .query_row([&r.id], |row| render_row(&table, row))
-                    .map_err(sql_error)?;
+                    .query_row([&r.id], |row| Ok(render_row(&table, row)))
+                    .map_err(sql_error)??;
                 saved.push(o);
             }
             drop(stmt);
@@ -273,7 +299,8 @@ impl SqliteTables {
                 self.data_dir.display()
             ))
         })?;
-        let db = Db::open(self.data_dir.join(DB_FILE))?;
+        let keystore = Arc::new(Keystore::open_or_create(&self.data_dir)?);
+        let db = Db::open(self.data_dir.join(DB_FILE), keystore, self.durability)?;
         // Two mounts racing here both open; the loser's writer thread ends with its sender.
         Ok(Arc::clone(self.db.get_or_init(|| db)))
     }
@@ -316,7 +343,7 @@ impl TableStore for SqliteTables {
 // === impl Db ===
 
 impl Db {
-    fn open(path: PathBuf) -> Result<Arc<Db>> {
+    fn open(path: PathBuf, keystore: Arc<Keystore>, durability: Durability) -> Result<Arc<Db>> {
         let mut conn = open_connection(&path, false)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -326,7 +353,7 @@ impl Db {
                 "tables store: WAL mode refused ({mode})"
             )));
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL")
+        conn.pragma_update(None, "synchronous", durability.synchronous())
             .map_err(sql_error)?;
         let (tx, mut rx) = mpsc::channel::<Job>(WRITE_QUEUE);
         std::thread::Builder::new()
@@ -346,6 +373,7 @@ impl Db {
             * 2;
         Ok(Arc::new(Db {
             path,
+            keystore,
             writer: tx,
             readers: Mutex::new(Vec::with_capacity(readers)),
             read_permits: Arc::new(Semaphore::new(readers)),
@@ -470,7 +498,7 @@ fn fetch(conn: &Connection, table: &Table, ids: &[i64], out: &mut Vec<u8>) -> Re
             continue;
         };
         let start = scratch.len();
-        render::object(&mut scratch, table, row, true).map_err(sql_error)?;
+        render::object(&mut scratch, table, row, true)?;
         spans[wanted[at].1] = (start, scratch.len());
         found += 1;
     }
@@ -516,11 +544,15 @@ impl Drop for Snapshot<'_> {
 }
 
 /// One stored row as an object of the table's type.
-fn render_row(table: &Table, row: &rusqlite::Row<'_>) -> rusqlite::Result<MObject> {
-    let id: String = row.get(0)?;
+///
+/// # Errors
+///
+/// A revealed Password value does not open with the keystore; any SQLite failure.
+fn render_row(table: &Table, row: &rusqlite::Row<'_>) -> Result<MObject> {
+    let id: String = row.get(0).map_err(sql_error)?;
     let mut properties = Vec::with_capacity(table.columns.len());
     for (i, c) in table.columns.iter().enumerate() {
-        let v = row.get_ref(i + 1)?;
+        let v = row.get_ref(i + 1).map_err(sql_error)?;
         let mut p = Property {
             developer_name: Some(c.name.clone()),
             content_type: Some(c.value_type.content_type()),
@@ -528,6 +560,8 @@ fn render_row(table: &Table, row: &rusqlite::Row<'_>) -> rusqlite::Result<MObjec
         };
         if c.kind.is_object() {
             p.object_data = Some(value::render_objects(v).unwrap_or_default());
+        } else if c.reveal {
+            p.content_value = render::revealed(table, c, v)?;
         } else {
             p.content_value = value::render(c.kind, v);
         }
@@ -591,9 +625,14 @@ impl RowWrite {
                     ))
                 })?
             };
-            if col.kind == Kind::Password && v == SqlValue::Null {
-                continue; // passwords are never rendered, so "no value" means "unchanged"
-            }
+            let v = match (col.kind, v) {
+                // Answers may leave passwords out, so "no value" means "unchanged".
+                (Kind::Password, SqlValue::Null) => continue,
+                (Kind::Password, SqlValue::Text(clear)) => {
+                    SqlValue::Text(table.keystore.seal(clear.as_bytes(), &col.context))
+                }
+                (_, v) => v,
+            };
             match values.iter_mut().find(|(j, _)| *j == i) {
                 Some(slot) => slot.1 = v,
                 None => values.push((i, v)),
@@ -671,5 +710,101 @@ impl RowWrite {
             "INSERT INTO {} ({cols}) VALUES ({marks}) ON CONFLICT({id}) DO {action}",
             table.quoted
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item_type(json: &str) -> TypeDefinition {
+        serde_json::from_str(json).expect("type parses")
+    }
+
+    /// `PRAGMA synchronous` of the writer's connection.
+    async fn synchronous(tables: &SqliteTables) -> i64 {
+        let db = tables.db.get().cloned().expect("opened by prepare");
+        db.write(|conn| {
+            conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .map_err(sql_error)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn durability_sets_synchronous_of_the_writer() {
+        let ty = item_type(r#"{"name":"T","properties":[{"name":"Id"}]}"#);
+        // PRAGMA synchronous reads 2 for FULL, 1 for NORMAL.
+        for (durability, want) in [
+            (None, 2),
+            (Some(Durability::Full), 2),
+            (Some(Durability::Relaxed), 1),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut tables = SqliteTables::new(dir.path());
+            if let Some(d) = durability {
+                tables = tables.with_durability(d);
+            }
+            tables.prepare("S", &ty, Some("Id")).unwrap();
+            assert_eq!(synchronous(&tables).await, want, "{durability:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn mounting_seals_clear_passwords_and_renames_reserved_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A table as stored before Password values were sealed and names mapped.
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(
+                r#"CREATE TABLE "S/T" ("$externalId" TEXT NOT NULL UNIQUE, "Id" TEXT,
+                       "$tag" TEXT, "Secret" PASSWORD_TEXT);
+                   INSERT INTO "S/T" VALUES ('a', 'a', 'tagged', 'clear-pw-4711');"#,
+            )
+            .unwrap();
+        }
+        let ty = item_type(
+            r#"{"name":"T","properties":[{"name":"Id"},{"name":"$tag"},
+                {"name":"Secret","type":"Password","returnOnLoad":true}]}"#,
+        );
+        let tables = SqliteTables::new(dir.path());
+        tables.prepare("S", &ty, Some("Id")).unwrap();
+        let page = tables.load_page("S", "T", None, &[]).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&page).unwrap();
+        let props = &v["objectData"][0]["properties"];
+        assert_eq!(props[1]["developerName"], "$tag");
+        assert_eq!(props[1]["contentValue"], "tagged");
+        assert_eq!(props[2]["contentValue"], "clear-pw-4711");
+        let db = tables.db.get().cloned().unwrap();
+        let (stored, columns): (String, String) = db
+            .write(|conn| {
+                let stored = conn
+                    .query_row(r#"SELECT "Secret" FROM "S/T""#, [], |r| r.get(0))
+                    .map_err(sql_error)?;
+                let columns = conn
+                    .query_row(
+                        r#"SELECT group_concat(name, ',') FROM pragma_table_info('S/T')"#,
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql_error)?;
+                Ok((stored, columns))
+            })
+            .await
+            .unwrap();
+        assert!(
+            stored.starts_with(crate::store::keystore::PREFIX),
+            "{stored}"
+        );
+        assert_eq!(columns, "$externalId,Id,$p:$tag,Secret");
+        drop(db);
+        drop(tables);
+        let mut bytes = std::fs::read(dir.path().join(DB_FILE)).unwrap();
+        bytes.extend(std::fs::read(dir.path().join("tables.db-wal")).unwrap_or_default());
+        assert!(
+            !bytes.windows(13).any(|w| w == b"clear-pw-4711"),
+            "no clear copy is left in the database file or its log"
+        );
     }
 }

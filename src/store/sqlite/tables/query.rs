@@ -8,7 +8,15 @@
 //! are the `objectData` objects (their property of the column's name, else their external
 //! id), or the single `contentValue`; a scalar column matches when it equals any / every
 //! value, a List or Object column when it holds an object with any / every of those
-//! external ids. A `where` entry with no value at all is ignored.
+//! external ids. A `where` entry with no value at all is ignored. Lists of values (these,
+//! and the ids of `filterByProvidedObjects`) are one JSON parameter read with `json_each`,
+//! so that no list meets SQLite's limits on parameters or expression depth.
+//!
+//! Refused with 400 (naming the property or the limit): any criterion, `searchCriteria`
+//! or sort key on a Password property (a comparison would reveal the secret a character
+//! at a time); a NUL character in a substring value or `search` (a LIKE pattern ends at
+//! NUL, so it would match every row); more `where` entries, values, sort keys or search
+//! characters than the limits of [`crate::store`] (`MAX_WHERE_ENTRIES`, ...).
 //!
 //! The default order is insertion order (rowid), also the last tie-breaker of any order,
 //! so paging is stable.
@@ -33,6 +41,9 @@ use crate::error::{Error, Result};
 use crate::protocol::{
     ComparisonType, CriteriaType, ListFilter, ListFilterMinimal, ListFilterWhere, MObject,
     OrderDirection,
+};
+use crate::store::{
+    MAX_COLUMN_NAME_BYTES, MAX_CRITERIA_VALUES, MAX_ORDER_KEYS, MAX_SEARCH_CHARS, MAX_WHERE_ENTRIES,
 };
 
 /// The most rows one load answers, whatever `limit` says (`hasMoreResults` tells the rest).
@@ -82,7 +93,8 @@ pub(crate) enum Shape {
 /// # Errors
 ///
 /// 400 naming what is wrong: an unknown column, criteria or direction, a value that does
-/// not fit its column, a negative offset or limit, filters nested too deep.
+/// not fit its column, a negative offset or limit, filters nested too deep, a Password
+/// compared, searched or ordered by, a NUL in a substring value, a limit exceeded.
 pub(crate) fn build(
     table: &Table,
     filter: Option<&ListFilter>,
@@ -113,6 +125,7 @@ pub(crate) fn build(
         });
     }
 
+    count_wheres(f.where_.as_deref(), f.list_filters.as_deref(), 0, &mut 0)?;
     let mut conds = Vec::new();
     // The first substring criterion of the top-level AND that can use the text index
     // drives the query: its index lookup is joined (its `MATCH` query lands here), which
@@ -123,8 +136,10 @@ pub(crate) fn build(
             .iter()
             .filter_map(|o| o.external_id.as_deref())
             .collect();
-        conds.push(in_list(&id_col, ids.len()));
-        params.extend(ids.into_iter().map(|i| SqlValue::Text(i.to_owned())));
+        conds.push(format!("{id_col} IN (SELECT value FROM json_each(?))"));
+        params.push(SqlValue::Text(
+            serde_json::to_string(&ids).expect("strings serialize"),
+        ));
     }
     if let Some(c) = group(
         table,
@@ -213,6 +228,40 @@ pub(crate) fn build(
     })
 }
 
+/// Counts the `where` entries of a filter and its nested groups into `seen`.
+///
+/// # Errors
+///
+/// 400 past [`MAX_WHERE_ENTRIES`] or [`MAX_FILTER_DEPTH`].
+fn count_wheres(
+    wheres: Option<&[ListFilterWhere]>,
+    nested: Option<&[ListFilterMinimal]>,
+    depth: usize,
+    seen: &mut usize,
+) -> Result<()> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(Error::bad_request(format!(
+            "listFilters are nested deeper than {MAX_FILTER_DEPTH} levels"
+        )));
+    }
+    *seen += wheres.map_or(0, <[_]>::len);
+    if *seen > MAX_WHERE_ENTRIES {
+        return Err(Error::bad_request(format!(
+            "the listFilter has more than {MAX_WHERE_ENTRIES} where entries (those of nested \
+             listFilters counted); at most {MAX_WHERE_ENTRIES} are accepted"
+        )));
+    }
+    for g in nested.unwrap_or_default() {
+        count_wheres(
+            g.where_.as_deref(),
+            g.list_filters.as_deref(),
+            depth + 1,
+            seen,
+        )?;
+    }
+    Ok(())
+}
+
 /// `where` entries and nested groups joined by `comparison`; `None` when nothing applies.
 fn group(
     table: &Table,
@@ -266,16 +315,78 @@ fn group(
     })
 }
 
-/// The column a filter names, or 400 naming it.
+/// The column a filter names, or 400 naming it (or, for a name longer than
+/// [`MAX_COLUMN_NAME_BYTES`], its length).
 fn column<'t>(table: &'t Table, name: Option<&str>, field: &str) -> Result<&'t Column> {
     let name =
         name.ok_or_else(|| Error::bad_request(format!("a {field} entry has no columnName")))?;
     table.column(name).map(|(_, c)| c).ok_or_else(|| {
+        if name.len() > MAX_COLUMN_NAME_BYTES {
+            return Error::bad_request(format!(
+                "a {field} columnName of {} bytes is not a property of type '{}' \
+                 (column names in filters are at most {MAX_COLUMN_NAME_BYTES} bytes)",
+                name.len(),
+                table.type_name
+            ));
+        }
         Error::bad_request(format!(
             "{field} columnName '{name}' is not a property of type '{}'",
             table.type_name
         ))
     })
+}
+
+/// The column a filter names, which must not be a Password; `what` says how the filter
+/// uses it.
+fn open_column<'t>(
+    table: &'t Table,
+    name: Option<&str>,
+    field: &str,
+    what: &str,
+) -> Result<&'t Column> {
+    let col = column(table, name, field)?;
+    if col.kind == Kind::Password {
+        return Err(Error::bad_request(format!(
+            "property '{}' of type '{}' is a Password: it cannot be {what} \
+             (Password values are never compared, searched or ordered by)",
+            col.name, table.type_name
+        )));
+    }
+    Ok(col)
+}
+
+/// Refuses a substring text (`what` names it) that is too long or holds NUL.
+fn substring_text(text: &str, what: impl Fn() -> String) -> Result<()> {
+    let chars = text.chars().count();
+    if chars > MAX_SEARCH_CHARS {
+        return Err(Error::bad_request(format!(
+            "{} is {chars} characters long; at most {MAX_SEARCH_CHARS} are accepted",
+            what()
+        )));
+    }
+    if text.contains('\0') {
+        return Err(Error::bad_request(format!(
+            "{} contains a NUL character, which substring matching cannot match",
+            what()
+        )));
+    }
+    Ok(())
+}
+
+/// A list of values as one JSON array parameter, for `json_each(?)`.
+fn json_list(values: &[SqlValue]) -> SqlValue {
+    let list: Vec<serde_json::Value> = values
+        .iter()
+        .map(|v| match v {
+            SqlValue::Null => serde_json::Value::Null,
+            SqlValue::Integer(i) => (*i).into(),
+            SqlValue::Real(f) => serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            SqlValue::Text(t) => t.as_str().into(),
+            SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned().into(),
+        })
+        .collect();
+    SqlValue::Text(serde_json::to_string(&list).expect("JSON values serialize"))
 }
 
 /// A value of a `where` entry parsed for `col`.
@@ -291,7 +402,7 @@ fn condition(
     params: &mut Vec<SqlValue>,
     driver: Option<&mut Option<String>>,
 ) -> Result<Option<String>> {
-    let col = column(table, w.column_name.as_deref(), "where")?;
+    let col = open_column(table, w.column_name.as_deref(), "where", "filtered")?;
     let objects = w.object_data.as_deref().unwrap_or_default();
     let raw = w.operand();
     if raw.is_none() && objects.is_empty() {
@@ -353,6 +464,7 @@ fn condition(
         CriteriaType::Contains | CriteriaType::StartsWith | CriteriaType::EndsWith => {
             scalar_only(criteria)?;
             let raw = raw.ok_or_else(|| needs_value(criteria))?;
+            substring_text(raw, || format!("the {criteria} value for '{}'", col.name))?;
             let v = like_escape(raw);
             let pattern = match criteria {
                 CriteriaType::Contains => format!("%{v}%"),
@@ -393,28 +505,47 @@ fn condition(
                     .collect()
             };
             let any = *criteria == CriteriaType::AnyEqual;
+            if values.len() > MAX_CRITERIA_VALUES {
+                return Err(Error::bad_request(format!(
+                    "the {criteria} entry for '{}' compares with {} values; at most \
+                     {MAX_CRITERIA_VALUES} are accepted",
+                    col.name,
+                    values.len()
+                )));
+            }
             if values.is_empty() {
                 // Nothing to match: ANY of nothing is false, ALL of nothing is true.
                 return Ok(Some(if any { "0" } else { "1" }.into()));
             }
             if col.kind.is_object() {
                 // Object and List values are stored as a JSON array of objects.
-                let holds = format!(
-                    "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid({q}) THEN {q} END) \
-                     WHERE json_extract(value, '$.externalId') = ?)"
+                let held = format!(
+                    "SELECT 1 FROM json_each(CASE WHEN json_valid({q}) THEN {q} END) AS h \
+                     WHERE json_extract(h.value, '$.externalId')"
                 );
-                let parts: Vec<&str> = values.iter().map(|_| holds.as_str()).collect();
-                params.extend(values.iter().map(|v| SqlValue::Text((*v).to_owned())));
-                format!("({})", parts.join(if any { " OR " } else { " AND " }))
-            } else {
-                for v in &values {
-                    params.push(operand(col, v)?);
-                }
+                let ids: Vec<SqlValue> = values
+                    .iter()
+                    .map(|v| SqlValue::Text((*v).to_owned()))
+                    .collect();
+                params.push(json_list(&ids));
                 if any {
-                    in_list(q, values.len())
+                    format!("EXISTS ({held} IN (SELECT value FROM json_each(?)))")
                 } else {
-                    let parts: Vec<String> = values.iter().map(|_| format!("{q} IS ?")).collect();
-                    format!("({})", parts.join(" AND "))
+                    format!(
+                        "NOT EXISTS (SELECT 1 FROM json_each(?) AS w \
+                         WHERE NOT EXISTS ({held} = w.value))"
+                    )
+                }
+            } else {
+                let parsed = values
+                    .iter()
+                    .map(|v| operand(col, v))
+                    .collect::<Result<Vec<_>>>()?;
+                params.push(json_list(&parsed));
+                if any {
+                    format!("{q} IN (SELECT value FROM json_each(?))")
+                } else {
+                    format!("NOT EXISTS (SELECT 1 FROM json_each(?) WHERE value IS NOT {q})")
                 }
             }
         }
@@ -426,19 +557,6 @@ fn condition(
         }
     };
     Ok(Some(sql))
-}
-
-/// `q IN (?, ?, ...)`; false for an empty list.
-fn in_list(q: &str, n: usize) -> String {
-    if n == 0 {
-        return "0".into();
-    }
-    let mut s = format!("{q} IN (?");
-    for _ in 1..n {
-        s.push_str(", ?");
-    }
-    s.push(')');
-    s
 }
 
 /// The FTS5 query of rows holding every trigram of `needle` at positions 0, 3, 6, ... and
@@ -483,12 +601,26 @@ fn search(
     let Some(text) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let named: Vec<&Column> = f
-        .search_criteria
-        .as_deref()
-        .unwrap_or_default()
+    substring_text(text, || "listFilter.search".to_owned())?;
+    let criteria = f.search_criteria.as_deref().unwrap_or_default();
+    if criteria.len() > table.columns.len().max(1) {
+        return Err(Error::bad_request(format!(
+            "searchCriteria names {} columns; type '{}' has {} properties",
+            criteria.len(),
+            table.type_name,
+            table.columns.len()
+        )));
+    }
+    let named: Vec<&Column> = criteria
         .iter()
-        .map(|c| column(table, c.column_name.as_deref(), "searchCriteria"))
+        .map(|c| {
+            open_column(
+                table,
+                c.column_name.as_deref(),
+                "searchCriteria",
+                "searched",
+            )
+        })
         .collect::<Result<_>>()?;
     let cols: Vec<&Column> = if named.is_empty() {
         table
@@ -567,9 +699,15 @@ fn order<'t>(table: &'t Table, f: &ListFilter) -> Result<Vec<(&'t Column, bool)>
     let mut keys = Vec::new();
     match f.order_by.as_deref().filter(|o| !o.is_empty()) {
         Some(list) => {
+            if list.len() > MAX_ORDER_KEYS {
+                return Err(Error::bad_request(format!(
+                    "orderBy has {} keys; at most {MAX_ORDER_KEYS} are accepted",
+                    list.len()
+                )));
+            }
             for o in list {
                 keys.push((
-                    column(table, o.column_name.as_deref(), "orderBy")?,
+                    open_column(table, o.column_name.as_deref(), "orderBy", "ordered by")?,
                     desc(o.direction.as_ref())?,
                 ));
             }
@@ -581,7 +719,12 @@ fn order<'t>(table: &'t Table, f: &ListFilter) -> Result<Vec<(&'t Column, bool)>
                 .filter(|n| !n.is_empty())
             {
                 keys.push((
-                    column(table, Some(name), "orderByPropertyDeveloperName")?,
+                    open_column(
+                        table,
+                        Some(name),
+                        "orderByPropertyDeveloperName",
+                        "ordered by",
+                    )?,
                     desc(f.order_by_direction_type.as_ref())?,
                 ));
             }

@@ -8,8 +8,9 @@
 
 use rusqlite::types::ValueRef;
 
-use super::schema::Table;
+use super::schema::{sql_error, Column, Table};
 use super::value::{self, Kind};
+use crate::error::{Error, Result};
 
 /// What precedes the objects of a response.
 pub(crate) const HEAD: &[u8] = br#"{"culture":null,"objectData":["#;
@@ -79,19 +80,52 @@ fn string(out: &mut Vec<u8>, s: &str) {
     serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
+/// The clear text of a stored value of `col`, a Password with `returnOnLoad`; `None` when
+/// it holds none.
+///
+/// # Errors
+///
+/// The value does not open with the table's keystore (another key, or altered).
+pub(crate) fn revealed(table: &Table, col: &Column, v: ValueRef<'_>) -> Result<Option<String>> {
+    let sealed = match v {
+        ValueRef::Null => return Ok(None),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t),
+        _ => return Err(unreadable(table, col)),
+    };
+    let clear = table
+        .keystore
+        .open(&sealed, &col.context)
+        .map_err(|_| unreadable(table, col))?;
+    String::from_utf8(clear)
+        .map(Some)
+        .map_err(|_| unreadable(table, col))
+}
+
+fn unreadable(table: &Table, col: &Column) -> Error {
+    Error::internal(format!(
+        "table store: a stored value of Password property '{}' of type '{}' does not open \
+         with the data folder's keystore",
+        col.name, table.type_name
+    ))
+}
+
 /// Appends the object of `row` (`$externalId` then the table's columns, as
 /// [`Table::select`] reads them), preceded by a comma unless it is the first.
+///
+/// # Errors
+///
+/// A revealed Password value does not open with the keystore; any SQLite failure.
 pub(crate) fn object(
     out: &mut Vec<u8>,
     table: &Table,
     row: &rusqlite::Row<'_>,
     first: bool,
-) -> rusqlite::Result<()> {
+) -> Result<()> {
     if !first {
         out.push(b',');
     }
     out.extend_from_slice(OBJECT_OPEN);
-    match row.get_ref(0)? {
+    match row.get_ref(0).map_err(sql_error)? {
         ValueRef::Null => out.extend_from_slice(b"null"),
         v => string(out, &value::text(Kind::Text, v).unwrap_or_default()),
     }
@@ -101,7 +135,7 @@ pub(crate) fn object(
             out.push(b',');
         }
         out.extend_from_slice(head.as_bytes());
-        let v = row.get_ref(i + 1)?;
+        let v = row.get_ref(i + 1).map_err(sql_error)?;
         if c.kind.is_object() {
             out.extend_from_slice(b"null");
             out.extend_from_slice(OBJECTS_OPEN);
@@ -109,6 +143,12 @@ pub(crate) fn object(
             serde_json::to_writer(&mut *out, &objects).expect("objects serialize");
             out.push(b'}');
         } else if value::write_number_json(c.kind, v, out) {
+            out.extend_from_slice(SCALAR_CLOSE);
+        } else if c.reveal {
+            match revealed(table, c, v)? {
+                Some(t) => string(out, &t),
+                None => out.extend_from_slice(b"null"),
+            }
             out.extend_from_slice(SCALAR_CLOSE);
         } else {
             match value::text(c.kind, v) {

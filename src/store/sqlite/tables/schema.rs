@@ -6,9 +6,22 @@
 //! `/`, so the name is unambiguous). Every table has the hidden column `$externalId`
 //! (unique) beside one column per property; its rowid is the stable default order.
 //!
+//! A property's column is named after it, except where the name could be taken for the
+//! store's own (see [`column_name`]): `rowid`, `_rowid_` and `oid` in any case (a column of
+//! that name would hide the rowid every query and the text index rely on) and every name
+//! starting with `$` (the store's namespace, `$externalId` included) become `$p:{name}`;
+//! a name holding NUL (which no SQL identifier can) becomes `$x:{hex of its bytes}`. So
+//! every name a definition can hold is a column, and no two names share one. A table
+//! stored before this mapping has such columns renamed when it is mounted.
+//!
+//! Password columns hold values sealed with the data folder's keystore
+//! ([`crate::store::keystore`]), bound to the table and the property; mounting seals any
+//! value still stored in clear (a table written before encryption). They are not in the
+//! text index, and rendered only when the property says `returnOnLoad`.
+//!
 //! Text index: the String, Content and Encrypted columns of a table are also indexed in a
 //! contentless FTS5 table named `/fts/{service}/{type}` (no data table's name starts with
-//! `/`), with the trigram tokenizer folding case, one FTS column `p:{property}` per
+//! `/`), with the trigram tokenizer folding case, one FTS column `p:{column}` per
 //! property. Triggers on the data table keep it in step with every insert, update and
 //! delete, whoever writes; mounting creates it, and rebuilds it from the rows when the set
 //! of indexed columns differs from the definition's (so a table stored before the index
@@ -22,23 +35,55 @@
 //! is refused, because the stored values would no longer read back as that type.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::render::Template;
 use super::value::Kind;
 use crate::definition::{TypeDefinition, ValueType};
 use crate::error::{Error, Result};
+use crate::store::keystore::{Keystore, PREFIX as SEALED_PREFIX};
 
 /// The hidden column holding each row's external id.
 pub(crate) const ID_COLUMN: &str = "$externalId";
+/// The prefix of the column of a property whose own name is reserved.
+const ESCAPED: &str = "$p:";
+/// The prefix of the column of a property whose name holds NUL: the hex of its bytes.
+const HEX_ESCAPED: &str = "$x:";
+
+/// The stored column name of property `name` (see the module docs): the name itself, or
+/// an escaped form that no property's own column can be.
+pub(crate) fn column_name(name: &str) -> String {
+    if name.contains('\0') {
+        let mut hex = String::with_capacity(HEX_ESCAPED.len() + name.len() * 2);
+        hex.push_str(HEX_ESCAPED);
+        for b in name.bytes() {
+            write!(hex, "{b:02x}").expect("writing to a String cannot fail");
+        }
+        return hex;
+    }
+    let reserved = name.starts_with('$')
+        || ["rowid", "_rowid_", "oid"]
+            .iter()
+            .any(|r| name.eq_ignore_ascii_case(r));
+    if reserved {
+        format!("{ESCAPED}{name}")
+    } else {
+        name.to_owned()
+    }
+}
 
 /// A property's column.
 #[derive(Debug)]
 pub(crate) struct Column {
     /// The property name.
     pub(crate) name: String,
-    /// The quoted identifier.
+    /// The stored column name ([`column_name`] of the property name).
+    pub(crate) column: String,
+    /// The quoted identifier of the stored column.
     pub(crate) quoted: String,
     /// The quoted identifier qualified by the quoted table name (for queries that join the
     /// text index).
@@ -50,6 +95,10 @@ pub(crate) struct Column {
     pub(crate) value_type: ValueType,
     /// How values are stored and rendered.
     pub(crate) kind: Kind,
+    /// A Password the definition lets answers carry (`returnOnLoad`).
+    pub(crate) reveal: bool,
+    /// What its sealed values are bound to: the table name, NUL, the property name.
+    pub(crate) context: Vec<u8>,
 }
 
 /// A table as the definition describes it.
@@ -74,6 +123,8 @@ pub(crate) struct Table {
     pub(crate) text_index: Option<String>,
     /// The fixed JSON fragments of its objects.
     pub(crate) template: Template,
+    /// Seals and opens the values of its Password columns.
+    pub(crate) keystore: Arc<Keystore>,
 }
 
 /// Quotes an identifier for SQLite: `"` around, embedded `"` doubled.
@@ -127,48 +178,61 @@ fn type_of_declared(d: &str) -> Option<ValueType> {
 }
 
 impl Table {
-    /// The table of type `ty` of service `service`, with `key` the key property.
+    /// The table of type `ty` of service `service`, with `key` the key property; its
+    /// Password values are sealed with `keystore`.
     ///
     /// # Errors
     ///
-    /// 400 when names cannot be columns: a NUL character, two properties whose names
-    /// differ only in ASCII case (SQLite identifiers ignore it), or the reserved name.
-    pub(crate) fn new(service: &str, ty: &TypeDefinition, key: Option<&str>) -> Result<Self> {
+    /// 400 when the type cannot be stored: a NUL character in the type name, two
+    /// properties whose names differ only in ASCII case (SQLite identifiers ignore it), or
+    /// a Password key (the key is answered in clear as the external id).
+    pub(crate) fn new(
+        service: &str,
+        ty: &TypeDefinition,
+        key: Option<&str>,
+        keystore: Arc<Keystore>,
+    ) -> Result<Self> {
         let table_name = format!("{service}/{}", ty.name);
         if table_name.contains('\0') {
             return Err(Error::bad_request(format!(
                 "type '{}' cannot be stored: its name contains a NUL character",
-                ty.name
+                ty.name.escape_debug()
             )));
         }
         let mut columns = Vec::with_capacity(ty.properties.len());
         let mut by_name = HashMap::new();
         let mut folded: HashMap<String, &str> = HashMap::new();
-        folded.insert(ID_COLUMN.to_ascii_lowercase(), ID_COLUMN);
         for p in &ty.properties {
-            if p.name.contains('\0') {
-                return Err(Error::bad_request(format!(
-                    "property '{}' of type '{}' cannot be stored: its name contains a NUL character",
-                    p.name.escape_debug(),
-                    ty.name
-                )));
-            }
-            if let Some(other) = folded.insert(p.name.to_ascii_lowercase(), &p.name) {
+            let column = column_name(&p.name);
+            if let Some(other) = folded.insert(column.to_ascii_lowercase(), &p.name) {
                 return Err(Error::bad_request(format!(
                     "property '{}' of type '{}' cannot be stored beside '{other}': \
                      column names ignore case",
                     p.name, ty.name
                 )));
             }
-            by_name.insert(p.name.clone(), columns.len());
             let kind = kind(p.value_type);
+            if kind == Kind::Password && key == Some(p.name.as_str()) {
+                return Err(Error::bad_request(format!(
+                    "property '{}' of type '{}' is a Password and cannot be the key: \
+                     the key is answered in clear as each object's externalId",
+                    p.name, ty.name
+                )));
+            }
+            by_name.insert(p.name.clone(), columns.len());
+            let mut context = table_name.clone().into_bytes();
+            context.push(0);
+            context.extend_from_slice(p.name.as_bytes());
             columns.push(Column {
                 name: p.name.clone(),
-                quoted: quote(&p.name),
-                qualified: format!("{}.{}", quote(&table_name), quote(&p.name)),
-                indexed: (kind == Kind::Text).then(|| quote(&format!("p:{}", p.name))),
+                quoted: quote(&column),
+                qualified: format!("{}.{}", quote(&table_name), quote(&column)),
+                indexed: (kind == Kind::Text).then(|| quote(&format!("p:{column}"))),
                 value_type: p.value_type,
                 kind,
+                reveal: kind == Kind::Password && p.return_on_load,
+                context,
+                column,
             });
         }
         let quoted = quote(&table_name);
@@ -201,6 +265,7 @@ impl Table {
             select,
             text_index,
             template,
+            keystore,
         })
     }
 
@@ -210,12 +275,14 @@ impl Table {
         Some((i, &self.columns[i]))
     }
 
-    /// Creates the table, or adds the columns of new properties, in one transaction.
+    /// Creates the table, or adds the columns of new properties (and renames the columns
+    /// of a table stored before names were mapped), in one transaction. Answers how many
+    /// Password values it found in clear and sealed.
     ///
     /// # Errors
     ///
     /// A property whose stored type differs from the definition's; any SQLite failure.
-    pub(crate) fn create_or_extend(&self, conn: &mut Connection) -> Result<()> {
+    pub(crate) fn create_or_extend(&self, conn: &mut Connection) -> Result<usize> {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_error)?;
@@ -241,19 +308,25 @@ impl Table {
                 tx.execute_batch(&ddl).map_err(sql_error)?;
             }
             Some(existing) => {
-                let mut stmt = tx
-                    .prepare("SELECT name, type FROM pragma_table_info(?1)")
-                    .map_err(sql_error)?;
-                let have: HashMap<String, String> = stmt
-                    .query_map([&existing], |r| {
-                        Ok((r.get::<_, String>(0)?.to_ascii_lowercase(), r.get(1)?))
-                    })
-                    .map_err(sql_error)?
-                    .collect::<rusqlite::Result<_>>()
-                    .map_err(sql_error)?;
-                drop(stmt);
+                let have = declared_columns(&tx, &existing)?;
                 for c in &self.columns {
-                    match have.get(&c.name.to_ascii_lowercase()) {
+                    let stored = c.column.to_ascii_lowercase();
+                    let legacy = c.name.to_ascii_lowercase();
+                    if stored != legacy && !have.contains_key(&stored) && have.contains_key(&legacy)
+                    {
+                        // Stored before names were mapped: the column takes its new name.
+                        tx.execute_batch(&format!(
+                            "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                            self.quoted,
+                            quote(&c.name),
+                            c.quoted
+                        ))
+                        .map_err(sql_error)?;
+                    }
+                }
+                let have = declared_columns(&tx, &existing)?;
+                for c in &self.columns {
+                    match have.get(&c.column.to_ascii_lowercase()) {
                         None => {
                             tx.execute_batch(&format!(
                                 "ALTER TABLE {} ADD COLUMN {} {}",
@@ -278,8 +351,49 @@ impl Table {
                 }
             }
         }
+        let sealed = self.seal_clear_passwords(&tx)?;
         self.index_text(&tx)?;
-        tx.commit().map_err(sql_error)
+        tx.commit().map_err(sql_error)?;
+        Ok(sealed)
+    }
+
+    /// Seals the Password values still stored in clear (written before encryption);
+    /// answers how many were.
+    fn seal_clear_passwords(&self, tx: &rusqlite::Transaction<'_>) -> Result<usize> {
+        let mut sealed = 0;
+        for c in self.columns.iter().filter(|c| c.kind == Kind::Password) {
+            let clear: Vec<(i64, String)> = {
+                let mut stmt = tx
+                    .prepare(&format!(
+                        "SELECT rowid, CAST({q} AS TEXT) FROM {t} \
+                         WHERE {q} IS NOT NULL AND substr(CAST({q} AS TEXT), 1, ?1) IS NOT ?2",
+                        q = c.quoted,
+                        t = self.quoted
+                    ))
+                    .map_err(sql_error)?;
+                let rows = stmt
+                    .query_map(
+                        rusqlite::params![SEALED_PREFIX.len() as i64, SEALED_PREFIX],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(sql_error)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(sql_error)?
+            };
+            let mut update = tx
+                .prepare(&format!(
+                    "UPDATE {} SET {} = ?1 WHERE rowid = ?2",
+                    self.quoted, c.quoted
+                ))
+                .map_err(sql_error)?;
+            for (rowid, value) in clear {
+                let v = SqlValue::Text(self.keystore.seal(value.as_bytes(), &c.context));
+                update
+                    .execute(rusqlite::params![v, rowid])
+                    .map_err(sql_error)?;
+                sealed += 1;
+            }
+        }
+        Ok(sealed)
     }
 
     /// Creates the text index and its triggers, or rebuilds it from the rows when its
@@ -364,6 +478,21 @@ impl Table {
     }
 }
 
+/// The columns of table `name`: lower-cased name to declared type.
+fn declared_columns(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<HashMap<String, String>> {
+    let mut stmt = tx
+        .prepare("SELECT name, type FROM pragma_table_info(?1)")
+        .map_err(sql_error)?;
+    let have = stmt
+        .query_map([name], |r| {
+            Ok((r.get::<_, String>(0)?.to_ascii_lowercase(), r.get(1)?))
+        })
+        .map_err(sql_error)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql_error)?;
+    Ok(have)
+}
+
 /// An SQLite failure as an internal error.
 pub(crate) fn sql_error(e: rusqlite::Error) -> Error {
     Error::internal(format!("table store: {e}"))
@@ -380,6 +509,48 @@ mod tests {
             quote("a\"; DROP TABLE x; --"),
             "\"a\"\"; DROP TABLE x; --\""
         );
+    }
+
+    #[test]
+    fn reserved_property_names_get_columns_of_their_own() {
+        for plain in [
+            "Name",
+            "select",
+            "order",
+            "with space",
+            "say \"hi\"",
+            "名前",
+            "p:x",
+        ] {
+            assert_eq!(column_name(plain), plain);
+        }
+        for reserved in [
+            "rowid",
+            "ROWID",
+            "_rowid_",
+            "Oid",
+            "$externalId",
+            "$p:rowid",
+            "$",
+        ] {
+            assert_eq!(column_name(reserved), format!("$p:{reserved}"));
+        }
+        assert_eq!(column_name("a\0b"), "$x:610062");
+        // No property's column is the id column or another property's column.
+        let names = [
+            "rowid",
+            "$p:rowid",
+            "p:rowid",
+            "$externalId",
+            "$x:610062",
+            "a\0b",
+        ];
+        let columns: std::collections::HashSet<String> = names
+            .iter()
+            .map(|n| column_name(n).to_ascii_lowercase())
+            .collect();
+        assert_eq!(columns.len(), names.len());
+        assert!(!columns.contains(&ID_COLUMN.to_ascii_lowercase()));
     }
 
     #[test]
