@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
+use crate::definition::scalar::{self, Number};
 use crate::protocol::MObject;
 
 /// How a column stores and renders its values.
@@ -46,7 +47,7 @@ impl Kind {
 }
 
 /// Why a value does not fit its type; the caller names the property.
-pub(crate) type Unfit = &'static str;
+pub(crate) type Unfit = scalar::Unfit;
 
 /// Parses a scalar `contentValue` for a column of `kind`; `None` is NULL.
 pub(crate) fn parse(kind: Kind, s: Option<&str>) -> Result<SqlValue, Unfit> {
@@ -64,204 +65,24 @@ pub(crate) fn parse(kind: Kind, s: Option<&str>) -> Result<SqlValue, Unfit> {
     }
 }
 
-/// Parses a decimal number: `[+-]digits[.digits][e[+-]digits]`; empty is NULL.
+/// Parses a decimal number (the rules of [`scalar::number`]); empty is NULL.
 pub(crate) fn parse_number(s: &str) -> Result<SqlValue, Unfit> {
-    const NOT_A_NUMBER: Unfit = "is not a number";
-    let t = s.trim();
-    if t.is_empty() {
-        return Ok(SqlValue::Null);
-    }
-    let b = t.as_bytes();
-    let mut i = usize::from(matches!(b[0], b'+' | b'-'));
-    let int_start = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    let mut digits = i - int_start;
-    let mut integral = true;
-    if i < b.len() && b[i] == b'.' {
-        integral = false;
-        i += 1;
-        let f = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        digits += i - f;
-    }
-    if digits == 0 {
-        return Err(NOT_A_NUMBER);
-    }
-    if i < b.len() && matches!(b[i], b'e' | b'E') {
-        integral = false;
-        i += 1;
-        if i < b.len() && matches!(b[i], b'+' | b'-') {
-            i += 1;
-        }
-        let e = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == e {
-            return Err(NOT_A_NUMBER);
-        }
-    }
-    if i != b.len() {
-        return Err(NOT_A_NUMBER);
-    }
-    if integral {
-        if let Ok(n) = t.parse::<i64>() {
-            return Ok(SqlValue::Integer(n));
-        }
-    }
-    match t.parse::<f64>() {
-        Ok(f) if f.is_finite() => Ok(SqlValue::Real(f)),
-        _ => Err("is not a finite number"),
-    }
+    Ok(match scalar::number(s)? {
+        Some(Number::Integer(n)) => SqlValue::Integer(n),
+        Some(Number::Real(f)) => SqlValue::Real(f),
+        None => SqlValue::Null,
+    })
 }
 
-/// Parses `true`/`false` in any case; empty is NULL.
+/// Parses `true`/`false` in any case into 1/0; empty is NULL.
 pub(crate) fn parse_bool(s: &str) -> Result<SqlValue, Unfit> {
-    let t = s.trim();
-    if t.is_empty() {
-        Ok(SqlValue::Null)
-    } else if t.eq_ignore_ascii_case("true") {
-        Ok(SqlValue::Integer(1))
-    } else if t.eq_ignore_ascii_case("false") {
-        Ok(SqlValue::Integer(0))
-    } else {
-        Err("is not a boolean (true or false)")
-    }
+    Ok(scalar::boolean(s)?.map_or(SqlValue::Null, |b| SqlValue::Integer(i64::from(b))))
 }
 
-/// Parses an ISO-8601 date-time into the canonical stored form; empty is `None`.
-///
-/// Accepted: `YYYY-MM-DD`, then optionally `T` (or a space) `HH:MM[:SS[.fraction]]`, then
-/// optionally `Z` or an offset `±HH[:MM]`. No offset means UTC.
+/// Parses an ISO-8601 date-time into the canonical stored form (the rules of
+/// [`scalar::datetime`]); empty is `None`.
 pub(crate) fn parse_datetime(s: &str) -> Result<Option<String>, Unfit> {
-    const BAD: Unfit = "is not an ISO-8601 date-time (e.g. 2026-01-21T10:00:00Z)";
-    let t = s.trim();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let mut c = Cursor(t.as_bytes(), 0);
-    let year = c.digits(4).ok_or(BAD)?;
-    c.expect(b'-').ok_or(BAD)?;
-    let month = c.digits(2).ok_or(BAD)?;
-    c.expect(b'-').ok_or(BAD)?;
-    let day = c.digits(2).ok_or(BAD)?;
-    let (mut hour, mut minute, mut second, mut millis) = (0, 0, 0, 0);
-    let mut offset_minutes: i64 = 0;
-    if c.peek().is_some_and(|b| matches!(b, b'T' | b't' | b' ')) {
-        c.1 += 1;
-        hour = c.digits(2).ok_or(BAD)?;
-        c.expect(b':').ok_or(BAD)?;
-        minute = c.digits(2).ok_or(BAD)?;
-        if c.peek() == Some(b':') {
-            c.1 += 1;
-            second = c.digits(2).ok_or(BAD)?;
-            if matches!(c.peek(), Some(b'.' | b',')) {
-                c.1 += 1;
-                let start = c.1;
-                let mut scale = 100;
-                while let Some(d) = c.peek().filter(u8::is_ascii_digit) {
-                    millis += i64::from(d - b'0') * scale;
-                    scale /= 10;
-                    c.1 += 1;
-                }
-                if c.1 == start {
-                    return Err(BAD);
-                }
-            }
-        }
-        match c.peek() {
-            None => {}
-            Some(b'Z' | b'z') => c.1 += 1,
-            Some(sign @ (b'+' | b'-')) => {
-                c.1 += 1;
-                let oh = c.digits(2).ok_or(BAD)?;
-                if c.peek() == Some(b':') {
-                    c.1 += 1;
-                }
-                let om = if c.peek().is_some() {
-                    c.digits(2).ok_or(BAD)?
-                } else {
-                    0
-                };
-                if oh > 23 || om > 59 {
-                    return Err(BAD);
-                }
-                offset_minutes = oh * 60 + om;
-                if sign == b'-' {
-                    offset_minutes = -offset_minutes;
-                }
-            }
-            Some(_) => return Err(BAD),
-        }
-    }
-    if c.1 != t.len() {
-        return Err(BAD);
-    }
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return Err("is not a valid calendar date and time");
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    if !(1..=9999).contains(&y) {
-        return Err("is outside the years 0001 to 9999");
-    }
-    Ok(Some(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )))
-}
-
-struct Cursor<'a>(&'a [u8], usize);
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.0.get(self.1).copied()
-    }
-    fn expect(&mut self, b: u8) -> Option<()> {
-        (self.peek() == Some(b)).then(|| self.1 += 1)
-    }
-    fn digits(&mut self, n: usize) -> Option<i64> {
-        let s = self.0.get(self.1..self.1 + n)?;
-        if !s.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        self.1 += n;
-        Some(s.iter().fold(0, |a, d| a * 10 + i64::from(d - b'0')))
-    }
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (month and day already checked).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    crate::clock::days_from_civil(y, m as u32, d as u32)
-}
-
-/// The date of a count of days since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let (y, m, d) = crate::clock::civil_from_days(z);
-    (y, i64::from(m), i64::from(d))
+    scalar::datetime(s)
 }
 
 /// Renders a stored scalar as its `contentValue`; `None` for NULL (and for passwords).
@@ -407,8 +228,8 @@ mod tests {
     #[test]
     fn civil_conversion_round_trips() {
         for days in [-719_162, -1, 0, 1, 10_957, 20_474, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            let (y, m, d) = crate::clock::civil_from_days(days);
+            assert_eq!(crate::clock::days_from_civil(y, m, d), days);
         }
     }
 
