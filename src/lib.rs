@@ -12,7 +12,8 @@
 //! (`protocol`, `definition`, `error`, `http`, `metrics`, `clock`) serve every layer.
 //!
 //! - [`config`]: the command line and environment; `main.rs` turns them into a runtime.
-//! - [`server`]: the listener, connection cap, HTTP/1.1 + HTTP/2, graceful shutdown.
+//! - [`server`]: the listener, connection caps (global and per peer address), HTTP/1.1 +
+//!   HTTP/2, head-read and idle timeouts of every connection, graceful shutdown.
 //! - `app`: [`Runtime`], the one entry of every request: `/fs/` to the services (after
 //!   their authentication), `/api/` to the admin API, `/health`; it builds the parts and
 //!   gives each layer only what it may use.
@@ -32,7 +33,8 @@
 //!   engine (sync budget → WAIT → callback), the callback client, execution records.
 //! - [`process`]: what runs: `echo`, `store`, `command`, Rust [`process::Handler`]s.
 //! - `store`: the storage traits (tables, file index, registry), the bytes of stored
-//!   files and deployment folders, and the embedded SQLite backend (private).
+//!   files and deployment folders, the keystore that seals secrets at rest, and the
+//!   embedded SQLite backend (private).
 //! - [`protocol`]: the Flow wire types. [`definition`]: the service definition files.
 //! - [`error`]: the one error type. [`http`]: body helpers, header constants, the
 //!   ServiceProblem and admin renderings of errors.
