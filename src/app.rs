@@ -146,7 +146,11 @@ impl Runtime {
         let edge = &self.inner.shared.config.edge;
         let client = edge::resolve_client(req.headers(), req.extensions(), &edge.trusted_proxies);
         let ip = client.ip;
-        req.extensions_mut().insert(client);
+        // Only links need it, and only when a trusted proxy named the public address: the
+        // common request pays no extension.
+        if client.forwarded_base.is_some() {
+            req.extensions_mut().insert(client);
+        }
         let path = req.uri().path();
         if path.starts_with(SERVICE_PREFIX) {
             if req.method() == Method::HEAD {
