@@ -53,6 +53,13 @@ pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
 /// `FSS_DURABILITY`: `full` (default) or `relaxed` syncing of the tables and file index.
 pub const ENV_DURABILITY: &str = "FSS_DURABILITY";
 
+/// `FSS_CA_FILE`: a PEM bundle of CAs the outbound client trusts besides the platform's.
+pub const ENV_CA_FILE: &str = "FSS_CA_FILE";
+/// `FSS_CONNECT_TIMEOUT_SECONDS`: the TCP connect timeout of outbound requests.
+pub const ENV_CONNECT_TIMEOUT: &str = "FSS_CONNECT_TIMEOUT_SECONDS";
+/// `FSS_REQUEST_TIMEOUT_SECONDS`: the total timeout of one outbound request.
+pub const ENV_REQUEST_TIMEOUT: &str = "FSS_REQUEST_TIMEOUT_SECONDS";
+
 /// `FSS_RECORDS`: how many execution records the ring keeps.
 pub const ENV_RECORDS: &str = "FSS_RECORDS";
 /// `FSS_RECORDS_MAX_BYTES`: the byte budget of the execution-record ring.
@@ -105,6 +112,12 @@ Options (each also from the environment variable shown):
                                                            [FSS_WAIT_TIMEOUT_SECONDS, default 86400]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
+  --ca-file FILE             PEM CA certificates trusted for callbacks (HTTPS), besides
+                             the platform's store          [FSS_CA_FILE, default none]
+  --connect-timeout S        seconds an outbound TCP connect may take
+                                                           [FSS_CONNECT_TIMEOUT_SECONDS, default 10]
+  --request-timeout S        seconds one outbound request may take, answer included
+                                                           [FSS_REQUEST_TIMEOUT_SECONDS, default 30]
   --records N                execution records kept        [FSS_RECORDS, default 10000]
   --records-max-bytes N      bytes the records may keep    [FSS_RECORDS_MAX_BYTES, default 33554432]
   --cors-allowed-origins L   origins whose pages may call services (comma list, or *)
@@ -218,6 +231,9 @@ pub fn parse(
         "--wait-timeout",
         "--max-request-bytes",
         "--public-base-url",
+        "--ca-file",
+        "--connect-timeout",
+        "--request-timeout",
         "--records",
         "--records-max-bytes",
         "--cors-allowed-origins",
@@ -288,6 +304,18 @@ pub fn parse(
     }
     if let Some((_, v)) = get("--public-base-url", ENV_PUBLIC_BASE_URL) {
         o.runtime.public_base_url = Some(v.trim_end_matches('/').to_owned());
+    }
+    if let Some((n, v)) = get("--ca-file", ENV_CA_FILE) {
+        let path = PathBuf::from(v);
+        // Loaded here so that a bad file stops the start (exit 64), naming it.
+        crate::http::client::load_ca_file(&path).map_err(|e| format!("{n}: {e}"))?;
+        o.runtime.outbound.ca_file = Some(path);
+    }
+    if let Some((n, v)) = get("--connect-timeout", ENV_CONNECT_TIMEOUT) {
+        o.runtime.outbound.connect_timeout = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--request-timeout", ENV_REQUEST_TIMEOUT) {
+        o.runtime.outbound.request_timeout = seconds(&n, &v)?;
     }
     if let Some((n, v)) = get("--records", ENV_RECORDS) {
         o.runtime.execution_records = parse_value(&n, &v, "a number of records")?;
@@ -534,6 +562,37 @@ mod tests {
         assert_eq!(o.server.body_rate_window, Duration::from_secs(10));
         assert_eq!(o.runtime.execution_timeout, Duration::from_secs(3));
         assert_eq!(o.runtime.wait_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn outbound_flags_have_defaults_and_a_bad_ca_file_is_named() {
+        let Command::Serve(o) = parse(args(&[]), |_| None).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.runtime.outbound.ca_file, None);
+        assert_eq!(o.runtime.outbound.connect_timeout, Duration::from_secs(10));
+        assert_eq!(o.runtime.outbound.request_timeout, Duration::from_secs(30));
+        let env = |k: &str| (k == ENV_REQUEST_TIMEOUT).then(|| "7".to_owned());
+        let Command::Serve(o) = parse(args(&["--connect-timeout=2"]), env).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(o.runtime.outbound.connect_timeout, Duration::from_secs(2));
+        assert_eq!(o.runtime.outbound.request_timeout, Duration::from_secs(7));
+
+        let err = parse(args(&["--ca-file", "/no/such/ca.pem"]), |_| None).unwrap_err();
+        assert!(
+            err.contains("--ca-file") && err.contains("/no/such/ca.pem"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let env = |k: &str| (k == ENV_CA_FILE).then(|| empty.display().to_string());
+        let err = parse(args(&[]), env).unwrap_err();
+        assert!(
+            err.contains(ENV_CA_FILE) && err.contains("empty.pem") && err.contains("no PEM"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -37,7 +37,8 @@
 //!   embedded SQLite backend (private).
 //! - [`protocol`]: the Flow wire types. [`definition`]: the service definition files.
 //! - [`error`]: the one error type. [`http`]: body helpers, header constants, the
-//!   ServiceProblem and admin renderings of errors.
+//!   ServiceProblem and admin renderings of errors, the one outbound client (callbacks
+//!   over HTTP and HTTPS).
 //! - [`metrics`]: per-operation counters. [`clock`]: epoch milliseconds and ISO-8601.
 
 #![forbid(unsafe_code)]

@@ -1,6 +1,7 @@
 //! What every operation may see besides its own service: the runtime's settings, the
 //! `store` builtin (for the stored files no definition names: spooling an upload,
-//! download and delete by id), the callback client and the execution records. Nothing
+//! download and delete by id), the one outbound HTTP client, the callback client and the
+//! execution records. Nothing
 //! else of the runtime — no mounts, no admin, no users — so that an operation's reach is
 //! this struct.
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use crate::edge::EdgeConfig;
 use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
 use crate::execution::{CallbackPolicy, Callbacks, Records};
+use crate::http::client::{OutboundClient, OutboundConfig};
 use crate::process::StoreProcess;
 use crate::router::Snapshot;
 use crate::store::Durability;
@@ -36,6 +38,9 @@ pub struct RuntimeConfig {
     pub public_base_url: Option<String>,
     /// Retry policy of WAIT callbacks.
     pub callback: CallbackPolicy,
+    /// Trust and timeouts of the outbound client (callbacks and every later outbound
+    /// caller): `--ca-file`, `--connect-timeout`, `--request-timeout`.
+    pub outbound: OutboundConfig,
     /// How many execution records the in-memory ring keeps (0: none). Default 10 000.
     pub execution_records: usize,
     /// The budget of the execution-record ring in bytes of what its records keep.
@@ -63,6 +68,7 @@ impl Default for RuntimeConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             public_base_url: None,
             callback: CallbackPolicy::default(),
+            outbound: OutboundConfig::default(),
             execution_records: DEFAULT_RECORDS,
             execution_records_bytes: DEFAULT_RECORDS_BYTES,
             edge: EdgeConfig::default(),
@@ -80,6 +86,8 @@ pub struct Shared {
     pub config: Arc<RuntimeConfig>,
     /// The `store` builtin.
     pub store: Arc<StoreProcess>,
+    /// The one outbound HTTP client; callbacks use it, and so does every later caller.
+    pub outbound: OutboundClient,
     /// The callback client of WAIT answers.
     pub callbacks: Arc<Callbacks>,
     /// The ring of recent executions.
@@ -90,9 +98,23 @@ pub struct Shared {
 
 impl Shared {
     /// The shared parts of a runtime with `config`, its `store` builtin on `store`.
+    ///
+    /// A CA file that cannot be used is an error at start for the binary
+    /// (`config::parse` loads it); an embedder that sets a bad one gets the error logged
+    /// and a client trusting only the platform's roots, so that nothing is trusted that
+    /// was not meant to be.
     pub fn new(config: RuntimeConfig, store: Arc<StoreProcess>) -> Self {
+        let outbound = OutboundClient::new(&config.outbound).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "Outbound client without the CA file.");
+            OutboundClient::new(&OutboundConfig {
+                ca_file: None,
+                ..config.outbound.clone()
+            })
+            .expect("a client without a CA file cannot fail")
+        });
         Shared {
-            callbacks: Arc::new(Callbacks::new(config.callback)),
+            callbacks: Arc::new(Callbacks::new(config.callback, outbound.clone())),
+            outbound,
             records: Arc::new(Records::new(
                 config.execution_records,
                 config.execution_records_bytes,

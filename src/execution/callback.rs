@@ -4,17 +4,20 @@
 //! final ServiceResponse is POSTed here once the process ends (the Flow wire protocol, `protocol`). The engine
 //! answers a JSON string invoke type; `"BUSY"`, a 5xx or a connection error is retried with
 //! exponential back-off, up to the configured attempts, and the outcome is logged and
-//! counted. One HTTP client (hyper's own, with a connection pool) serves every callback.
+//! counted. Callbacks go through the runtime's one [`OutboundClient`]: `http://` or
+//! `https://` (the engine's `callbackUri` is HTTPS), certificates verified against the
+//! platform's roots and `--ca-file`. A receiver whose certificate does not verify gets no
+//! request; the attempt is retried like any connection failure, and the reason a record
+//! keeps says why ("TLS: the certificate of HOST is not trusted (UnknownIssuer)").
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 
+use crate::http::client::OutboundClient;
 use crate::http::header::MANYWHO_TENANT;
 use crate::protocol::ServiceResponse;
 
@@ -22,8 +25,6 @@ use crate::protocol::ServiceResponse;
 pub const DEFAULT_CALLBACK_ATTEMPTS: u32 = 4;
 /// Default delay before the second attempt; each later delay doubles.
 pub const DEFAULT_CALLBACK_BACKOFF: Duration = Duration::from_millis(500);
-/// How long one attempt may take.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most of the engine's reply that is read.
 const MAX_REPLY_BYTES: usize = 64 << 10;
 
@@ -65,7 +66,8 @@ pub enum CallbackOutcome {
 /// The callback client and its counters.
 #[derive(Debug)]
 pub struct Callbacks {
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// The runtime's outbound client; its total timeout bounds each attempt.
+    client: OutboundClient,
     policy: CallbackPolicy,
     delivered: AtomicU64,
     retried: AtomicU64,
@@ -84,13 +86,10 @@ pub struct CallbackTarget {
 }
 
 impl Callbacks {
-    /// A client with `policy`.
-    pub fn new(policy: CallbackPolicy) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    /// Callbacks with `policy`, sent through `client`.
+    pub fn new(policy: CallbackPolicy, client: OutboundClient) -> Self {
         Callbacks {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
             policy,
             delivered: AtomicU64::new(0),
             retried: AtomicU64::new(0),
@@ -123,12 +122,12 @@ impl Callbacks {
                 tokio::time::sleep(delay).await;
                 delay = delay.saturating_mul(2);
             }
-            match tokio::time::timeout(ATTEMPT_TIMEOUT, self.attempt(target, body.clone())).await {
-                Ok(Ok(())) => {
+            match self.attempt(target, body.clone()).await {
+                Ok(()) => {
                     self.delivered.fetch_add(1, Ordering::Relaxed);
                     return CallbackOutcome::Delivered { attempts: attempt };
                 }
-                Ok(Err((e, retry))) => {
+                Err((e, retry)) => {
                     reason = e;
                     if !retry {
                         tracing::debug!(uri = %target.uri, attempt, %reason, "Callback refused.");
@@ -139,7 +138,6 @@ impl Callbacks {
                         };
                     }
                 }
-                Err(_) => reason = format!("no answer within {ATTEMPT_TIMEOUT:?}"),
             }
             tracing::debug!(uri = %target.uri, attempt, %reason, "Callback attempt failed.");
         }
@@ -177,15 +175,11 @@ impl Callbacks {
             .map_err(|e| (format!("callback URI is not usable: {e}"), false))?;
         let resp = self
             .client
-            .request(req)
+            .send(req, MAX_REPLY_BYTES)
             .await
-            .map_err(|e| (format!("connection failed: {e}"), true))?;
+            .map_err(|e| (e.to_string(), e.is_retryable()))?;
         let status = resp.status();
-        let reply = Limited::new(resp.into_body(), MAX_REPLY_BYTES)
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let reply = resp.into_body();
         if status.is_server_error() {
             return Err((format!("engine answered {status}"), true));
         }
