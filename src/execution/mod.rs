@@ -42,11 +42,27 @@ pub const FILE_CONTENT_TYPE: &str = "File Content Type";
 pub struct ServiceUser(pub Arc<str>);
 
 impl ServiceUser {
-    /// The verified user of a request, from its extensions.
+    /// The verified caller of a request, from its extensions: the Basic user, else the
+    /// subject of its client certificate ([`CertificateSubject`]).
     pub fn of(extensions: &http::Extensions) -> Option<String> {
-        extensions.get::<ServiceUser>().map(|u| u.0.to_string())
+        extensions
+            .get::<ServiceUser>()
+            .map(|u| u.0.to_string())
+            .or_else(|| {
+                extensions
+                    .get::<CertificateSubject>()
+                    .map(|s| s.0.to_string())
+            })
     }
 }
+
+/// The `auth.clientCertificate.subjects` entry (`CN=…` or `DNS=…`) that admitted the
+/// request's verified client certificate; the runtime puts it into the request's
+/// extensions, and it is the caller processes see (`user`) unless a Basic user was also
+/// verified. Unlike [`ServiceUser`] it leaves the `Authorization` header to processes:
+/// fss did not consume it.
+#[derive(Debug, Clone)]
+pub struct CertificateSubject(pub Arc<str>);
 
 /// The `Authorization` header a process (and a WAIT callback) may see. When fss itself
 /// verified the request's Basic credentials (a [`ServiceUser`] is present), the header
