@@ -53,7 +53,7 @@ fn check_auth(auth: &AuthDefinition, push: &mut impl FnMut(String, String)) {
         let name = subject
             .strip_prefix("CN=")
             .or_else(|| subject.strip_prefix("DNS="));
-        if !name.is_some_and(|n| !n.trim().is_empty()) {
+        if name.is_none_or(|n| n.trim().is_empty()) {
             push(
                 format!("auth.clientCertificate.subjects[{i}]"),
                 format!(

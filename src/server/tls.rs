@@ -207,7 +207,7 @@ fn load_certified_key(
             &config.key,
             pem_reason(
                 &e,
-                "a PEM private key (BEGIN PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)",
+                "PEM private key (BEGIN PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)",
             ),
         )
     })?;
@@ -241,7 +241,7 @@ fn load_certificates(
     flag: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    const WHAT: &str = "a PEM certificate (BEGIN CERTIFICATE)";
+    const WHAT: &str = "PEM certificate (BEGIN CERTIFICATE)";
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .and_then(Iterator::collect)
         .map_err(|e| TlsError::new(flag, path, pem_reason(&e, WHAT)))?;
