@@ -6,7 +6,8 @@
 //! Every operation request gets an execution id (returned in `X-Execution-Id`), the
 //! process properties taken from the request (`token`, `tenantId`, `stateId`,
 //! `callbackUri`, `culture`, each configuration value by name, `authorization`, and `user`:
-//! the verified user of a service with `"auth": {"basic": true}`), and a
+//! the verified user of a service with `"auth": {"basic": true}`, or the admitted client
+//! certificate subject of one with `auth.clientCertificate`), and a
 //! tracked-properties map that file operations fill (`File Name`, `File Content Type`).
 //! Processes see all of it.
 
@@ -140,7 +141,8 @@ pub struct ProcessProperties {
     pub culture: Option<Culture>,
     /// The `Authorization` header as sent.
     pub authorization: Option<String>,
-    /// The verified user (services with `"auth": {"basic": true}`), else `None`.
+    /// The verified caller: the Basic user (`"auth": {"basic": true}`), else the admitted
+    /// client certificate subject (`auth.clientCertificate`), else `None`.
     pub user: Option<String>,
     /// Each configuration value of the definition by name (absent ones are `None`).
     pub configuration: BTreeMap<String, Option<String>>,
