@@ -14,12 +14,13 @@ use std::time::Instant;
 use http::{Method, Request, Response};
 
 use crate::admin::{self, Admin, AdminConfig};
-use crate::auth::Auth;
+use crate::auth::{client_certificate, Auth};
 use crate::definition::{validate_set, LoadedDefinition, Problems};
 use crate::edge;
 use crate::error::{Error, Result};
-use crate::execution::{Callbacks, Records, ServiceUser};
+use crate::execution::{Callbacks, CertificateSubject, Records, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
+use crate::http::request::Connection;
 use crate::operation;
 use crate::process::{Handler, StoreProcess};
 use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
@@ -213,7 +214,7 @@ impl Runtime {
                         ip,
                         &format!("the service {}", service.name),
                     ))
-                } else if service.auth_basic && route.kind != OperationKind::Health {
+                } else if requires_auth(&service) && route.kind != OperationKind::Health {
                     // The one check a service without authentication pays.
                     self.authorize(&service, &mut req).await.err()
                 } else {
@@ -253,7 +254,7 @@ impl Runtime {
                 let e = forbidden_address(ip, &format!("the service {}", service.name));
                 return e.into_service_problem(&path);
             }
-            if service.auth_basic && sub != "/health" {
+            if requires_auth(service) && sub != "/health" {
                 let service = Arc::clone(service);
                 if let Err(e) = self.authorize(&service, req).await {
                     return e.into_service_problem(&path);
@@ -263,14 +264,28 @@ impl Runtime {
         e.into_service_problem(&path)
     }
 
-    /// Checks the HTTP Basic credentials of a request to `service`, which requires them,
-    /// before its body is read; on success the verified user goes into the request's
-    /// extensions ([`ServiceUser`]) for the process properties.
+    /// Checks the client certificate and the HTTP Basic credentials of a request to
+    /// `service`, whichever it requires (both when it names both), before its body is
+    /// read. On success the verified caller goes into the request's extensions
+    /// ([`CertificateSubject`], [`ServiceUser`]) for the process properties. The
+    /// certificate comes first: it costs no hashing.
     ///
     /// # Errors
     ///
-    /// 401 without valid credentials; 403 when the user may not call this service.
+    /// 401 without a client certificate or valid credentials; 403 when the certificate's
+    /// subject or the user may not call this service.
     async fn authorize(&self, service: &Service, req: &mut Request<ReqBody>) -> Result<()> {
+        if let Some(subjects) = service.definition.client_certificate_subjects() {
+            let subject = client_certificate::admit(
+                &service.name,
+                subjects,
+                req.extensions().get::<Connection>(),
+            )?;
+            req.extensions_mut().insert(CertificateSubject(subject));
+        }
+        if !service.auth_basic {
+            return Ok(());
+        }
         let user = self
             .inner
             .auth
@@ -279,6 +294,12 @@ impl Runtime {
         req.extensions_mut().insert(ServiceUser(user));
         Ok(())
     }
+}
+
+/// Whether requests to `service` must authenticate (Basic, client certificate or both):
+/// the one check a service without authentication pays.
+fn requires_auth(service: &Service) -> bool {
+    service.auth_basic || service.definition.auth.is_some()
 }
 
 /// The 403 of a client address an allow-list does not hold.

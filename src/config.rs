@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::admin::AdminConfig;
+use crate::server::tls::{TlsConfig, FLAG_TLS_CERT, FLAG_TLS_CLIENT_CA, FLAG_TLS_KEY};
 use crate::server::ServerConfig;
 use crate::shared::RuntimeConfig;
 
@@ -73,6 +74,13 @@ pub const ENV_TRUSTED_PROXIES: &str = "FSS_TRUSTED_PROXIES";
 /// `FSS_ADMIN_ALLOW_FROM`: client addresses that may call the admin API.
 pub const ENV_ADMIN_ALLOW_FROM: &str = "FSS_ADMIN_ALLOW_FROM";
 
+/// `FSS_TLS_CERT`: the listener's certificate chain (PEM); with `FSS_TLS_KEY`, HTTPS.
+pub const ENV_TLS_CERT: &str = "FSS_TLS_CERT";
+/// `FSS_TLS_KEY`: the private key of that certificate (PEM).
+pub const ENV_TLS_KEY: &str = "FSS_TLS_KEY";
+/// `FSS_TLS_CLIENT_CA`: the CA certificates client certificates are verified against.
+pub const ENV_TLS_CLIENT_CA: &str = "FSS_TLS_CLIENT_CA";
+
 /// `FSS_ADMIN_USER`: the bootstrap admin of the admin API.
 pub const ENV_ADMIN_USER: &str = "FSS_ADMIN_USER";
 /// `FSS_ADMIN_PASSWORD`: its password (used only to create it).
@@ -130,6 +138,12 @@ Options (each also from the environment variable shown):
                                                            [FSS_ADMIN_ALLOW_FROM, default any]
   --durability full|relaxed  full: answered writes survive power loss; relaxed: they
                              survive a crash of fss only   [FSS_DURABILITY, default full]
+  --tls-cert FILE            HTTPS: certificate chain (PEM, leaf first; reloaded on SIGHUP)
+                                                           [FSS_TLS_CERT, default none: plain HTTP]
+  --tls-key FILE             its private key (PEM: RSA, ECDSA or Ed25519)
+                                                           [FSS_TLS_KEY]
+  --tls-client-ca FILE       ask clients for a certificate signed by these CAs (PEM)
+                                                           [FSS_TLS_CLIENT_CA, default none]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
   --admin-password PW        its password (prefer the env) [FSS_ADMIN_PASSWORD]
   -h, --help                 this text
@@ -159,6 +173,9 @@ pub struct Options {
     pub server: ServerConfig,
     /// The admin API's settings (bootstrap admin).
     pub admin: AdminConfig,
+    /// The HTTPS files (`--tls-cert`, `--tls-key`, `--tls-client-ca`); `None`: plain
+    /// HTTP. Read by `Tls::from_config` at start.
+    pub tls: Option<TlsConfig>,
 }
 
 /// Parses the command line and the environment.
@@ -243,6 +260,9 @@ pub fn parse(
         "--durability",
         "--admin-user",
         "--admin-password",
+        FLAG_TLS_CERT,
+        FLAG_TLS_KEY,
+        FLAG_TLS_CLIENT_CA,
     ];
     if let Some((n, _)) = flags.iter().find(|(n, _)| !KNOWN.contains(&n.as_str())) {
         return Err(format!("unknown option '{n}'; see fss --help"));
@@ -256,6 +276,7 @@ pub fn parse(
         runtime: RuntimeConfig::default(),
         server: ServerConfig::default(),
         admin: AdminConfig::default(),
+        tls: None,
     };
     if let Some((_, v)) = get("--operations", ENV_OPERATIONS) {
         o.operations = v.into();
@@ -344,6 +365,11 @@ pub fn parse(
     if let Some((_, v)) = get("--admin-password", ENV_ADMIN_PASSWORD) {
         o.admin.bootstrap_password = Some(v).filter(|v| !v.is_empty());
     }
+    o.tls = tls_config(
+        get(FLAG_TLS_CERT, ENV_TLS_CERT),
+        get(FLAG_TLS_KEY, ENV_TLS_KEY),
+        get(FLAG_TLS_CLIENT_CA, ENV_TLS_CLIENT_CA),
+    )?;
     if o.server.max_connections == 0 {
         return Err("the connection cap must be at least 1".into());
     }
@@ -352,6 +378,33 @@ pub fn parse(
     } else {
         Command::Serve(o)
     })
+}
+
+/// The HTTPS files from their flags or variables (each `(source, value)`): the
+/// certificate and the key come together or not at all, and a client CA needs them.
+fn tls_config(
+    cert: Option<(String, String)>,
+    key: Option<(String, String)>,
+    client_ca: Option<(String, String)>,
+) -> Result<Option<TlsConfig>, String> {
+    let non_empty = |v: Option<(String, String)>| v.filter(|(_, v)| !v.is_empty());
+    match (non_empty(cert), non_empty(key), non_empty(client_ca)) {
+        (None, None, None) => Ok(None),
+        (Some((_, cert)), Some((_, key)), ca) => Ok(Some(TlsConfig {
+            cert: cert.into(),
+            key: key.into(),
+            client_ca: ca.map(|(_, v)| v.into()),
+        })),
+        (Some((n, _)), None, _) => Err(format!(
+            "{n} needs {FLAG_TLS_KEY} ({ENV_TLS_KEY}): the private key of the certificate"
+        )),
+        (None, Some((n, _)), _) => Err(format!(
+            "{n} needs {FLAG_TLS_CERT} ({ENV_TLS_CERT}): the certificate of the key"
+        )),
+        (None, None, Some((n, _))) => Err(format!(
+            "{n} needs HTTPS: give {FLAG_TLS_CERT} and {FLAG_TLS_KEY} too"
+        )),
+    }
 }
 
 /// A comma-separated list of web origins (`https://host[:port]`), or `*`.
@@ -593,6 +646,40 @@ mod tests {
             err.contains(ENV_CA_FILE) && err.contains("empty.pem") && err.contains("no PEM"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tls_files_come_as_a_pair_from_flags_or_environment() {
+        let Command::Serve(o) = parse(args(&[]), |_| None).unwrap() else {
+            panic!("expected serve")
+        };
+        assert!(o.tls.is_none(), "plain HTTP by default");
+        let env = |k: &str| (k == ENV_TLS_KEY).then(|| "env.key".to_owned());
+        let Command::Serve(o) = parse(
+            args(&["--tls-cert", "c.pem", "--tls-client-ca=ca.pem"]),
+            env,
+        )
+        .unwrap() else {
+            panic!("expected serve")
+        };
+        let tls = o.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("c.pem"));
+        assert_eq!(tls.key, PathBuf::from("env.key"));
+        assert_eq!(tls.client_ca, Some(PathBuf::from("ca.pem")));
+
+        let err = parse(args(&["--tls-cert", "c.pem"]), |_| None).unwrap_err();
+        assert!(
+            err.contains("--tls-cert") && err.contains("--tls-key"),
+            "{err}"
+        );
+        let env = |k: &str| (k == ENV_TLS_KEY).then(|| "k.pem".to_owned());
+        let err = parse(args(&[]), env).unwrap_err();
+        assert!(
+            err.contains(ENV_TLS_KEY) && err.contains("--tls-cert"),
+            "{err}"
+        );
+        let err = parse(args(&["--tls-client-ca", "ca.pem"]), |_| None).unwrap_err();
+        assert!(err.contains("--tls-client-ca"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!
 //! - [`config`]: the command line and environment; `main.rs` turns them into a runtime.
 //! - [`server`]: the listener, connection caps (global and per peer address), HTTP/1.1 +
-//!   HTTP/2, head-read and idle timeouts of every connection, graceful shutdown.
+//!   HTTP/2, HTTPS (`server::tls`: reloadable certificate, optional client certificates),
+//!   head-read and idle timeouts of every connection, graceful shutdown.
 //! - `app`: [`Runtime`], the one entry of every request: `/fs/` to the services (after
 //!   their authentication), `/api/` to the admin API, `/health`; it builds the parts and
 //!   gives each layer only what it may use.

@@ -1,10 +1,12 @@
 //! The `fss` binary: parse the command line, load the definitions, serve.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use fss::config::{self, Command};
 use fss::definition;
 use fss::server;
+use fss::server::tls::Tls;
 use fss::Runtime;
 
 /// Exit status for invalid definitions or usage (`EX_USAGE`).
@@ -46,6 +48,14 @@ fn main() -> ExitCode {
         .with_max_level(log_level())
         .init();
 
+    // Before anything is opened: a certificate that cannot be used is a usage error.
+    let tls = match options.tls.clone().map(Tls::from_config).transpose() {
+        Ok(t) => t.map(Arc::new),
+        Err(e) => {
+            eprintln!("fss: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
     let defs = match definition::load_dir(&options.operations) {
         Ok(d) => d,
         Err(problems) => {
@@ -98,16 +108,22 @@ fn main() -> ExitCode {
             }
         };
         let addr = listener.local_addr().unwrap_or(options.listen);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         // The first line on stdout: scripts and tests read the bound address from it.
-        println!("listening on http://{addr}");
-        tracing::info!(%addr, services = runtime.snapshot().services().count(), "Serving.");
-        server::run(
-            listener,
-            runtime,
-            options.server,
-            server::signal::shutdown(),
-        )
-        .await;
+        println!("listening on {scheme}://{addr}");
+        tracing::info!(
+            %addr,
+            scheme,
+            client_certificates = tls.as_ref().is_some_and(|t| t.requests_client_certificates()),
+            services = runtime.snapshot().services().count(),
+            "Serving."
+        );
+        if let Some(tls) = &tls {
+            tokio::spawn(server::signal::reload_on_hangup(Arc::clone(tls)));
+        }
+        let mut server_config = options.server;
+        server_config.tls = tls;
+        server::run(listener, runtime, server_config, server::signal::shutdown()).await;
         ExitCode::SUCCESS
     })
 }

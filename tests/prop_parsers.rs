@@ -81,6 +81,8 @@ fn call(
     req.extensions_mut().insert(Connection {
         peer: loopback,
         local: loopback,
+        tls: false,
+        client_certificate: None,
     });
     f.rt.block_on(async {
         let resp = f.fss.handle(req).await;

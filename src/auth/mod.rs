@@ -1,5 +1,6 @@
-//! Authentication: the users of this server, and the HTTP Basic login of the admin API
-//! and of services with `"auth": {"basic": true}`.
+//! Authentication: the users of this server, the HTTP Basic login of the admin API and
+//! of services with `"auth": {"basic": true}`, and the client-certificate login of
+//! services with `"auth": {"clientCertificate": …}` (`client_certificate`).
 //!
 //! Users (with their password and token hashes and privileges) persist in the registry
 //! (`store::registry`); this module keeps them in memory, loaded on first use, so that a
@@ -8,6 +9,7 @@
 //! enabled. How credentials are verified — argon2id hashes, tokens, the cache — is in
 //! `credentials`.
 
+pub(crate) mod client_certificate;
 pub(crate) mod credentials;
 
 use std::collections::BTreeMap;

@@ -61,14 +61,30 @@ pub struct ServiceDefinition {
     pub pass_headers: Vec<String>,
 }
 
-/// How callers of a service authenticate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How callers of a service authenticate. At least one of `basic` and
+/// `clientCertificate` is given; both given, a request needs both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthDefinition {
     /// Every request under `/fs/{name}/` except `/fs/{name}/health` needs HTTP Basic
     /// credentials (password or token) of an admin API user holding the privilege
     /// `flow-service` or `flow-service:{name}`.
-    pub basic: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic: Option<bool>,
+    /// Every request under `/fs/{name}/` except `/fs/{name}/health` needs a client
+    /// certificate, verified by the listener against `--tls-client-ca`, whose subject is
+    /// one of these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<ClientCertificateDefinition>,
+}
+
+/// The client certificates a service admits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientCertificateDefinition {
+    /// `CN=name` (the subject's common name, exactly) or `DNS=name` (a DNS name of the
+    /// subject alternative names, ignoring ASCII case); at least one.
+    pub subjects: Vec<String>,
 }
 
 /// The type of a value or property.
@@ -402,7 +418,17 @@ limits_of!(FileResourceDefinition);
 impl ServiceDefinition {
     /// Whether requests need HTTP Basic credentials (`"auth": {"basic": true}`).
     pub fn requires_basic_auth(&self) -> bool {
-        self.auth.is_some_and(|a| a.basic)
+        self.auth.as_ref().is_some_and(|a| a.basic == Some(true))
+    }
+
+    /// The client certificate subjects a request must present one of
+    /// (`"auth": {"clientCertificate": {"subjects": [...]}}`); `None`: no certificate
+    /// needed.
+    pub fn client_certificate_subjects(&self) -> Option<&[String]> {
+        self.auth
+            .as_ref()
+            .and_then(|a| a.client_certificate.as_ref())
+            .map(|c| c.subjects.as_slice())
     }
 
     /// The type named `name`.

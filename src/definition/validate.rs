@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use super::{
-    Builtin, LoadedDefinition, Problem, Problems, ProcessKind, ProcessSpec, ServiceDefinition,
-    ValueDefinition, ValueType, FILE_TYPE,
+    AuthDefinition, Builtin, LoadedDefinition, Problem, Problems, ProcessKind, ProcessSpec,
+    ServiceDefinition, ValueDefinition, ValueType, FILE_TYPE,
 };
 
 /// The builtin processes a message action may name.
@@ -29,6 +29,40 @@ pub fn slugify(name: &str) -> String {
         }
     }
     out
+}
+
+/// `auth` names a way to authenticate, and its certificate subjects are well formed.
+fn check_auth(auth: &AuthDefinition, push: &mut impl FnMut(String, String)) {
+    let Some(cert) = &auth.client_certificate else {
+        if auth.basic.is_none() {
+            push(
+                "auth".into(),
+                "names no way to authenticate: give \"basic\": true or \"clientCertificate\""
+                    .into(),
+            );
+        }
+        return;
+    };
+    if cert.subjects.is_empty() {
+        push(
+            "auth.clientCertificate.subjects".into(),
+            "must name at least one subject, such as \"CN=flow-tenant-1\"".into(),
+        );
+    }
+    for (i, subject) in cert.subjects.iter().enumerate() {
+        let name = subject
+            .strip_prefix("CN=")
+            .or_else(|| subject.strip_prefix("DNS="));
+        if name.is_none_or(|n| n.trim().is_empty()) {
+            push(
+                format!("auth.clientCertificate.subjects[{i}]"),
+                format!(
+                    "'{subject}' is not CN=name (the certificate's common name) or DNS=name \
+                     (a DNS name of its subject alternative names)"
+                ),
+            );
+        }
+    }
 }
 
 /// Validates each definition and the set as a whole (service names unique).
@@ -74,6 +108,9 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
                 format!("'{range}' is not an address or a CIDR range such as 10.0.0.0/8"),
             );
         }
+    }
+    if let Some(auth) = &def.auth {
+        check_auth(auth, &mut push);
     }
     check_pass_headers("passHeaders", &def.pass_headers, &mut push);
     for (i, a) in def.message_actions.iter().enumerate() {
@@ -498,12 +535,10 @@ mod tests {
 
     #[test]
     fn auth_is_checked_with_its_path() {
-        let err = parse_definition("a.json", br#"{"name":"A","auth":{}}"#).unwrap_err();
-        assert_eq!(err.path, "auth");
+        let p = problems_of(r#"{"name":"A","auth":{}}"#);
         assert!(
-            err.message.contains("missing field `basic`"),
-            "{}",
-            err.message
+            p.len() == 1 && p[0].contains("auth: names no way to authenticate"),
+            "{p:?}"
         );
         let err = parse_definition(
             "a.json",
@@ -519,6 +554,40 @@ mod tests {
         let def = parse_definition("a.json", br#"{"name":"A","auth":{"basic":false}}"#).unwrap();
         assert!(!def.requires_basic_auth());
         assert!(problems_of(r#"{"name":"A","auth":{"basic":true}}"#).is_empty());
+    }
+
+    #[test]
+    fn client_certificate_subjects_are_cn_or_dns_entries() {
+        let def = parse_definition(
+            "a.json",
+            br#"{"name":"A","auth":{"clientCertificate":{"subjects":["CN=t1","DNS=t.example"]}}}"#,
+        )
+        .unwrap();
+        assert!(!def.requires_basic_auth());
+        assert_eq!(
+            def.client_certificate_subjects(),
+            Some(&["CN=t1".to_owned(), "DNS=t.example".to_owned()][..])
+        );
+        assert!(problems_of(
+            r#"{"name":"A","auth":{"basic":true,"clientCertificate":{"subjects":["CN=t1"]}}}"#
+        )
+        .is_empty());
+        let p = problems_of(
+            r#"{"name":"A","auth":{"clientCertificate":{"subjects":["t1","CN=","OU=x"]}}}"#,
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(
+            p[0].contains("auth.clientCertificate.subjects[0]") && p[0].contains("CN=name"),
+            "{p:?}"
+        );
+        let p = problems_of(r#"{"name":"A","auth":{"clientCertificate":{"subjects":[]}}}"#);
+        assert!(p[0].contains("at least one subject"), "{p:?}");
+        let err = parse_definition(
+            "a.json",
+            br#"{"name":"A","auth":{"clientCertificate":{"subject":["CN=t1"]}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "auth.clientCertificate.subject");
     }
 
     #[test]

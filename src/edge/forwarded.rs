@@ -137,6 +137,8 @@ mod tests {
         p.extensions.insert(Connection {
             peer,
             local: "127.0.0.1:9090".parse().unwrap(),
+            tls: false,
+            client_certificate: None,
         });
         p
     }

@@ -6,7 +6,8 @@
 //! Every operation request gets an execution id (returned in `X-Execution-Id`), the
 //! process properties taken from the request (`token`, `tenantId`, `stateId`,
 //! `callbackUri`, `culture`, each configuration value by name, `authorization`, and `user`:
-//! the verified user of a service with `"auth": {"basic": true}`), and a
+//! the verified user of a service with `"auth": {"basic": true}`, or the admitted client
+//! certificate subject of one with `auth.clientCertificate`), and a
 //! tracked-properties map that file operations fill (`File Name`, `File Content Type`).
 //! Processes see all of it.
 
@@ -42,11 +43,27 @@ pub const FILE_CONTENT_TYPE: &str = "File Content Type";
 pub struct ServiceUser(pub Arc<str>);
 
 impl ServiceUser {
-    /// The verified user of a request, from its extensions.
+    /// The verified caller of a request, from its extensions: the Basic user, else the
+    /// subject of its client certificate ([`CertificateSubject`]).
     pub fn of(extensions: &http::Extensions) -> Option<String> {
-        extensions.get::<ServiceUser>().map(|u| u.0.to_string())
+        extensions
+            .get::<ServiceUser>()
+            .map(|u| u.0.to_string())
+            .or_else(|| {
+                extensions
+                    .get::<CertificateSubject>()
+                    .map(|s| s.0.to_string())
+            })
     }
 }
+
+/// The `auth.clientCertificate.subjects` entry (`CN=…` or `DNS=…`) that admitted the
+/// request's verified client certificate; the runtime puts it into the request's
+/// extensions, and it is the caller processes see (`user`) unless a Basic user was also
+/// verified. Unlike [`ServiceUser`] it leaves the `Authorization` header to processes:
+/// fss did not consume it.
+#[derive(Debug, Clone)]
+pub struct CertificateSubject(pub Arc<str>);
 
 /// The `Authorization` header a process (and a WAIT callback) may see. When fss itself
 /// verified the request's Basic credentials (a [`ServiceUser`] is present), the header
@@ -124,7 +141,8 @@ pub struct ProcessProperties {
     pub culture: Option<Culture>,
     /// The `Authorization` header as sent.
     pub authorization: Option<String>,
-    /// The verified user (services with `"auth": {"basic": true}`), else `None`.
+    /// The verified caller: the Basic user (`"auth": {"basic": true}`), else the admitted
+    /// client certificate subject (`auth.clientCertificate`), else `None`.
     pub user: Option<String>,
     /// Each configuration value of the definition by name (absent ones are `None`).
     pub configuration: BTreeMap<String, Option<String>>,

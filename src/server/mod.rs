@@ -1,9 +1,11 @@
-//! The shared server: one listener, HTTP/1.1 keep-alive and HTTP/2 (prior knowledge) on the
-//! same port, every connection served by the [`Runtime`].
+//! The shared server: one listener, HTTP/1.1 keep-alive and HTTP/2 (prior knowledge, or
+//! ALPN over TLS) on the same port, plain or HTTPS (`tls`), every connection served by
+//! the [`Runtime`].
 //!
 //! Invariants: a connection holds a permit of the connection cap for its whole life; a
 //! connection that has not completed a request head within the header-read timeout is
-//! dropped, whatever its protocol, and one with no request open for the idle timeout is
+//! dropped, whatever its protocol (over TLS the handshake counts against the same
+//! deadline), and one with no request open for the idle timeout is
 //! closed (the watch is in `conn`); HTTP/2 connections are pinged to find dead peers;
 //! on shutdown the listener closes first, then every connection is asked to finish its
 //! in-flight requests, and whatever is still running after the grace period is abandoned.
@@ -11,6 +13,7 @@
 mod conn;
 mod peers;
 pub mod signal;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,11 +24,13 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use self::conn::{Activity, Check, OpenRequest, Tracked, CLOSE_GRACE};
 use self::peers::{PeerSlot, Peers};
+use self::tls::Tls;
 use crate::app::Runtime;
 use crate::http::body;
 use crate::http::request::Connection;
@@ -98,6 +103,9 @@ pub struct ServerConfig {
     /// How long an HTTP/2 ping may go unanswered before the connection is closed.
     /// Default 20 s.
     pub http2_keep_alive_timeout: Duration,
+    /// HTTPS on the listener (`--tls-cert`, `--tls-key`); `None` (the default): plain
+    /// HTTP. Shared with the SIGHUP reload, which swaps its certificate.
+    pub tls: Option<Arc<Tls>>,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +122,7 @@ impl Default for ServerConfig {
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             http2_keep_alive_interval: DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL,
             http2_keep_alive_timeout: DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -214,7 +223,8 @@ struct Shared {
 
 /// Serves one connection on a task of its own, which owns its places (`slots`: of the
 /// connection cap and of its peer's count) and closes it when it holds them for nothing
-/// (see `conn`).
+/// (see `conn`). Over TLS the task first completes the handshake, within the header-read
+/// timeout of the accept.
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -224,12 +234,61 @@ fn serve_connection(
 ) {
     // Low latency: answers leave as soon as they are written.
     let _ = stream.set_nodelay(true);
-    let connection = Connection {
-        peer,
-        local: stream.local_addr().unwrap_or(peer),
-    };
+    let local = stream.local_addr().unwrap_or(peer);
     let activity = Activity::new();
     let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let _slots = slots;
+        let Some(tls) = shared.config.tls.as_deref() else {
+            let connection = Connection {
+                peer,
+                local,
+                tls: false,
+                client_certificate: None,
+            };
+            return serve_http(stream, connection, &shared, activity, drain).await;
+        };
+        let deadline = activity.born() + shared.config.header_read_timeout;
+        let accepted = tokio::select! {
+            r = tokio::time::timeout_at(deadline, tls.acceptor().accept(stream)) => r,
+            _ = drain.changed() => return,
+        };
+        let stream = match accepted {
+            Ok(Ok(s)) => s,
+            // Quietly: a flood of bad handshakes must not flood the log.
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed.");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, timeout = ?shared.config.header_read_timeout, "Dropping a connection that did not finish its TLS handshake in time.");
+                return;
+            }
+        };
+        let client_certificate =
+            tls::client_certificate(stream.get_ref().1.peer_certificates()).map(Arc::new);
+        let connection = Connection {
+            peer,
+            local,
+            tls: true,
+            client_certificate,
+        };
+        serve_http(stream, connection, &shared, activity, drain).await;
+    });
+}
+
+/// Serves HTTP on an established stream (plain TCP or TLS) until it ends, is drained,
+/// sends no request head in time, or sits idle.
+async fn serve_http<S>(
+    stream: S,
+    connection: Connection,
+    shared: &Shared,
+    activity: Arc<Activity>,
+    mut drain: watch::Receiver<()>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = connection.peer;
     let body_timeouts = shared.body_timeouts;
     let runtime = shared.runtime.clone();
     let watched = Arc::clone(&activity);
@@ -237,66 +296,63 @@ fn serve_connection(
         let open = OpenRequest::start(&watched);
         let runtime = runtime.clone();
         let mut req = req.map(|b| body::boxed(body::TimedBody::new(b, body_timeouts)));
-        req.extensions_mut().insert(connection);
+        req.extensions_mut().insert(connection.clone());
         async move {
             let resp = runtime.handle(req).await;
             Ok::<_, Infallible>(resp.map(|b| Tracked::new(b, open)))
         }
     });
-    tokio::spawn(async move {
-        let _slots = slots;
-        let (header_read, idle) = (
-            shared.config.header_read_timeout,
-            shared.config.idle_timeout,
-        );
-        let conn = shared
-            .builder
-            .serve_connection(TokioIo::new(stream), service);
-        tokio::pin!(conn);
-        // The first check comes at whichever deadline can be the first to pass.
-        let mut next_check = activity.born() + header_read.min(idle);
-        // Whether the connection was asked to finish (shutdown or idle), and whether it
-        // was for being idle: then it gets `CLOSE_GRACE` before it is dropped.
-        let (mut finishing, mut closing_idle) = (false, false);
-        loop {
-            tokio::select! {
-                biased;
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "Connection ended with an error.");
+    let (header_read, idle) = (
+        shared.config.header_read_timeout,
+        shared.config.idle_timeout,
+    );
+    let conn = shared
+        .builder
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    // The first check comes at whichever deadline can be the first to pass.
+    let mut next_check = activity.born() + header_read.min(idle);
+    // Whether the connection was asked to finish (shutdown or idle), and whether it
+    // was for being idle: then it gets `CLOSE_GRACE` before it is dropped.
+    let (mut finishing, mut closing_idle) = (false, false);
+    loop {
+        tokio::select! {
+            biased;
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "Connection ended with an error.");
+                }
+                break;
+            }
+            _ = drain.changed(), if !finishing => {
+                finishing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = tokio::time::sleep_until(next_check) => {
+                let now = tokio::time::Instant::now();
+                match activity.check(now, header_read, idle) {
+                    Check::NoRequest => {
+                        tracing::debug!(%peer, timeout = ?header_read, "Dropping a connection that sent no request head in time.");
+                        break;
                     }
-                    break;
-                }
-                _ = drain.changed(), if !finishing => {
-                    finishing = true;
-                    conn.as_mut().graceful_shutdown();
-                }
-                () = tokio::time::sleep_until(next_check) => {
-                    let now = tokio::time::Instant::now();
-                    match activity.check(now, header_read, idle) {
-                        Check::NoRequest => {
-                            tracing::debug!(%peer, timeout = ?header_read, "Dropping a connection that sent no request head in time.");
-                            break;
+                    Check::Busy => next_check = now + idle,
+                    Check::Until(at) => next_check = at,
+                    Check::Idle if closing_idle => {
+                        tracing::debug!(%peer, "Dropping an idle connection that did not close.");
+                        break;
+                    }
+                    Check::Idle => {
+                        closing_idle = true;
+                        if !finishing {
+                            finishing = true;
+                            conn.as_mut().graceful_shutdown();
                         }
-                        Check::Busy => next_check = now + idle,
-                        Check::Until(at) => next_check = at,
-                        Check::Idle if closing_idle => {
-                            tracing::debug!(%peer, "Dropping an idle connection that did not close.");
-                            break;
-                        }
-                        Check::Idle => {
-                            closing_idle = true;
-                            if !finishing {
-                                finishing = true;
-                                conn.as_mut().graceful_shutdown();
-                            }
-                            next_check = now + CLOSE_GRACE;
-                        }
+                        next_check = now + CLOSE_GRACE;
                     }
                 }
             }
         }
-    });
+    }
 }
 
 /// Accept errors such as EMFILE are transient: wait a little instead of spinning.
