@@ -204,8 +204,7 @@ impl Runtime {
                 Ok(_) => edge::preflight(req.headers(), "OPTIONS", edge),
             };
         }
-        // Kept only when some origin may call from a browser.
-        let origin = (!edge.cors_origins.is_empty()).then(|| req.headers().clone());
+        let origin = edge::origin_of(req.headers(), edge);
         let mut resp = match snapshot.route(req.method(), path) {
             Ok((service, route)) => {
                 let started = Instant::now();
@@ -233,8 +232,8 @@ impl Runtime {
             }
             Err(e) => self.unrouted(&snapshot, e, &mut req, ip).await,
         };
-        if let Some(headers) = origin {
-            edge::allow_origin(&headers, &mut resp, edge);
+        if let Some(origin) = origin {
+            edge::allow_origin(&origin, &mut resp, edge);
         }
         resp
     }

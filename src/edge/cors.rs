@@ -22,12 +22,14 @@ const EXPOSED_HEADERS: &str =
 /// when that is configured (or `*` is), else `None`.
 fn allowed<'a>(headers: &'a HeaderMap, config: &EdgeConfig) -> Option<&'a HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
-    let o = origin.to_str().ok()?;
-    config
-        .cors_origins
-        .iter()
-        .any(|a| a == "*" || a == o)
-        .then_some(origin)
+    permits(config, origin).then_some(origin)
+}
+
+/// Whether `origin` is configured (or `*` is).
+fn permits(config: &EdgeConfig, origin: &HeaderValue) -> bool {
+    origin
+        .to_str()
+        .is_ok_and(|o| config.cors_origins.iter().any(|a| a == "*" || a == o))
 }
 
 /// The answer to `OPTIONS` on a service URL whose methods are `allow` (OPTIONS added).
@@ -71,15 +73,25 @@ pub(crate) fn preflight(
     resp
 }
 
-/// Adds the CORS headers of an answer to a request with `headers` from a configured
-/// origin; nothing otherwise (and no work when no origin is configured).
-pub(crate) fn allow_origin(headers: &HeaderMap, resp: &mut Response<ResBody>, config: &EdgeConfig) {
+/// The `Origin` of a request, kept for [`allow_origin`] only when some origin may call
+/// from a browser: the common request keeps nothing.
+pub(crate) fn origin_of(headers: &HeaderMap, config: &EdgeConfig) -> Option<HeaderValue> {
     if config.cors_origins.is_empty() {
+        return None;
+    }
+    headers.get(header::ORIGIN).cloned()
+}
+
+/// Adds the CORS headers of an answer to a request from `origin` when that origin is
+/// configured; nothing otherwise.
+pub(crate) fn allow_origin(
+    origin: &HeaderValue,
+    resp: &mut Response<ResBody>,
+    config: &EdgeConfig,
+) {
+    if !permits(config, origin) {
         return;
     }
-    let Some(origin) = allowed(headers, config) else {
-        return;
-    };
     let out = resp.headers_mut();
     out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     out.insert(

@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 
-pub(crate) use cors::{allow_origin, preflight};
+pub(crate) use cors::{allow_origin, origin_of, preflight};
 pub(crate) use forwarded::resolve as resolve_client;
 pub use forwarded::Client;
 pub(crate) use site::check_admin_request;
