@@ -67,6 +67,15 @@ async fn inputs_that_do_not_fit_their_type_are_refused_before_execution() {
             assert!(msg.contains(w), "{inputs}: {msg}");
         }
     }
+    // Objects nested past what the JSON reader takes are refused before any check walks them.
+    let mut nested = json!({"developerName": "Item", "properties": []});
+    for _ in 0..40 {
+        nested = json!({"developerName": "Item", "properties": [
+            {"developerName": "Parts", "objectData": [nested]}]});
+    }
+    let deep = json!([{"developerName": "Items", "objectData": [nested]}]);
+    let msg = post_json(&url, &echo(deep)).await.problem(400);
+    assert!(msg.contains("not valid JSON"), "{msg}");
     let good = json!([
         {"developerName": "Name", "contentValue": "Ada"},
         {"developerName": "Count", "contentValue": "-1.5e3"},

@@ -207,7 +207,7 @@ fn check_inputs(
                 )));
             }
             let type_def = d.type_name.as_deref().and_then(|t| service.type_named(t));
-            check_objects(objects, type_def, service, &at, 0)?;
+            check_objects(objects, type_def, service, &at)?;
         } else if let Some(s) = v.content_value.as_deref() {
             scalar::check(d.value_type, s).map_err(|why| unfit(&at(), d.value_type, s, why))?;
         }
@@ -215,27 +215,19 @@ fn check_inputs(
     Ok(())
 }
 
-/// Nesting of objects in objects checked before a request is refused as too deep.
-const MAX_OBJECT_DEPTH: usize = 32;
-
 /// Checks the properties of `objects` against `type_def`: scalars by their types, nested
 /// objects recursively. Properties the type does not declare are left to the process.
+/// The recursion is bounded by the JSON reader, which refuses a body nested more than 128
+/// levels deep (about 30 levels of objects) with 400 before this runs.
 fn check_objects(
     objects: &[MObject],
     type_def: Option<&TypeDefinition>,
     service: &ServiceDefinition,
     at: &dyn Fn() -> String,
-    depth: usize,
 ) -> Result<()> {
     let Some(type_def) = type_def else {
         return Ok(());
     };
-    if depth >= MAX_OBJECT_DEPTH {
-        return Err(Error::bad_request(format!(
-            "{} nests objects deeper than {MAX_OBJECT_DEPTH} levels",
-            at()
-        )));
-    }
     for (i, o) in objects.iter().enumerate() {
         for p in o.properties.as_deref().unwrap_or_default() {
             let Some(name) = p.developer_name.as_deref() else {
@@ -248,7 +240,7 @@ fn check_objects(
             if pd.value_type.is_object() {
                 let nested = pd.type_name.as_deref().and_then(|t| service.type_named(t));
                 let children = p.object_data.as_deref().unwrap_or_default();
-                check_objects(children, nested, service, &here, depth + 1)?;
+                check_objects(children, nested, service, &here)?;
             } else if let Some(s) = p.content_value.as_deref() {
                 scalar::check(pd.value_type, s)
                     .map_err(|why| unfit(&here(), pd.value_type, s, why))?;
