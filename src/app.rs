@@ -21,10 +21,12 @@ use crate::error::{Error, Result};
 use crate::execution::{Callbacks, CertificateSubject, Records, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::request::Connection;
+use crate::oauth::OAuth;
 use crate::operation;
 use crate::process::{Handler, StoreProcess};
 use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
 use crate::shared::{RuntimeConfig, Shared};
+use crate::store::keystore::Keystore;
 use crate::store::Stores;
 
 /// The runtime, cheap to clone and share between connections.
@@ -48,11 +50,16 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> Self {
         let stores = Stores::open(&config.data_dir, config.durability);
         let store = Arc::new(StoreProcess::new(stores.clone()));
+        let data_dir = config.data_dir.clone();
+        let oauth = Arc::new(OAuth::new(
+            Arc::clone(&stores.registry),
+            Arc::new(move || Keystore::open_or_create(&data_dir)),
+        ));
         Runtime {
             inner: Arc::new(Inner {
                 mounts: Arc::new(Mounts::new(Arc::clone(&store))),
                 auth: Arc::new(Auth::new(Arc::clone(&stores.registry))),
-                shared: Shared::new(config, store),
+                shared: Shared::new(config, store, oauth),
                 stores,
                 admin: OnceLock::new(),
             }),

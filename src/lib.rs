@@ -8,7 +8,7 @@
 //! # Layout
 //!
 //! Read in the order a request travels; each layer imports only the ones below it
-//! (server → app → router → operation → execution → process → store), and the leaves
+//! (server → app → router → operation → execution → process → oauth → store), and the leaves
 //! (`protocol`, `definition`, `error`, `http`, `metrics`, `clock`) serve every layer.
 //!
 //! - [`config`]: the command line and environment; `main.rs` turns them into a runtime.
@@ -32,7 +32,10 @@
 //!   hand the typed work to the process, encode the answer (private).
 //! - [`execution`]: the execution id, process properties, the process document, the run
 //!   engine (sync budget → WAIT → callback), the callback client, execution records.
-//! - [`process`]: what runs: `echo`, `store`, `command`, Rust [`process::Handler`]s.
+//! - [`process`]: what runs: `echo`, `store`, `command`, `http`, Rust
+//!   [`process::Handler`]s.
+//! - [`oauth`]: the OAuth provider store (sealed at rest) and the access-token cache of
+//!   `http` processes.
 //! - `store`: the storage traits (tables, file index, registry), the bytes of stored
 //!   files and deployment folders, the keystore that seals secrets at rest, and the
 //!   embedded SQLite backend (private).
@@ -55,6 +58,7 @@ pub mod error;
 pub mod execution;
 pub mod http;
 pub mod metrics;
+pub mod oauth;
 mod operation;
 pub mod process;
 pub mod protocol;

@@ -1,7 +1,7 @@
 //! What every operation may see besides its own service: the runtime's settings, the
 //! `store` builtin (for the stored files no definition names: spooling an upload,
-//! download and delete by id), the one outbound HTTP client, the callback client and the
-//! execution records. Nothing
+//! download and delete by id), the one outbound HTTP client, the OAuth provider store, the
+//! callback client and the execution records. Nothing
 //! else of the runtime — no mounts, no admin, no users — so that an operation's reach is
 //! this struct.
 
@@ -15,6 +15,7 @@ use crate::edge::EdgeConfig;
 use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
 use crate::execution::{CallbackPolicy, Callbacks, Records};
 use crate::http::client::{OutboundClient, OutboundConfig};
+use crate::oauth::OAuth;
 use crate::process::StoreProcess;
 use crate::router::Snapshot;
 use crate::store::Durability;
@@ -94,6 +95,8 @@ pub struct Shared {
     pub records: Arc<Records>,
     /// Requests being answered right now.
     pub in_flight: Arc<AtomicI64>,
+    /// The OAuth provider store and token cache of `http` processes.
+    pub oauth: Arc<OAuth>,
 }
 
 impl Shared {
@@ -103,7 +106,7 @@ impl Shared {
     /// (`config::parse` loads it); an embedder that sets a bad one gets the error logged
     /// and a client trusting only the platform's roots, so that nothing is trusted that
     /// was not meant to be.
-    pub fn new(config: RuntimeConfig, store: Arc<StoreProcess>) -> Self {
+    pub(crate) fn new(config: RuntimeConfig, store: Arc<StoreProcess>, oauth: Arc<OAuth>) -> Self {
         let outbound = OutboundClient::new(&config.outbound).unwrap_or_else(|e| {
             tracing::error!(error = %e, "Outbound client without the CA file.");
             OutboundClient::new(&OutboundConfig {
@@ -122,6 +125,7 @@ impl Shared {
             in_flight: Arc::new(AtomicI64::new(0)),
             config: Arc::new(config),
             store,
+            oauth,
         }
     }
 

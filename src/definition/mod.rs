@@ -6,6 +6,7 @@
 //! validated as a whole, and every problem is collected with its file and JSON path before
 //! anything is mounted.
 
+mod http;
 mod load;
 pub mod scalar;
 mod validate;
@@ -14,6 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::ContentType;
 
+pub use http::{
+    valid_oauth_name, ApiKeyDefinition, BasicAuthDefinition, HttpAuthDefinition,
+    HttpBodyDefinition, HttpObjectsDefinition, HttpProcessDefinition, OAuthReference,
+    MAX_OAUTH_NAME_BYTES,
+};
 pub use load::{load_dir, parse_definition, LoadedDefinition, Problem, Problems};
 pub use validate::{slugify, validate_set};
 
@@ -349,7 +355,7 @@ impl Builtin {
 }
 
 /// What a [`ProcessSpec`] names, once its "exactly one" rule holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ProcessKind<'a> {
     /// A builtin; `Err` carries a name that is none.
     Builtin(Result<Builtin, &'a str>),
@@ -357,10 +363,12 @@ pub enum ProcessKind<'a> {
     Command(&'a [String]),
     /// A registered Rust handler.
     Handler(&'a str),
+    /// An outbound HTTP request.
+    Http(&'a HttpProcessDefinition),
 }
 
-/// What runs behind an operation: exactly one of `builtin`, `command`, `handler`, as the
-/// file writes it; [`ProcessSpec::kind`] is the typed form every reader uses.
+/// What runs behind an operation: exactly one of `builtin`, `command`, `handler`, `http`,
+/// as the file writes it; [`ProcessSpec::kind`] is the typed form every reader uses.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProcessSpec {
@@ -373,6 +381,9 @@ pub struct ProcessSpec {
     /// A Rust handler registered under this name by an embedding runtime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handler: Option<String>,
+    /// An outbound HTTP request to another system, made on the connection's task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Box<HttpProcessDefinition>>,
 }
 
 impl ProcessSpec {
@@ -382,12 +393,23 @@ impl ProcessSpec {
     ///
     /// The spec sets none or several of the three fields.
     pub fn kind(&self) -> Result<ProcessKind<'_>, &'static str> {
-        match (&self.builtin, &self.command, &self.handler) {
-            (Some(b), None, None) => Ok(ProcessKind::Builtin(Builtin::parse(b).ok_or(b.as_str()))),
-            (None, Some(argv), None) => Ok(ProcessKind::Command(argv)),
-            (None, None, Some(h)) => Ok(ProcessKind::Handler(h)),
-            _ => Err("a process needs exactly one of \"builtin\", \"command\", \"handler\""),
+        match (&self.builtin, &self.command, &self.handler, &self.http) {
+            (Some(b), None, None, None) => {
+                Ok(ProcessKind::Builtin(Builtin::parse(b).ok_or(b.as_str())))
+            }
+            (None, Some(argv), None, None) => Ok(ProcessKind::Command(argv)),
+            (None, None, Some(h), None) => Ok(ProcessKind::Handler(h)),
+            (None, None, None, Some(h)) => Ok(ProcessKind::Http(h)),
+            _ => Err(
+                "a process needs exactly one of \"builtin\", \"command\", \"handler\", \"http\"",
+            ),
         }
+    }
+
+    /// The OAuth provider this process authenticates with, as `(connector, provider)`.
+    pub fn oauth_provider(&self) -> Option<(&str, &str)> {
+        let oauth = self.http.as_ref()?.auth.as_ref()?.oauth.as_ref()?;
+        Some((oauth.connector.as_str(), oauth.provider.as_str()))
     }
 
     /// Whether this spec names `builtin`.
@@ -429,6 +451,34 @@ impl ServiceDefinition {
             .as_ref()
             .and_then(|a| a.client_certificate.as_ref())
             .map(|c| c.subjects.as_slice())
+    }
+
+    /// Every process of the service, with the JSON path of its spec
+    /// (`messageActions[0].process`).
+    pub fn processes(&self) -> impl Iterator<Item = (String, &ProcessSpec)> + '_ {
+        let actions = self
+            .message_actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("messageActions[{i}].process"), &a.process));
+        let data = self.data_actions.iter().enumerate().flat_map(|(i, d)| {
+            [("load", &d.load), ("save", &d.save), ("delete", &d.delete)]
+                .into_iter()
+                .filter_map(move |(f, p)| Some((format!("dataActions[{i}].{f}"), p.as_ref()?)))
+        });
+        let files = self.file_resources.iter().enumerate().flat_map(|(i, r)| {
+            [("list", &r.list), ("upload", &r.upload)]
+                .into_iter()
+                .filter_map(move |(f, p)| Some((format!("fileResources[{i}].{f}"), p.as_ref()?)))
+        });
+        actions.chain(data).chain(files)
+    }
+
+    /// Whether a process of the service authenticates with the OAuth provider
+    /// `provider` of `connector`.
+    pub fn uses_oauth_provider(&self, connector: &str, provider: &str) -> bool {
+        self.processes()
+            .any(|(_, p)| p.oauth_provider() == Some((connector, provider)))
     }
 
     /// The type named `name`.

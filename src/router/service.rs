@@ -238,5 +238,6 @@ fn resolve_process(
         ProcessKind::Handler(name) => handler(name)
             .map(Process::Handler)
             .ok_or_else(|| format!("no handler named '{name}' is registered")),
+        ProcessKind::Http(_) => Err("the http process is not built yet".into()),
     }
 }

@@ -1,13 +1,13 @@
 //! The registry: what the control plane persists (users with their hashes and privileges,
-//! deployments with their resources, service versions), behind the [`Registry`] trait so
-//! that another database can hold it. `store::sqlite::SqliteRegistry` is the embedded one.
+//! deployments with their resources, service versions, sealed OAuth providers), behind
+//! the [`Registry`] trait so that another database can hold it. `store::sqlite::SqliteRegistry` is the embedded one.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::error::Result;
 
-/// Where users, deployments and service versions persist. Every method blocks; callers
+/// Where users, deployments, service versions and OAuth providers persist. Every method blocks; callers
 /// run them off the async workers. Every write is all or nothing.
 pub(crate) trait Registry: Send + Sync + fmt::Debug {
     /// Everything persisted, as read at start.
@@ -21,6 +21,12 @@ pub(crate) trait Registry: Send + Sync + fmt::Debug {
     /// Deletes a deployment, its resources and its service versions; returns whether it
     /// existed.
     fn delete_deployment(&self, id: &str) -> Result<bool>;
+    /// Every stored OAuth provider, sorted by connector and provider.
+    fn oauth_providers(&self) -> Result<Vec<SealedProvider>>;
+    /// Inserts or replaces OAuth providers, all or none.
+    fn put_oauth_providers(&self, all: &[SealedProvider]) -> Result<()>;
+    /// Deletes one OAuth provider; returns whether it existed.
+    fn delete_oauth_provider(&self, connector: &str, provider: &str) -> Result<bool>;
     /// Answers whether the database responds (for the health endpoint).
     fn ping(&self) -> Result<()>;
 }
@@ -71,6 +77,18 @@ pub(crate) struct ServiceVersion {
     pub(crate) deployment_id: String,
     /// The resource holding the definition.
     pub(crate) resource_name: String,
+}
+
+/// One OAuth provider as stored: its names in clear, its parameters (a JSON object with
+/// `CLIENT_ID`, `CLIENT_SECRET` and the extras) sealed by the keystore.
+#[derive(Debug, Clone)]
+pub(crate) struct SealedProvider {
+    pub(crate) connector: String,
+    pub(crate) provider: String,
+    /// The sealed JSON of the parameters (`fss:v1:…`).
+    pub(crate) sealed: String,
+    /// Milliseconds since the Unix epoch of the last load.
+    pub(crate) updated_ms: i64,
 }
 
 /// Everything persisted, as read at start.

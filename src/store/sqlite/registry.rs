@@ -14,7 +14,9 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::store::registry::{Deployment, Loaded, Registry, Resource, ServiceVersion, User};
+use crate::store::registry::{
+    Deployment, Loaded, Registry, Resource, SealedProvider, ServiceVersion, User,
+};
 
 /// The schema migrations, in order; `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -57,6 +59,16 @@ CREATE TABLE services (
 "#,
     // 2: service tokens (HTTP Basic passwords made by the API, stored hashed).
     "ALTER TABLE users ADD COLUMN token_hash TEXT;",
+    // 3: OAuth providers, their parameters sealed with the keystore.
+    r#"
+CREATE TABLE oauth_providers (
+    connector  TEXT NOT NULL,
+    provider   TEXT NOT NULL,
+    sealed     TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (connector, provider)
+);
+"#,
 ];
 
 /// The database file under the data folder.
@@ -241,6 +253,49 @@ fn delete_deployment(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> 
     Ok(conn.execute("DELETE FROM deployments WHERE id = ?1", params![id])? > 0)
 }
 
+/// Every stored OAuth provider, sorted by connector and provider.
+fn oauth_providers(conn: &Connection) -> rusqlite::Result<Vec<SealedProvider>> {
+    conn.prepare(
+        "SELECT connector, provider, sealed, updated_ms FROM oauth_providers
+         ORDER BY connector, provider",
+    )?
+    .query_map([], |r| {
+        Ok(SealedProvider {
+            connector: r.get(0)?,
+            provider: r.get(1)?,
+            sealed: r.get(2)?,
+            updated_ms: r.get(3)?,
+        })
+    })?
+    .collect()
+}
+
+/// Inserts or replaces OAuth providers, in one transaction.
+fn put_oauth_providers(conn: &mut Connection, all: &[SealedProvider]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for p in all {
+        tx.execute(
+            "INSERT INTO oauth_providers (connector, provider, sealed, updated_ms)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(connector, provider) DO UPDATE SET sealed = ?3, updated_ms = ?4",
+            params![p.connector, p.provider, p.sealed, p.updated_ms],
+        )?;
+    }
+    tx.commit()
+}
+
+/// Deletes one OAuth provider; returns whether it existed.
+fn delete_oauth_provider(
+    conn: &mut Connection,
+    connector: &str,
+    provider: &str,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM oauth_providers WHERE connector = ?1 AND provider = ?2",
+        params![connector, provider],
+    )? > 0)
+}
+
 /// Answers whether the database responds (for the health endpoint).
 fn ping(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("SELECT 1", [], |_| Ok(()))
@@ -299,6 +354,18 @@ impl Registry for SqliteRegistry {
 
     fn delete_deployment(&self, id: &str) -> Result<bool> {
         self.with(|c| delete_deployment(c, id))
+    }
+
+    fn oauth_providers(&self) -> Result<Vec<SealedProvider>> {
+        self.with(|c| oauth_providers(c))
+    }
+
+    fn put_oauth_providers(&self, all: &[SealedProvider]) -> Result<()> {
+        self.with(|c| put_oauth_providers(c, all))
+    }
+
+    fn delete_oauth_provider(&self, connector: &str, provider: &str) -> Result<bool> {
+        self.with(|c| delete_oauth_provider(c, connector, provider))
     }
 
     fn ping(&self) -> Result<()> {
