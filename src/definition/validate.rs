@@ -649,8 +649,7 @@ fn check_http(
         if given.iter().filter(|g| **g).count() != 1 {
             push(
                 here.clone(),
-                "auth needs exactly one of \"oauth\", \"bearer\", \"basic\", \"apiKey\""
-                    .into(),
+                "auth needs exactly one of \"oauth\", \"bearer\", \"basic\", \"apiKey\"".into(),
             );
         }
         if let Some(o) = &auth.oauth {
@@ -720,8 +719,7 @@ fn check_http(
         match action {
             None => push(
                 format!("{at}.outputs"),
-                "outputs are for message actions; a load maps its answer with \"objects\""
-                    .into(),
+                "outputs are for message actions; a load maps its answer with \"objects\"".into(),
             ),
             Some(a) => {
                 for (name, p) in &http.outputs {
@@ -849,7 +847,11 @@ impl TemplateNames<'_> {
             {
                 continue;
             }
-            let loads = if self.load { ", search, limit, offset" } else { "" };
+            let loads = if self.load {
+                ", search, limit, offset"
+            } else {
+                ""
+            };
             return Err(format!(
                 "'{{{n}}}' names no input, configuration value or process property \
                  (token, tenantId, stateId, callbackUri, user{loads})"
@@ -1057,6 +1059,259 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(
             p[0].contains("types[0].properties[1].returnOnLoad") && p[0].contains("Password"),
+            "{p:?}"
+        );
+    }
+
+    /// A service with one message action and one load, both `http`, with `action` and
+    /// `load` merged into their http processes.
+    fn http_service(action: serde_json::Value, load: serde_json::Value) -> Vec<String> {
+        let mut a = serde_json::json!({"url": "https://erp.example/orders/{Order Id}"});
+        a.as_object_mut()
+            .unwrap()
+            .extend(action.as_object().unwrap().clone());
+        let mut l = serde_json::json!({"url": "https://erp.example/people?q={search}",
+            "objects": {"pointer": "/items", "properties": {"Id": "/id"}}});
+        l.as_object_mut()
+            .unwrap()
+            .extend(load.as_object().unwrap().clone());
+        problems_of(
+            &serde_json::json!({
+                "name": "Orders",
+                "configurationValues": [{"name": "Region"}, {"name": "Api Token", "type": "Password"}],
+                "types": [{"name": "Person", "properties": [{"name": "Id"}]}],
+                "messageActions": [{"name": "Approve",
+                    "inputs": [{"name": "Order Id", "required": true}],
+                    "outputs": [{"name": "Status"}, {"name": "Approved At", "type": "DateTime"}],
+                    "process": {"http": a}}],
+                "dataActions": [{"objectType": "Person", "load": {"http": l}}]
+            })
+            .to_string(),
+        )
+    }
+
+    #[test]
+    fn the_issue_shape_of_the_http_process_is_valid() {
+        let p = http_service(
+            serde_json::json!({
+                "method": "POST", "url": "https://erp.example/orders/{Order Id}",
+                "headers": {"X-Tenant": "{tenantId}"},
+                "body": {"json": {"id": "{Order Id}", "region": "{Region}"}},
+                "auth": {"oauth": {"connector": "erp", "provider": "ERP",
+                    "grant": "client_credentials",
+                    "tokenUrl": "https://erp.example/oauth/token", "scope": "orders"}},
+                "outputs": {"Status": "/status", "Approved At": "/approvedAt"},
+                "timeoutMs": 10000, "retries": 2}),
+            serde_json::json!({"auth": {"bearer": "{Api Token}"}, "method": "GET"}),
+        );
+        assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn http_processes_are_checked_field_by_field() {
+        let at = "t.json: messageActions[0].process.http";
+        for (action, path, says) in [
+            (
+                serde_json::json!({"method": "TRACE"}),
+                "method",
+                "expected one of",
+            ),
+            (
+                serde_json::json!({"url": "ftp://x/"}),
+                "url",
+                "http:// or https://",
+            ),
+            (
+                serde_json::json!({"url": "https://{Order Id}/x"}),
+                "url",
+                "host",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{Nope}"}),
+                "url",
+                "'{Nope}' names no input",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{Order Id"}),
+                "url",
+                "not closed",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{authorization}"}),
+                "url",
+                "cannot use",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{search}"}),
+                "url",
+                "names no input",
+            ),
+            (
+                serde_json::json!({"headers": {"Host": "x"}}),
+                "headers.Host",
+                "set by fss",
+            ),
+            (
+                serde_json::json!({"headers": {"Bad Name": "x"}}),
+                "headers.Bad Name",
+                "not a header name",
+            ),
+            (
+                serde_json::json!({"headers": {"X-A": "{Who}"}}),
+                "headers.X-A",
+                "names no input",
+            ),
+            (
+                serde_json::json!({"method": "POST", "body": {}}),
+                "body",
+                "exactly one",
+            ),
+            (
+                serde_json::json!({"body": {"text": "x"}}),
+                "body",
+                "carries no body",
+            ),
+            (
+                serde_json::json!({"method": "POST", "body": {"json": {"a": ["{X}"]}}}),
+                "body.json.a[0]",
+                "names no input",
+            ),
+            (
+                serde_json::json!({"method": "POST", "body": {"json": {}, "contentType": "text/x"}}),
+                "body.contentType",
+                "text bodies",
+            ),
+            (serde_json::json!({"auth": {}}), "auth", "exactly one"),
+            (
+                serde_json::json!({"auth": {"bearer": "a", "basic": {"username": "u", "password": "p"}}}),
+                "auth",
+                "exactly one",
+            ),
+            (
+                serde_json::json!({"auth": {"oauth": {"connector": "e r p", "provider": "ERP",
+                "tokenUrl": "https://x/t"}}}),
+                "auth.oauth.connector",
+                "not a connector name",
+            ),
+            (
+                serde_json::json!({"auth": {"oauth": {"connector": "erp", "provider": "ERP",
+                "grant": "password", "tokenUrl": "https://x/t"}}}),
+                "auth.oauth.grant",
+                "client_credentials",
+            ),
+            (
+                serde_json::json!({"auth": {"oauth": {"connector": "erp", "provider": "ERP",
+                "tokenUrl": "x/t"}}}),
+                "auth.oauth.tokenUrl",
+                "http:// or https://",
+            ),
+            (
+                serde_json::json!({"auth": {"oauth": {"connector": "erp", "provider": "ERP",
+                "tokenUrl": "https://x/t", "tokenParameters": ["scope"]}}}),
+                "auth.oauth.tokenParameters[0]",
+                "sent by fss",
+            ),
+            (
+                serde_json::json!({"auth": {"apiKey": {"header": "Content-Length", "value": "v"}}}),
+                "auth.apiKey.header",
+                "set by fss",
+            ),
+            (
+                serde_json::json!({"outputs": {"Nope": "/a"}}),
+                "outputs.Nope",
+                "not an output",
+            ),
+            (
+                serde_json::json!({"outputs": {"Status": "a"}}),
+                "outputs.Status",
+                "JSON pointer",
+            ),
+            (
+                serde_json::json!({"objects": {"pointer": "", "properties": {"Id": "/id"}}}),
+                "objects",
+                "for data actions' load",
+            ),
+            (
+                serde_json::json!({"timeoutMs": 0}),
+                "timeoutMs",
+                "1 to 300000",
+            ),
+            (
+                serde_json::json!({"timeoutMs": 300001}),
+                "timeoutMs",
+                "1 to 300000",
+            ),
+            (serde_json::json!({"retries": 11}), "retries", "at most 10"),
+            (
+                serde_json::json!({"maxAnswerBytes": 0}),
+                "maxAnswerBytes",
+                "must be 1",
+            ),
+        ] {
+            let p = http_service(action.clone(), serde_json::json!({}));
+            let want = if path.is_empty() {
+                at.to_owned()
+            } else {
+                format!("{at}.{path}: ")
+            };
+            assert!(
+                p.len() == 1 && p[0].starts_with(&want) && p[0].contains(says),
+                "{action}: {p:?}"
+            );
+        }
+        let at = "t.json: dataActions[0].load.http";
+        for (load, path, says) in [
+            (
+                serde_json::json!({"objects": null}),
+                "",
+                "needs \"objects\"",
+            ),
+            (
+                serde_json::json!({"objects": {"pointer": "items", "properties": {"Id": "/id"}}}),
+                ".objects.pointer",
+                "JSON pointer",
+            ),
+            (
+                serde_json::json!({"objects": {"pointer": "", "properties": {"Nope": "/id"}}}),
+                ".objects.properties.Nope",
+                "not a property of type 'Person'",
+            ),
+            (
+                serde_json::json!({"outputs": {"Status": "/s"}}),
+                ".outputs",
+                "for message actions",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{Order Id}"}),
+                ".url",
+                "names no input",
+            ),
+        ] {
+            let p = http_service(serde_json::json!({}), load.clone());
+            assert!(
+                p.len() == 1 && p[0].starts_with(&format!("{at}{path}: ")) && p[0].contains(says),
+                "{load}: {p:?}"
+            );
+        }
+        // {{ and }} are literal braces, and a load may name its filter's fields.
+        let p = http_service(
+            serde_json::json!({"url": "https://x/{{literal}}/{Order Id}?t={token}"}),
+            serde_json::json!({"url": "https://x/p?q={search}&l={limit}&o={offset}&r={Region}"}),
+        );
+        assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn http_is_refused_where_it_cannot_run() {
+        let p = problems_of(
+            r#"{"name":"S","types":[{"name":"T","properties":[{"name":"Id"}]}],
+               "dataActions":[{"objectType":"T","save":{"http":{"url":"https://x/"}}}],
+               "fileResources":[{"path":"/file","list":{"http":{"url":"https://x/"}}}]}"#,
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("dataActions[0].save.http: the http process runs message actions and data actions' load only"), "{p:?}");
+        assert!(
+            p[1].contains("fileResources[0].list.http") && p[1].contains("file resource"),
             "{p:?}"
         );
     }

@@ -232,9 +232,7 @@ fn resolve_process(
 ) -> Result<Process, String> {
     match spec.kind()? {
         ProcessKind::Builtin(Ok(Builtin::Echo)) => Ok(Process::Echo),
-        ProcessKind::Builtin(Ok(Builtin::Store)) => {
-            Ok(Process::Store(Arc::clone(&builtins.store)))
-        }
+        ProcessKind::Builtin(Ok(Builtin::Store)) => Ok(Process::Store(Arc::clone(&builtins.store))),
         ProcessKind::Builtin(Err(other)) => Err(format!("unknown builtin '{other}'")),
         ProcessKind::Command(argv) => Ok(Process::Command(Arc::new(CommandProcess::new(
             argv,

@@ -40,7 +40,7 @@ pub(super) enum Auth {
     /// None.
     None,
     /// OAuth 2 client credentials.
-    OAuth(Box<ClientCredentials>),
+    ClientCredentials(Box<ClientCredentials>),
     /// `Authorization: Bearer {template}`.
     Bearer(Template),
     /// `Authorization: Basic base64(username:password)`.
@@ -73,7 +73,9 @@ impl Auth {
             return Ok(Auth::None);
         };
         if let Some(o) = &def.oauth {
-            return Ok(Auth::OAuth(Box::new(ClientCredentials::new(o)?)));
+            return Ok(Auth::ClientCredentials(Box::new(ClientCredentials::new(
+                o,
+            )?)));
         }
         if let Some(b) = &def.bearer {
             return Ok(Auth::Bearer(Template::parse(b)?));
@@ -108,7 +110,7 @@ impl Auth {
         secrets: &mut Secrets,
     ) -> Result<Option<(HeaderName, HeaderValue)>> {
         let (name, value, shown) = match self {
-            Auth::None | Auth::OAuth(_) => return Ok(None),
+            Auth::None | Auth::ClientCredentials(_) => return Ok(None),
             Auth::Bearer(t) => {
                 let token = t.render(values, super::template::Encoding::Plain);
                 let value = format!("Bearer {token}");
@@ -163,12 +165,19 @@ impl ClientCredentials {
             .token_url
             .parse()
             .map_err(|e| format!("tokenUrl '{}' is not a valid URL: {e}", o.token_url))?;
+        let mut scope = o.scope.clone().unwrap_or_default();
+        if !o.token_parameters.is_empty() {
+            // Tokens asked for with other parameters (another audience) are other
+            // tokens: their names join the slot's key.
+            scope.push('\0');
+            scope.push_str(&o.token_parameters.join("\0"));
+        }
         Ok(ClientCredentials {
             key: TokenKey {
                 connector: o.connector.clone(),
                 provider: o.provider.clone(),
                 token_url: o.token_url.clone(),
-                scope: o.scope.clone().unwrap_or_default(),
+                scope,
             },
             origin: origin_of(&token_uri),
             token_uri,

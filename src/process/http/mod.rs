@@ -130,11 +130,25 @@ impl Secrets {
         }
     }
 
+    /// Replaces each secret in `text` where it stands as a whole word (a short client id
+    /// such as `id` leaves `invalid` alone).
     fn redact(&self, text: &mut String) {
-        for s in &self.0 {
-            if text.contains(s.as_str()) {
-                *text = text.replace(s.as_str(), "<redacted>");
+        for secret in &self.0 {
+            let mut out = String::with_capacity(text.len());
+            let mut rest = text.as_str();
+            let mut before: Option<char> = None;
+            while let Some(i) = rest.find(secret.as_str()) {
+                let after = &rest[i + secret.len()..];
+                let prev = rest[..i].chars().next_back().or(before);
+                let whole = !prev.is_some_and(char::is_alphanumeric)
+                    && !after.chars().next().is_some_and(char::is_alphanumeric);
+                out.push_str(&rest[..i]);
+                out.push_str(if whole { "<redacted>" } else { secret });
+                before = secret.chars().next_back();
+                rest = after;
             }
+            out.push_str(rest);
+            *text = out;
         }
     }
 }
@@ -258,16 +272,21 @@ impl HttpProcess {
             }
             (uri, headers, body)
         };
-        if (!self.outputs.is_empty() || self.objects.is_some()) && !headers.contains_key(ACCEPT)
-        {
+        if (!self.outputs.is_empty() || self.objects.is_some()) && !headers.contains_key(ACCEPT) {
             headers.insert(ACCEPT, HeaderValue::from_static(JSON));
         }
         let started = Instant::now();
         let answer = match &self.auth {
-            Auth::OAuth(client) => {
+            Auth::ClientCredentials(client) => {
                 self.read_providers().await?;
                 let (token, header) = client
-                    .bearer(&self.oauth, &self.outbound, self.timeout, None, &mut secrets)
+                    .bearer(
+                        &self.oauth,
+                        &self.outbound,
+                        self.timeout,
+                        None,
+                        &mut secrets,
+                    )
                     .await?;
                 headers.insert(AUTHORIZATION, header);
                 let answer = self.exchange(&uri, &headers, &body, started).await?;
@@ -541,7 +560,13 @@ fn is_retryable_status(status: StatusCode) -> bool {
 
 /// The `Retry-After` of an answer in seconds (the HTTP-date form is not followed).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    let secs: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(secs))
 }
 

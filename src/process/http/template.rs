@@ -236,8 +236,8 @@ mod tests {
             json!({"tenantId": "t 1"}),
         );
         let v = Values::of(&c);
-        let t = Template::parse("https://x.example/o/{Id}?n={N}&b={B}&z={Nil}&t={tenantId}")
-            .unwrap();
+        let t =
+            Template::parse("https://x.example/o/{Id}?n={N}&b={B}&z={Nil}&t={tenantId}").unwrap();
         assert_eq!(
             t.render(&v, Encoding::Url),
             "https://x.example/o/a%2Fb%3Fc%23d%25e%26f%3Dg%2Bh%20%22i%22%0Aj\
