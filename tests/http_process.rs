@@ -560,6 +560,14 @@ async fn load_providers(s: &TestServer, doc: &Value) -> Answer {
         "loading OAuth providers: {}",
         String::from_utf8_lossy(&a.body)
     );
+    let loaded = a.json()["providers"].as_array().map_or(0, |p| p.len());
+    let given: usize = doc
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c.as_object().map_or(0, |p| p.len()))
+        .sum();
+    assert_eq!(loaded, given, "every provider reported: {}", a.json());
     a
 }
 
@@ -747,6 +755,44 @@ async fn token_endpoint_refusing_the_client_is_502_naming_it() {
     assert!(!msg.contains("not-the-secret"), "{msg}");
     assert_eq!(up.tokens(), 1);
     assert!(up.seen().is_empty(), "the API was not called");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn dropped_tokens_are_fetched_again_and_a_provider_in_use_is_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let up = upstream(&pki).await;
+    let s = fss(&pki, dir.path(), &service(json!([approve(&up)]), json!({}))).await;
+    load_providers(&s, &providers(CLIENT_SECRET)).await;
+
+    ok(&invoke(&s, "approve-order", &call(&[("Order Id", "1")])).await);
+    assert_eq!(up.tokens(), 1);
+    let a = admin(&s, Method::DELETE, "/api/oauth/tokens/erp/ERP", None).await;
+    assert_eq!(a.status, 204, "{}", String::from_utf8_lossy(&a.body));
+    ok(&invoke(&s, "approve-order", &call(&[("Order Id", "2")])).await);
+    assert_eq!(up.tokens(), 2, "the dropped token is fetched again");
+    let issued = up.issued();
+    assert_eq!(
+        up.seen()[1].header("authorization"),
+        Some(format!("Bearer {}", issued[1]).as_str())
+    );
+
+    let a = admin(
+        &s,
+        Method::DELETE,
+        "/api/oauth/configurations/erp/ERP",
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 409, "{}", String::from_utf8_lossy(&a.body));
+    let msg = a.json()["errorMessage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(msg.contains("Erp"), "names the service using it: {msg}");
+    ok(&invoke(&s, "approve-order", &call(&[("Order Id", "3")])).await);
+    assert_eq!(up.tokens(), 2, "still loaded, token still cached");
     s.stop().await;
 }
 
