@@ -287,6 +287,7 @@ async fn handle(up: &Upstream, req: Request<Incoming>) -> Response<Full<Bytes>> 
             "method": parts.method.as_str(),
             "received": received,
             "items": [{"name": "Apple", "price": 1.5}, {"name": "Banana", "price": 0.25}],
+            "more": true,
         }),
     )
 }
@@ -1016,6 +1017,33 @@ async fn idempotent_requests_are_retried_and_posts_are_not() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn post_is_retried_with_retry_non_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let up = upstream(&pki).await;
+    let post = action(
+        "Place",
+        &[],
+        &[("Status", "String")],
+        json!({"method": "POST", "url": "BASE/open/place", "body": {"json": {"n": 2}},
+               "outputs": {"Status": "/status"}, "retries": 2, "retryNonIdempotent": true}),
+    );
+    let s = fss(
+        &pki,
+        dir.path(),
+        &with_base(service(json!([post]), json!({})), &up.base),
+    )
+    .await;
+    up.sw.unavailable.store(1, Ordering::SeqCst);
+    let v = ok(&invoke(&s, "place", &call(&[])).await);
+    assert_eq!(output(&v, "Status"), "approved");
+    let seen = up.seen();
+    assert_eq!(seen.len(), 2, "the 503, then the retried POST");
+    assert!(seen.iter().all(|r| r.json() == json!({"n": 2})));
+    s.stop().await;
+}
+
 // === other authentication ===
 
 #[tokio::test]
@@ -1155,6 +1183,38 @@ async fn table_load_builds_objects_from_the_array_at_the_pointer() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn table_load_reads_has_more_results_by_pointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let up = upstream(&pki).await;
+    let def = with_base(
+        service(
+            json!([]),
+            json!({
+                "types": [{"name": "Item", "properties": [{"name": "Name", "type": "String"}]}],
+                "dataActions": [{"objectType": "Item", "key": "Name",
+                    "load": {"http": {"url": "BASE/open/items?limit={limit}&offset={offset}",
+                        "objects": {"pointer": "/items", "properties": {"Name": "/name"},
+                                    "hasMoreResults": "/more"}}}}]
+            }),
+        ),
+        &up.base,
+    );
+    let s = fss(&pki, dir.path(), &def).await;
+    let a = bounded(post_json(
+        &s.url("/fs/Erp/data"),
+        &json!({"objectDataType": {"developerName": "Item", "properties": []},
+                "listFilter": {"limit": 2, "offset": 4}}),
+    ))
+    .await;
+    let v = ok(&a);
+    assert_eq!(v["hasMoreResults"], true, "{v}");
+    assert_eq!(v["objectData"].as_array().map(Vec::len), Some(2));
+    assert_eq!(up.seen()[0].target, "/open/items?limit=2&offset=4");
+    s.stop().await;
+}
+
 // === WAIT ===
 
 #[tokio::test]
@@ -1270,6 +1330,11 @@ async fn client_credentials_and_tokens_never_appear_in_answers_records_or_metric
     ))
     .await;
     ok(&debug);
+    let debug_id = debug.header("x-execution-id").unwrap().to_owned();
+    assert!(
+        s.runtime.records().get(&debug_id).unwrap().debug.is_some(),
+        "the debug request's bodies are kept, so the check below covers them"
+    );
     answers.push(debug);
     up.sw.refuse_once.store(true, Ordering::SeqCst);
     let refreshed = invoke(&s, "approve-order", &call(&[("Order Id", "s-2")])).await;
@@ -1324,6 +1389,32 @@ async fn client_credentials_and_tokens_never_appear_in_answers_records_or_metric
         assert_no_secret("an execution record", &format!("{r:?}"), &secrets);
     }
     assert_no_secret("the metrics", &s.runtime.metrics_text(), &secrets);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn client_auth_form_sends_credentials_and_token_parameters_as_form_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let up = upstream(&pki).await;
+    let mut def = approve(&up);
+    let oauth = &mut def["process"]["http"]["auth"]["oauth"];
+    oauth["clientAuth"] = json!("form");
+    oauth["tokenParameters"] = json!(["audience"]);
+    let s = fss(&pki, dir.path(), &service(json!([def]), json!({}))).await;
+    let doc = json!({"erp": {"ERP": {"CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET,
+                                     "audience": "https://erp.example/api"}}});
+    load_providers(&s, &doc).await;
+
+    ok(&invoke(&s, "approve-order", &call(&[("Order Id", "f-1")])).await);
+    assert_eq!(up.tokens(), 1);
+    let t = up.token_seen.lock().unwrap()[0].clone();
+    assert!(!t.basic, "no Basic header with clientAuth form: {t:?}");
+    assert_eq!(t.form["client_id"], CLIENT_ID);
+    assert_eq!(t.form["client_secret"], CLIENT_SECRET);
+    assert_eq!(t.form["grant_type"], "client_credentials");
+    assert_eq!(t.form["scope"], "orders");
+    assert_eq!(t.form["audience"], "https://erp.example/api");
     s.stop().await;
 }
 
