@@ -38,8 +38,10 @@
 //! serialized; reads are not. Services defined by the operations folder are not
 //! deployments: a deployment may not replace one (409).
 
+mod connection;
 mod deployments;
 mod executions;
+mod keystore;
 mod management;
 mod paging;
 mod services;
@@ -59,6 +61,7 @@ use crate::http::body::{ReqBody, ResBody};
 use crate::router::Mounts;
 use crate::shared::Shared;
 use crate::store::deployments as folders;
+use crate::store::keystore::KeystoreFile;
 use crate::store::registry::{Deployment, ServiceVersion, User};
 use crate::store::Registry;
 
@@ -128,6 +131,8 @@ pub(crate) struct Parts {
     pub(crate) auth: Arc<Auth>,
     /// Where deployments and service versions persist.
     pub(crate) registry: Arc<dyn Registry>,
+    /// The runtime's keystore (aliases; the connection test re-reads its file).
+    pub(crate) keystore: Arc<KeystoreFile>,
 }
 
 /// The admin API of one runtime: its state, its registry, the users.
@@ -144,6 +149,8 @@ pub struct Admin {
     auth: Arc<Auth>,
     mounts: Arc<Mounts>,
     shared: Shared,
+    /// The runtime's one keystore handle; its writes are serialized inside it.
+    keystore: Arc<KeystoreFile>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -232,6 +239,7 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
         auth: parts.auth,
         mounts: parts.mounts,
         shared: parts.shared,
+        keystore: parts.keystore,
     };
     let keys: Vec<String> = {
         let st = admin.lock();
@@ -476,6 +484,19 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
         ["management", "metrics"] => match method {
             Method::GET => Ok(management::metrics(ctx)),
             _ => Err(m("GET")),
+        },
+        ["management", "connection-test"] => match method {
+            Method::GET => Ok(connection::answer(&ctx.admin).await),
+            _ => Err(m("GET")),
+        },
+        ["keystore"] => match method {
+            Method::GET => keystore::list(ctx).await,
+            _ => Err(m("GET")),
+        },
+        ["keystore", alias] => match method {
+            Method::PUT => keystore::put(ctx, &decode(alias), req).await,
+            Method::DELETE => keystore::delete(ctx, &decode(alias)).await,
+            _ => Err(m("PUT, DELETE")),
         },
         ["runtime", "executions"] => match method {
             Method::GET => executions::list(ctx, &req),
