@@ -454,11 +454,14 @@ impl Document {
     fn parse(name: String, bytes: &[u8]) -> Result<Self, Fault> {
         let unusable = |what: String| Fault::Unusable(format!("the keystore {name} {what}"));
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Eof => "JSON cut short",
+                _ => "not JSON",
+            };
             unusable(format!(
-                "is neither a keystore document (JSON with version, masterKey and aliases; \
-                 it is not JSON: {:?} at line {} column {}) nor a legacy key (it holds {} \
-                 bytes, not {KEY_BYTES})",
-                e.classify(),
+                "is not a keystore document (JSON with version, masterKey and aliases; this \
+                 is {what} at line {} column {}) nor a legacy key (it holds {} bytes, not \
+                 {KEY_BYTES})",
                 e.line(),
                 e.column(),
                 bytes.len()
