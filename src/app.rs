@@ -2,7 +2,7 @@
 //!
 //! [`Runtime::handle`] sends each URL prefix to its one owner: `/fs/` to the routing
 //! snapshot and the operations (after the service's own authentication, when it has one),
-//! `/api/` to the admin API, `/health` here. [`Runtime`] builds the parts once — stores,
+//! `/api/` and the ThingWorx service names to the admin API, `/health` here. [`Runtime`] builds the parts once — stores,
 //! the `store` builtin, mounts, users, shared state — and hands each layer only what it
 //! may use.
 
@@ -174,17 +174,17 @@ impl Runtime {
             }
             return self.service(req, ip).await;
         }
-        if path.starts_with("/api/") {
+        if path.starts_with("/api/") || path.starts_with(admin::THINGWORX_PREFIX) {
             let Some(admin) = self.inner.admin.get() else {
-                return Error::not_found("the admin API is not enabled on this server")
-                    .into_admin_response();
+                let e = Error::not_found("the admin API is not enabled on this server");
+                return admin::refusal(path, e);
             };
             if !edge.admin_allow_from.admits(ip) {
-                return forbidden_address(ip, "the admin API").into_admin_response();
+                return admin::refusal(path, forbidden_address(ip, "the admin API"));
             }
             let (parts, body) = req.into_parts();
             if let Err(e) = edge::check_admin_request(&parts, edge) {
-                return e.into_admin_response();
+                return admin::refusal(parts.uri.path(), e);
             }
             return admin.handle(Request::from_parts(parts, body)).await;
         }

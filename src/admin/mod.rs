@@ -27,6 +27,10 @@
 //! | GET, POST | `/api/identity/users` | users (never their passwords); create |
 //! | GET, PUT, DELETE | `/api/identity/users/{id}` | one user; update; delete |
 //! | POST, DELETE | `/api/identity/users/{id}/token` | a new service token, shown once (201); revoke it (204) |
+//! | GET, POST | `/api/oauth/configurations` | OAuth providers: names only; load (add or update) |
+//! | DELETE | `/api/oauth/configurations/{connector}/{provider}` | 204; 409 naming the services that use it |
+//! | DELETE | `/api/oauth/tokens/{connector}/{provider}` | drops its cached access tokens (204) |
+//! | POST | `/Thingworx/Subsystems/WorkflowSubsystem/Services/{name}` | the ThingWorx service names of the same (`oauth`) |
 //!
 //! The users edited here also authenticate requests to services with
 //! `"auth": {"basic": true}` (`auth`): with their password or their token, when they hold
@@ -43,6 +47,7 @@ mod deployments;
 mod executions;
 mod keystore;
 mod management;
+mod oauth;
 mod paging;
 mod services;
 mod users;
@@ -66,6 +71,7 @@ use crate::store::registry::{Deployment, ServiceVersion, User};
 use crate::store::Registry;
 
 pub use crate::auth::{PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API_ALIAS};
+pub(crate) use oauth::THINGWORX_PREFIX;
 
 /// Default largest deployment upload: 64 MiB.
 pub const DEFAULT_MAX_DEPLOYMENT_BYTES: u64 = 64 << 20;
@@ -402,16 +408,33 @@ impl Ctx {
 }
 
 impl Admin {
-    /// Answers one request under `/api/`.
+    /// Answers one request under `/api/` or the ThingWorx service names.
     pub(crate) async fn handle(self: &Arc<Self>, req: Request<ReqBody>) -> Response<ResBody> {
         let (parts, body) = req.into_parts();
         let ctx = Ctx {
             base_url: self.shared.base_url(&parts),
             admin: Arc::clone(self),
         };
-        route(&ctx, Request::from_parts(parts, body))
+        let req = Request::from_parts(parts, body);
+        if req.uri().path().starts_with(THINGWORX_PREFIX) {
+            if let Err(e) = self.directory().authenticate_admin(req.headers()).await {
+                return refusal(req.uri().path(), e);
+            }
+            return oauth::thingworx(&ctx, req).await;
+        }
+        route(&ctx, req)
             .await
             .unwrap_or_else(Error::into_admin_response)
+    }
+}
+
+/// The answer of a request to `path` that the admin API refuses before its handler runs:
+/// the ThingWorx service names answer `{"message"}`, the rest of the admin API
+/// `{"statusCode", "errorMessage"}`.
+pub(crate) fn refusal(path: &str, e: Error) -> Response<ResBody> {
+    match path.strip_prefix(THINGWORX_PREFIX) {
+        Some(service) => oauth::thingworx_error(service.trim_end_matches('/'), &e),
+        None => e.into_admin_response(),
     }
 }
 
@@ -517,6 +540,7 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
             Method::DELETE => users::delete(ctx, &decode(id)).await,
             _ => Err(m("GET, PUT, DELETE")),
         },
+        ["oauth", rest @ ..] => oauth::route(ctx, rest, req).await,
         ["identity", "users", id, "token"] => match method {
             Method::POST => users::new_user_token(ctx, &decode(id)).await,
             Method::DELETE => users::delete_user_token(ctx, &decode(id)).await,
@@ -525,7 +549,7 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
         _ => Err(Error::not_found(format!(
             "no admin endpoint at {path}; see /api/repository/deployments, \
              /api/repository/services, /api/repository/routes, /api/management/engine, \
-             /api/identity/users"
+             /api/identity/users, /api/oauth/configurations"
         ))),
     }
 }
