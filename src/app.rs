@@ -23,7 +23,7 @@ use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::request::Connection;
 use crate::oauth::OAuth;
 use crate::operation;
-use crate::process::{Handler, StoreProcess};
+use crate::process::{Builtins, Handler, StoreProcess};
 use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
 use crate::shared::{RuntimeConfig, Shared};
 use crate::store::keystore::{KeystoreFile, OAUTH_ADMIN_KEY};
@@ -59,11 +59,18 @@ impl Runtime {
             Arc::clone(&stores.registry),
             Arc::new(move || keystore.key(OAUTH_ADMIN_KEY)),
         ));
+        let shared = Shared::new(config, store, oauth);
+        let builtins = Builtins {
+            store: Arc::clone(&shared.store),
+            oauth: Arc::clone(&shared.oauth),
+            outbound: shared.outbound.clone(),
+            execution_timeout: shared.config.execution_timeout,
+        };
         Runtime {
             inner: Arc::new(Inner {
-                mounts: Arc::new(Mounts::new(Arc::clone(&store))),
+                mounts: Arc::new(Mounts::new(builtins)),
                 auth: Arc::new(Auth::new(Arc::clone(&stores.registry))),
-                shared: Shared::new(config, store, oauth),
+                shared,
                 stores,
                 admin: OnceLock::new(),
             }),
@@ -345,14 +352,11 @@ pub fn check(defs: &[LoadedDefinition]) -> Result<(), Problems> {
     if !problems.0.is_empty() {
         return Err(problems);
     }
-    // Processes are resolved only: nothing of this store is opened.
-    let store = Arc::new(StoreProcess::new(Stores::open(
-        std::path::Path::new("."),
-        crate::store::Durability::default(),
-    )));
+    // Processes are resolved only: nothing of these builtins is opened.
+    let builtins = Builtins::unopened(std::path::Path::new("."));
     let unresolved: Vec<_> = defs
         .iter()
-        .filter_map(|d| Service::build(d, &|_| None, &store).err())
+        .filter_map(|d| Service::build(d, &|_| None, &builtins).err())
         .flat_map(|p| p.0)
         .collect();
     if unresolved.is_empty() {

@@ -113,6 +113,19 @@ pub enum Error {
         /// The deadline in seconds.
         seconds: u64,
     },
+    /// A system the process called answered wrongly or could not be reached (502): an
+    /// error status, an answer too large or not JSON, a refused connection. The message
+    /// names the system by `scheme://host:port` only, never a path, query or credential.
+    #[error("{0}")]
+    BadGateway(Cow<'static, str>),
+    /// A system the process called did not answer in time (504); named as for
+    /// [`Error::BadGateway`].
+    #[error("{0}")]
+    GatewayTimeout(Cow<'static, str>),
+    /// Something the process needs is not there yet (503), such as an OAuth provider
+    /// that is not loaded; the message says what to do.
+    #[error("{0}")]
+    Unavailable(Cow<'static, str>),
     /// The process behind the operation failed; the message is the process's own (500).
     #[error("{0}")]
     Process(String),
@@ -184,7 +197,11 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            Error::ExecutionTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Error::ExecutionTimeout { .. } | Error::GatewayTimeout(_) => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+            Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
             Error::Io(e) if is_storage_full(e) => StatusCode::INSUFFICIENT_STORAGE,
             Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -249,6 +266,15 @@ mod tests {
         assert_eq!(Error::FileTooLarge { limit: 1 }.status(), 413);
         assert_eq!(Error::RangeNotSatisfiable { size: 1 }.status(), 416);
         assert_eq!(Error::Process("boom".into()).status(), 500);
+        for (e, status) in [
+            (Error::BadGateway("x".into()), 502),
+            (Error::Unavailable("x".into()), 503),
+            (Error::GatewayTimeout("x".into()), 504),
+        ] {
+            assert_eq!(e.status(), status);
+            // Their messages are built for the caller: shown, not only logged.
+            assert!(!e.is_log_only());
+        }
         let late = Error::ExecutionTimeout {
             limit: "execution timeout",
             seconds: 30,

@@ -136,10 +136,36 @@ pub struct OAuthReference {
     /// The scope asked for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// How the client authenticates to the token endpoint: `basic` (HTTP Basic with the
+    /// form-urlencoded id and secret, RFC 6749 §2.3.1) or `form` (`client_id` and
+    /// `client_secret` in the request body). Default `basic`.
+    #[serde(default, skip_serializing_if = "ClientAuth::is_basic")]
+    pub client_auth: ClientAuth,
+    /// Extra parameters of the provider (its keys besides `CLIENT_ID` and
+    /// `CLIENT_SECRET`, such as `audience`) sent as form fields of the token request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_parameters: Vec<String>,
 }
 
 fn client_credentials() -> String {
     "client_credentials".to_owned()
+}
+
+/// How a client authenticates to an OAuth token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(urlencode(id):urlencode(secret))`.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` as form fields of the body.
+    Form,
+}
+
+impl ClientAuth {
+    fn is_basic(&self) -> bool {
+        *self == ClientAuth::Basic
+    }
 }
 
 /// Where a table load finds its objects in an `http` answer.
@@ -150,7 +176,81 @@ pub struct HttpObjectsDefinition {
     pub pointer: String,
     /// Property name → JSON pointer inside each element (`"/name"`).
     pub properties: BTreeMap<String, String>,
+    /// The JSON pointer of a boolean saying that more objects follow (the load answers
+    /// `hasMoreResults`); default: none follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_more_results: Option<String>,
 }
+
+/// One piece of a template: text sent as it is, or a `{name}` placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplatePart {
+    /// Literal text (`{{` and `}}` already turned into `{` and `}`).
+    Text(String),
+    /// The name between `{` and `}`.
+    Name(String),
+}
+
+/// Splits a template of an `http` process into text and `{name}` placeholders. `{{` and
+/// `}}` stand for literal braces; a `}` on its own is literal too.
+///
+/// # Errors
+///
+/// A `{` that is not closed, or an empty placeholder `{}`, in words.
+pub fn parse_template(template: &str) -> Result<Vec<TemplatePart>, String> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        text.push_str(&rest[..i]);
+        let brace = rest.as_bytes()[i];
+        let after = &rest[i + 1..];
+        if brace == b'}' {
+            text.push('}');
+            rest = after.strip_prefix('}').unwrap_or(after);
+            continue;
+        }
+        if let Some(more) = after.strip_prefix('{') {
+            text.push('{');
+            rest = more;
+            continue;
+        }
+        let Some(end) = after.find('}') else {
+            return Err(format!(
+                "the '{{' at byte {i} is not closed by '}}' (write '{{{{' for a literal brace)"
+            ));
+        };
+        let name = &after[..end];
+        if name.is_empty() {
+            return Err("'{}' names nothing (write '{{}}' for literal braces)".into());
+        }
+        if name.contains('{') {
+            return Err(format!(
+                "the placeholder '{{{name}}}' holds a '{{' (write '{{{{' for a literal brace)"
+            ));
+        }
+        if !text.is_empty() {
+            parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+        }
+        parts.push(TemplatePart::Name(name.to_owned()));
+        rest = &after[end + 1..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        parts.push(TemplatePart::Text(text));
+    }
+    Ok(parts)
+}
+
+/// The request methods an `http` process may use.
+pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+
+/// Process properties a template of an `http` process may name besides inputs and
+/// configuration values (`search`, `limit`, `offset` on table loads only).
+pub const TEMPLATE_PROPERTIES: &[&str] = &["token", "tenantId", "stateId", "callbackUri", "user"];
+
+/// The filter fields a template of a table load may name.
+pub const LOAD_TEMPLATE_FIELDS: &[&str] = &["search", "limit", "offset"];
 
 /// The longest connector or provider name of the OAuth provider store, in bytes.
 pub const MAX_OAUTH_NAME_BYTES: usize = 128;

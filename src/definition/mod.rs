@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::ContentType;
 
 pub use http::{
-    valid_oauth_name, ApiKeyDefinition, BasicAuthDefinition, HttpAuthDefinition,
-    HttpBodyDefinition, HttpObjectsDefinition, HttpProcessDefinition, OAuthReference,
-    MAX_OAUTH_NAME_BYTES,
+    parse_template, valid_oauth_name, ApiKeyDefinition, BasicAuthDefinition, ClientAuth,
+    HttpAuthDefinition, HttpBodyDefinition, HttpObjectsDefinition, HttpProcessDefinition,
+    OAuthReference, TemplatePart, HTTP_METHODS, LOAD_TEMPLATE_FIELDS, MAX_OAUTH_NAME_BYTES,
+    TEMPLATE_PROPERTIES,
 };
 pub use load::{load_dir, parse_definition, LoadedDefinition, Problem, Problems};
 pub use validate::{slugify, validate_set};

@@ -2,9 +2,13 @@
 
 use std::collections::HashSet;
 
+use serde_json::Value;
+
 use super::{
-    AuthDefinition, Builtin, LoadedDefinition, Problem, Problems, ProcessKind, ProcessSpec,
-    ServiceDefinition, ValueDefinition, ValueType, FILE_TYPE,
+    parse_template, valid_oauth_name, AuthDefinition, Builtin, DataActionDefinition,
+    HttpProcessDefinition, LoadedDefinition, MessageActionDefinition, Problem, Problems,
+    ProcessKind, ProcessSpec, ServiceDefinition, TemplatePart, TypeDefinition, ValueDefinition,
+    ValueType, FILE_TYPE, HTTP_METHODS, LOAD_TEMPLATE_FIELDS, TEMPLATE_PROPERTIES,
 };
 
 /// The builtin processes a message action may name.
@@ -248,6 +252,8 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
             &format!("{at}.process"),
             &a.process,
             ACTION_BUILTINS,
+            Place::Action(a),
+            def,
             &mut push,
         );
     }
@@ -291,7 +297,18 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
         }
         for (field, spec) in [("load", &d.load), ("save", &d.save), ("delete", &d.delete)] {
             if let Some(spec) = spec {
-                check_process(&format!("{at}.{field}"), spec, STORE_BUILTINS, &mut push);
+                let place = match field {
+                    "load" => Place::Load(d, def.type_named(&d.object_type)),
+                    _ => Place::Elsewhere("a data action's save or delete"),
+                };
+                check_process(
+                    &format!("{at}.{field}"),
+                    spec,
+                    STORE_BUILTINS,
+                    place,
+                    def,
+                    &mut push,
+                );
             }
         }
     }
@@ -333,7 +350,14 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
         }
         for (field, spec) in [("list", &f.list), ("upload", &f.upload)] {
             if let Some(spec) = spec {
-                check_process(&format!("{at}.{field}"), spec, STORE_BUILTINS, &mut push);
+                check_process(
+                    &format!("{at}.{field}"),
+                    spec,
+                    STORE_BUILTINS,
+                    Place::Elsewhere("a file resource"),
+                    def,
+                    &mut push,
+                );
             }
         }
     }
@@ -431,10 +455,23 @@ fn check_pass_headers(at: &str, names: &[String], push: &mut impl FnMut(String, 
     }
 }
 
+/// Where a process runs, for the rules of the `http` process.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// A message action.
+    Action(&'a MessageActionDefinition),
+    /// A data action's load, with its type when it is defined.
+    Load(&'a DataActionDefinition, Option<&'a TypeDefinition>),
+    /// Anywhere else, in words.
+    Elsewhere(&'static str),
+}
+
 fn check_process(
     at: &str,
     spec: &ProcessSpec,
     builtins: &[Builtin],
+    place: Place<'_>,
+    service: &ServiceDefinition,
     push: &mut impl FnMut(String, String),
 ) {
     let kind = match spec.kind() {
@@ -472,6 +509,428 @@ fn check_process(
                 "the handler name must not be empty".into(),
             );
         }
+    }
+    if let ProcessKind::Http(http) = kind {
+        check_http(&format!("{at}.http"), http, place, service, push);
+    }
+}
+
+/// Headers an `http` process may not set: the client sets them from the URL and body.
+const MANAGED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+];
+/// The longest wait of one attempt of an `http` process: 5 minutes.
+const MAX_HTTP_TIMEOUT_MS: u64 = 300_000;
+/// The most retries of an `http` process.
+const MAX_HTTP_RETRIES: u32 = 10;
+/// The largest answer an `http` process may read: 1 GiB.
+const MAX_HTTP_ANSWER_BYTES: u64 = 1 << 30;
+
+/// The `http` process `http` at `at` is well formed for `place`: method, URL, headers,
+/// body, auth, the names its templates use, and the mapping of its answer.
+fn check_http(
+    at: &str,
+    http: &HttpProcessDefinition,
+    place: Place<'_>,
+    service: &ServiceDefinition,
+    push: &mut impl FnMut(String, String),
+) {
+    let (action, load) = match place {
+        Place::Action(a) => (Some(a), None),
+        Place::Load(d, ty) => (None, Some((d, ty))),
+        Place::Elsewhere(what) => {
+            push(
+                at.to_owned(),
+                format!(
+                    "the http process runs message actions and data actions' load only, \
+                     not {what}"
+                ),
+            );
+            return;
+        }
+    };
+    let names = TemplateNames {
+        inputs: action.map(|a| a.inputs.as_slice()).unwrap_or_default(),
+        configuration: &service.configuration_values,
+        load: load.is_some(),
+    };
+    // Every template, checked at the end: (JSON path, template).
+    let mut templates: Vec<(String, &str)> = Vec::new();
+    let mut template = |path: String, t| templates.push((path, t));
+
+    let method = http.method.as_deref().unwrap_or("GET");
+    let method_ok = HTTP_METHODS.contains(&method);
+    if !method_ok {
+        push(
+            format!("{at}.method"),
+            format!(
+                "'{method}' is not a method of the http process; expected one of: {}",
+                HTTP_METHODS.join(", ")
+            ),
+        );
+    }
+
+    template(format!("{at}.url"), &http.url);
+    if let Err(msg) = check_url(&http.url, true) {
+        push(format!("{at}.url"), msg);
+    }
+
+    let mut seen = HashSet::new();
+    for (name, value) in &http.headers {
+        let here = format!("{at}.headers.{name}");
+        if let Err(msg) = check_header_name(name) {
+            push(here.clone(), msg);
+        } else if !seen.insert(name.to_ascii_lowercase()) {
+            push(
+                here.clone(),
+                format!("the header '{name}' is given twice (names ignore case)"),
+            );
+        }
+        template(here, value);
+    }
+
+    if let Some(body) = &http.body {
+        let here = format!("{at}.body");
+        let given = [
+            body.json.is_some(),
+            body.text.is_some(),
+            body.form.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            push(
+                here.clone(),
+                "a body needs exactly one of \"json\", \"text\", \"form\"".into(),
+            );
+        }
+        if matches!(method, "GET" | "HEAD") {
+            push(
+                here.clone(),
+                format!("a {method} request carries no body; use POST, PUT, PATCH or DELETE"),
+            );
+        }
+        if let Some(ct) = &body.content_type {
+            if body.text.is_none() {
+                push(
+                    format!("{here}.contentType"),
+                    "contentType is for text bodies; json and form bodies set their own".into(),
+                );
+            } else if http::HeaderValue::from_str(ct).is_err() {
+                push(
+                    format!("{here}.contentType"),
+                    format!("'{ct}' is not a valid header value"),
+                );
+            }
+        }
+        if let Some(json) = &body.json {
+            each_json_string(json, &format!("{here}.json"), &mut |path, s| {
+                template(path, s);
+            });
+        }
+        if let Some(text) = &body.text {
+            template(format!("{here}.text"), text);
+        }
+        for (field, value) in body.form.iter().flatten() {
+            template(format!("{here}.form.{field}"), value);
+        }
+    }
+
+    if let Some(auth) = &http.auth {
+        let here = format!("{at}.auth");
+        let given = [
+            auth.oauth.is_some(),
+            auth.bearer.is_some(),
+            auth.basic.is_some(),
+            auth.api_key.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            push(
+                here.clone(),
+                "auth needs exactly one of \"oauth\", \"bearer\", \"basic\", \"apiKey\"".into(),
+            );
+        }
+        if let Some(o) = &auth.oauth {
+            for (field, name) in [("connector", &o.connector), ("provider", &o.provider)] {
+                if !valid_oauth_name(name) {
+                    push(
+                        format!("{here}.oauth.{field}"),
+                        format!(
+                            "'{name}' is not a {field} name: 1 to {} letters, digits, '_', '-', '.'",
+                            super::MAX_OAUTH_NAME_BYTES
+                        ),
+                    );
+                }
+            }
+            if o.grant != "client_credentials" {
+                push(
+                    format!("{here}.oauth.grant"),
+                    format!(
+                        "grant '{}' is not supported; the one grant is \"client_credentials\"",
+                        o.grant
+                    ),
+                );
+            }
+            if let Err(msg) = check_url(&o.token_url, false) {
+                push(format!("{here}.oauth.tokenUrl"), msg);
+            }
+            const RESERVED: &[&str] = &[
+                "grant_type",
+                "scope",
+                "client_id",
+                "client_secret",
+                "CLIENT_ID",
+                "CLIENT_SECRET",
+            ];
+            for (i, p) in o.token_parameters.iter().enumerate() {
+                if p.trim().is_empty() {
+                    push(
+                        format!("{here}.oauth.tokenParameters[{i}]"),
+                        "a parameter name must not be empty".into(),
+                    );
+                } else if RESERVED.contains(&p.as_str()) {
+                    push(
+                        format!("{here}.oauth.tokenParameters[{i}]"),
+                        format!("'{p}' is sent by fss itself and cannot be a token parameter"),
+                    );
+                }
+            }
+        }
+        if let Some(b) = &auth.bearer {
+            template(format!("{here}.bearer"), b);
+        }
+        if let Some(b) = &auth.basic {
+            template(format!("{here}.basic.username"), &b.username);
+            template(format!("{here}.basic.password"), &b.password);
+        }
+        if let Some(k) = &auth.api_key {
+            if let Err(msg) = check_header_name(&k.header) {
+                push(format!("{here}.apiKey.header"), msg);
+            }
+            template(format!("{here}.apiKey.value"), &k.value);
+        }
+    }
+
+    let pointer = |p: &str| p.is_empty() || p.starts_with('/');
+    const POINTER: &str = "is not a JSON pointer: \"\" (the whole answer) or starting with '/'";
+    if !http.outputs.is_empty() {
+        match action {
+            None => push(
+                format!("{at}.outputs"),
+                "outputs are for message actions; a load maps its answer with \"objects\"".into(),
+            ),
+            Some(a) => {
+                for (name, p) in &http.outputs {
+                    if !a.outputs.iter().any(|o| &o.name == name) {
+                        push(
+                            format!("{at}.outputs.{name}"),
+                            format!("'{name}' is not an output of action '{}'", a.name),
+                        );
+                    }
+                    if !pointer(p) {
+                        push(format!("{at}.outputs.{name}"), format!("'{p}' {POINTER}"));
+                    }
+                }
+            }
+        }
+    }
+    match (&http.objects, load) {
+        (Some(_), None) => push(
+            format!("{at}.objects"),
+            "objects are for data actions' load; a message action maps its answer with \
+             \"outputs\""
+                .into(),
+        ),
+        (None, Some(_)) => push(
+            at.to_owned(),
+            "a load needs \"objects\": where the answer holds the objects and their properties"
+                .into(),
+        ),
+        (Some(objects), Some((_, ty))) => {
+            if !pointer(&objects.pointer) {
+                let p = &objects.pointer;
+                push(format!("{at}.objects.pointer"), format!("'{p}' {POINTER}"));
+            }
+            if let Some(p) = objects.has_more_results.as_deref().filter(|p| !pointer(p)) {
+                push(
+                    format!("{at}.objects.hasMoreResults"),
+                    format!("'{p}' {POINTER}"),
+                );
+            }
+            if objects.properties.is_empty() {
+                push(
+                    format!("{at}.objects.properties"),
+                    "must map at least one property of the type".into(),
+                );
+            }
+            for (name, p) in &objects.properties {
+                let here = format!("{at}.objects.properties.{name}");
+                if let Some(ty) = ty {
+                    if !ty.properties.iter().any(|q| &q.name == name) {
+                        push(
+                            here.clone(),
+                            format!("'{name}' is not a property of type '{}'", ty.name),
+                        );
+                    }
+                }
+                if !pointer(p) {
+                    push(here, format!("'{p}' {POINTER}"));
+                }
+            }
+        }
+        (None, None) => {}
+    }
+
+    for (path, t) in templates {
+        if let Err(msg) = names.check(t) {
+            push(path, msg);
+        }
+    }
+    if let Some(ms) = http.timeout_ms {
+        if !(1..=MAX_HTTP_TIMEOUT_MS).contains(&ms) {
+            push(
+                format!("{at}.timeoutMs"),
+                format!("must be 1 to {MAX_HTTP_TIMEOUT_MS} (5 minutes)"),
+            );
+        }
+    }
+    if http.retries.is_some_and(|r| r > MAX_HTTP_RETRIES) {
+        push(
+            format!("{at}.retries"),
+            format!("must be at most {MAX_HTTP_RETRIES}"),
+        );
+    }
+    if let Some(n) = http.max_answer_bytes {
+        if !(1..=MAX_HTTP_ANSWER_BYTES).contains(&n) {
+            push(
+                format!("{at}.maxAnswerBytes"),
+                format!("must be 1 to {MAX_HTTP_ANSWER_BYTES} (1 GiB)"),
+            );
+        }
+    }
+}
+
+/// What the templates of one `http` process may name.
+struct TemplateNames<'a> {
+    /// The action's inputs (none for a load).
+    inputs: &'a [ValueDefinition],
+    /// The service's configuration values.
+    configuration: &'a [ValueDefinition],
+    /// A table load: `search`, `limit`, `offset` too.
+    load: bool,
+}
+
+impl TemplateNames<'_> {
+    /// Whether every placeholder of `template` names something the call will have.
+    fn check(&self, template: &str) -> Result<(), String> {
+        // Process properties that exist but that templates may not use: the caller's
+        // `Authorization` is not forwarded by a template, and the others are structured.
+        const WITHHELD: &[&str] = &["authorization", "culture", "headers"];
+        for part in parse_template(template)? {
+            let TemplatePart::Name(name) = part else {
+                continue;
+            };
+            let n = name.as_str();
+            if self.inputs.iter().any(|v| v.name == n) {
+                continue;
+            }
+            if WITHHELD.contains(&n) {
+                return Err(format!(
+                    "'{{{n}}}' is a process property that templates cannot use"
+                ));
+            }
+            if TEMPLATE_PROPERTIES.contains(&n)
+                || (self.load && LOAD_TEMPLATE_FIELDS.contains(&n))
+                || self.configuration.iter().any(|v| v.name == n)
+            {
+                continue;
+            }
+            let loads = if self.load {
+                ", search, limit, offset"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "'{{{n}}}' names no input, configuration value or process property \
+                 (token, tenantId, stateId, callbackUri, user{loads})"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `name` is a header an `http` process may set.
+fn check_header_name(name: &str) -> Result<(), String> {
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!("'{name}' is not a header name"));
+    }
+    if MANAGED_HEADERS.iter().any(|m| name.eq_ignore_ascii_case(m)) {
+        return Err(format!(
+            "the header '{name}' is set by fss from the URL and the body"
+        ));
+    }
+    Ok(())
+}
+
+/// `url` is an absolute `http://` or `https://` URL; with `templated`, once its
+/// placeholders are filled in (placeholders may stand in its path and query only).
+fn check_url(url: &str, templated: bool) -> Result<(), String> {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return Err(format!("'{url}' does not start with http:// or https://"));
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.contains(['{', '}']) {
+        return Err(format!(
+            "the host of '{url}' must be written out: placeholders may stand in the path and \
+             query only"
+        ));
+    }
+    if url.contains('#') {
+        return Err(format!("'{url}' has a fragment ('#'), which is never sent"));
+    }
+    let filled: String = if templated {
+        match parse_template(url) {
+            Ok(parts) => parts
+                .into_iter()
+                .map(|p| match p {
+                    TemplatePart::Text(t) => t,
+                    TemplatePart::Name(_) => "x".to_owned(),
+                })
+                .collect(),
+            // The template check names the problem.
+            Err(_) => return Ok(()),
+        }
+    } else {
+        url.to_owned()
+    };
+    match filled.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => Err(format!("'{url}' names no host")),
+        Err(e) => Err(format!("'{url}' is not a valid URL: {e}")),
+    }
+}
+
+/// Calls `f` with the JSON path and the text of every string in `v` (object keys are not
+/// templates).
+fn each_json_string<'v>(v: &'v Value, path: &str, f: &mut impl FnMut(String, &'v str)) {
+    match v {
+        Value::String(s) => f(path.to_owned(), s),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                each_json_string(item, &format!("{path}[{i}]"), f);
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m {
+                each_json_string(item, &format!("{path}.{k}"), f);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -600,6 +1059,259 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(
             p[0].contains("types[0].properties[1].returnOnLoad") && p[0].contains("Password"),
+            "{p:?}"
+        );
+    }
+
+    /// A service with one message action and one load, both `http`, with `action` and
+    /// `load` merged into their http processes.
+    fn http_service(action: serde_json::Value, load: serde_json::Value) -> Vec<String> {
+        let mut a = serde_json::json!({"url": "https://erp.example/orders/{Order Id}"});
+        a.as_object_mut()
+            .unwrap()
+            .extend(action.as_object().unwrap().clone());
+        let mut l = serde_json::json!({"url": "https://erp.example/people?q={search}",
+            "objects": {"pointer": "/items", "properties": {"Id": "/id"}}});
+        l.as_object_mut()
+            .unwrap()
+            .extend(load.as_object().unwrap().clone());
+        problems_of(
+            &serde_json::json!({
+                "name": "Orders",
+                "configurationValues": [{"name": "Region"}, {"name": "Api Token", "type": "Password"}],
+                "types": [{"name": "Person", "properties": [{"name": "Id"}]}],
+                "messageActions": [{"name": "Approve",
+                    "inputs": [{"name": "Order Id", "required": true}],
+                    "outputs": [{"name": "Status"}, {"name": "Approved At", "type": "DateTime"}],
+                    "process": {"http": a}}],
+                "dataActions": [{"objectType": "Person", "load": {"http": l}}]
+            })
+            .to_string(),
+        )
+    }
+
+    #[test]
+    fn the_issue_shape_of_the_http_process_is_valid() {
+        let p = http_service(
+            serde_json::json!({
+                "method": "POST", "url": "https://erp.example/orders/{Order Id}",
+                "headers": {"X-Tenant": "{tenantId}"},
+                "body": {"json": {"id": "{Order Id}", "region": "{Region}"}},
+                "auth": {"oauth": {"connector": "erp", "provider": "ERP",
+                    "grant": "client_credentials",
+                    "tokenUrl": "https://erp.example/oauth/token", "scope": "orders"}},
+                "outputs": {"Status": "/status", "Approved At": "/approvedAt"},
+                "timeoutMs": 10000, "retries": 2}),
+            serde_json::json!({"auth": {"bearer": "{Api Token}"}, "method": "GET"}),
+        );
+        assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn http_processes_are_checked_field_by_field() {
+        let at = "t.json: messageActions[0].process.http";
+        for (action, path, says) in [
+            (
+                serde_json::json!({"method": "TRACE"}),
+                "method",
+                "expected one of",
+            ),
+            (
+                serde_json::json!({"url": "ftp://x/"}),
+                "url",
+                "http:// or https://",
+            ),
+            (
+                serde_json::json!({"url": "https://{Order Id}/x"}),
+                "url",
+                "host",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{Nope}"}),
+                "url",
+                "'{Nope}' names no input",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{Order Id"}),
+                "url",
+                "not closed",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{authorization}"}),
+                "url",
+                "cannot use",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{search}"}),
+                "url",
+                "names no input",
+            ),
+            (
+                serde_json::json!({"headers": {"Host": "x"}}),
+                "headers.Host",
+                "set by fss",
+            ),
+            (
+                serde_json::json!({"headers": {"Bad Name": "x"}}),
+                "headers.Bad Name",
+                "not a header name",
+            ),
+            (
+                serde_json::json!({"headers": {"X-A": "{Who}"}}),
+                "headers.X-A",
+                "names no input",
+            ),
+            (
+                serde_json::json!({"method": "POST", "body": {}}),
+                "body",
+                "exactly one",
+            ),
+            (
+                serde_json::json!({"body": {"text": "x"}}),
+                "body",
+                "carries no body",
+            ),
+            (
+                serde_json::json!({"method": "POST", "body": {"json": {"a": ["{X}"]}}}),
+                "body.json.a[0]",
+                "names no input",
+            ),
+            (
+                serde_json::json!({"method": "POST", "body": {"json": {}, "contentType": "text/x"}}),
+                "body.contentType",
+                "text bodies",
+            ),
+            (serde_json::json!({"auth": {}}), "auth", "exactly one"),
+            (
+                serde_json::json!({"auth": {"bearer": "a", "basic": {"username": "u", "password": "p"}}}),
+                "auth",
+                "exactly one",
+            ),
+            (
+                serde_json::json!({"auth": {"oauth": {"connector": "e r p", "provider": "ERP",
+                "tokenUrl": "https://x/t"}}}),
+                "auth.oauth.connector",
+                "not a connector name",
+            ),
+            (
+                serde_json::json!({"auth": {"oauth": {"connector": "erp", "provider": "ERP",
+                "grant": "password", "tokenUrl": "https://x/t"}}}),
+                "auth.oauth.grant",
+                "client_credentials",
+            ),
+            (
+                serde_json::json!({"auth": {"oauth": {"connector": "erp", "provider": "ERP",
+                "tokenUrl": "x/t"}}}),
+                "auth.oauth.tokenUrl",
+                "http:// or https://",
+            ),
+            (
+                serde_json::json!({"auth": {"oauth": {"connector": "erp", "provider": "ERP",
+                "tokenUrl": "https://x/t", "tokenParameters": ["scope"]}}}),
+                "auth.oauth.tokenParameters[0]",
+                "sent by fss",
+            ),
+            (
+                serde_json::json!({"auth": {"apiKey": {"header": "Content-Length", "value": "v"}}}),
+                "auth.apiKey.header",
+                "set by fss",
+            ),
+            (
+                serde_json::json!({"outputs": {"Nope": "/a"}}),
+                "outputs.Nope",
+                "not an output",
+            ),
+            (
+                serde_json::json!({"outputs": {"Status": "a"}}),
+                "outputs.Status",
+                "JSON pointer",
+            ),
+            (
+                serde_json::json!({"objects": {"pointer": "", "properties": {"Id": "/id"}}}),
+                "objects",
+                "for data actions' load",
+            ),
+            (
+                serde_json::json!({"timeoutMs": 0}),
+                "timeoutMs",
+                "1 to 300000",
+            ),
+            (
+                serde_json::json!({"timeoutMs": 300001}),
+                "timeoutMs",
+                "1 to 300000",
+            ),
+            (serde_json::json!({"retries": 11}), "retries", "at most 10"),
+            (
+                serde_json::json!({"maxAnswerBytes": 0}),
+                "maxAnswerBytes",
+                "must be 1",
+            ),
+        ] {
+            let p = http_service(action.clone(), serde_json::json!({}));
+            let want = if path.is_empty() {
+                at.to_owned()
+            } else {
+                format!("{at}.{path}: ")
+            };
+            assert!(
+                p.len() == 1 && p[0].starts_with(&want) && p[0].contains(says),
+                "{action}: {p:?}"
+            );
+        }
+        let at = "t.json: dataActions[0].load.http";
+        for (load, path, says) in [
+            (
+                serde_json::json!({"objects": null}),
+                "",
+                "needs \"objects\"",
+            ),
+            (
+                serde_json::json!({"objects": {"pointer": "items", "properties": {"Id": "/id"}}}),
+                ".objects.pointer",
+                "JSON pointer",
+            ),
+            (
+                serde_json::json!({"objects": {"pointer": "", "properties": {"Nope": "/id"}}}),
+                ".objects.properties.Nope",
+                "not a property of type 'Person'",
+            ),
+            (
+                serde_json::json!({"outputs": {"Status": "/s"}}),
+                ".outputs",
+                "for message actions",
+            ),
+            (
+                serde_json::json!({"url": "https://x/{Order Id}"}),
+                ".url",
+                "names no input",
+            ),
+        ] {
+            let p = http_service(serde_json::json!({}), load.clone());
+            assert!(
+                p.len() == 1 && p[0].starts_with(&format!("{at}{path}: ")) && p[0].contains(says),
+                "{load}: {p:?}"
+            );
+        }
+        // {{ and }} are literal braces, and a load may name its filter's fields.
+        let p = http_service(
+            serde_json::json!({"url": "https://x/{{literal}}/{Order Id}?t={token}"}),
+            serde_json::json!({"url": "https://x/p?q={search}&l={limit}&o={offset}&r={Region}"}),
+        );
+        assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn http_is_refused_where_it_cannot_run() {
+        let p = problems_of(
+            r#"{"name":"S","types":[{"name":"T","properties":[{"name":"Id"}]}],
+               "dataActions":[{"objectType":"T","save":{"http":{"url":"https://x/"}}}],
+               "fileResources":[{"path":"/file","list":{"http":{"url":"https://x/"}}}]}"#,
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("dataActions[0].save.http: the http process runs message actions and data actions' load only"), "{p:?}");
+        assert!(
+            p[1].contains("fileResources[0].list.http") && p[1].contains("file resource"),
             "{p:?}"
         );
     }

@@ -194,7 +194,28 @@ impl OutboundClient {
         req: Request<Full<Bytes>>,
         max_answer_bytes: usize,
     ) -> Result<Response<Bytes>, OutboundError> {
-        let after = self.inner.request_timeout;
+        self.send_within(req, max_answer_bytes, self.inner.request_timeout)
+            .await
+    }
+
+    /// The total timeout of a request (`--request-timeout`).
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    /// As [`OutboundClient::send`], within the total timeout `after` instead of the
+    /// client's: a caller with its own timeout (an `http` process's `timeoutMs`) may wait
+    /// less or more than `--request-timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`OutboundClient::send`]; [`OutboundError::Timeout`] names `after`.
+    pub async fn send_within(
+        &self,
+        req: Request<Full<Bytes>>,
+        max_answer_bytes: usize,
+        after: Duration,
+    ) -> Result<Response<Bytes>, OutboundError> {
         let exchange = async {
             let resp = self.exchange(req).await?;
             let (parts, body) = resp.into_parts();

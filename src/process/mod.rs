@@ -1,7 +1,16 @@
 //! Processes: the logic behind an operation.
 //!
-//! A process is a builtin (`echo`, `store`), a `command` run per execution, or a Rust
-//! [`Handler`] that an embedding runtime registers by name. Operations hand every process
+//! A process is one of:
+//!
+//! - a builtin: `echo` (outputs are the inputs) or `store` (the embedded tables and files);
+//! - a `command`: a program run per execution, the JSON document on stdin;
+//! - an `http` request ([`HttpProcess`]): one outbound call per execution on the
+//!   connection's task, templated from the document, authenticated from the OAuth
+//!   provider store or a configuration value, its JSON answer mapped by pointer;
+//! - a Rust [`Handler`] that an embedding runtime registers by name.
+//!
+//! What the builtins and `http` run on — the store, the OAuth provider store, the
+//! outbound client — is [`Builtins`], handed over when a service is mounted. Operations hand every process
 //! the same typed work — a message action's inputs, a data action's filter and objects, an
 //! upload's spooled file — through one method per kind of work (`Process::load`,
 //! `save`, `delete`, `upload`, `list`, [`Process::answer_now`] and [`Process::call`]);
@@ -40,6 +49,7 @@ mod command;
 pub(crate) mod data;
 mod echo;
 pub(crate) mod file;
+pub mod http;
 mod store;
 pub mod value;
 
@@ -48,17 +58,55 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use command::CommandProcess;
+pub use http::HttpProcess;
 pub use store::StoreProcess;
 pub(crate) use store::{Spool, SpooledFile};
 
 use crate::definition::MessageActionDefinition;
 use crate::error::{Error, Result};
+use crate::http::client::{OutboundClient, OutboundConfig};
+use crate::oauth::OAuth;
 use crate::protocol::EngineValue;
+
+/// What the processes that fss itself runs work on, one set per runtime: handed to every
+/// service when it is mounted, so that a process reaches nothing else.
+#[derive(Debug, Clone)]
+pub struct Builtins {
+    /// The `store` builtin: tables and files.
+    pub store: Arc<StoreProcess>,
+    /// The OAuth provider store and token cache of `http` processes.
+    pub oauth: Arc<OAuth>,
+    /// The one outbound client `http` processes send through.
+    pub outbound: OutboundClient,
+    /// The runtime's execution timeout: an `http` process starts no retry whose
+    /// back-off would end past it, since its caller would be answered 504 by then.
+    pub execution_timeout: Duration,
+}
+
+impl Builtins {
+    /// Builtins that open nothing until used, over the data folder `dir`: for resolving
+    /// processes without serving them (`fss check`, tests).
+    pub(crate) fn unopened(dir: &std::path::Path) -> Self {
+        let stores = crate::store::Stores::open(dir, crate::store::Durability::default());
+        let registry = Arc::clone(&stores.registry);
+        Builtins {
+            store: Arc::new(StoreProcess::new(stores)),
+            oauth: Arc::new(OAuth::new(
+                registry,
+                Arc::new(|| Err(Error::internal("these builtins open no keystore"))),
+            )),
+            outbound: OutboundClient::new(&OutboundConfig::default())
+                .expect("a client without a CA file cannot fail"),
+            execution_timeout: crate::shared::DEFAULT_EXECUTION_TIMEOUT,
+        }
+    }
+}
 
 /// What a handler's future resolves to.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply>> + Send + 'static>>;
@@ -132,6 +180,8 @@ pub enum Process {
     Command(Arc<CommandProcess>),
     /// A registered Rust handler.
     Handler(Arc<dyn Handler>),
+    /// An outbound HTTP request.
+    Http(Arc<HttpProcess>),
 }
 
 impl fmt::Debug for Process {
@@ -141,6 +191,7 @@ impl fmt::Debug for Process {
             Process::Store(_) => f.write_str("Store"),
             Process::Command(c) => f.debug_tuple("Command").field(c).finish(),
             Process::Handler(_) => f.write_str("Handler"),
+            Process::Http(_) => f.write_str("Http"),
         }
     }
 }
@@ -169,6 +220,7 @@ impl Process {
         match self {
             Process::Command(c) => c.run(&call).await,
             Process::Handler(h) => h.call(call).await,
+            Process::Http(h) => h.run(call).await,
             Process::Echo => Ok(echo::reply(&call.inputs)),
             Process::Store(_) => Err(Error::internal(
                 "the store process answers data actions and file resources only",

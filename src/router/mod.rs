@@ -111,13 +111,10 @@ fn not_found() -> Error {
 mod tests {
     use super::*;
     use crate::definition::{parse_definition, LoadedDefinition};
-    use crate::process::StoreProcess;
+    use crate::process::Builtins;
 
-    fn test_store() -> Arc<StoreProcess> {
-        Arc::new(StoreProcess::new(crate::store::Stores::open(
-            std::path::Path::new("unused"),
-            crate::store::Durability::default(),
-        )))
+    fn builtins() -> Builtins {
+        Builtins::unopened(std::path::Path::new("unused"))
     }
 
     fn snapshot(n: usize) -> Snapshot {
@@ -133,7 +130,7 @@ mod tests {
                 source: "t.json".into(),
                 base_dir: ".".into(),
             };
-            Arc::new(Service::build(&loaded, &|_| None, &test_store()).unwrap())
+            Arc::new(Service::build(&loaded, &|_| None, &builtins()).unwrap())
         });
         Snapshot::new(services)
     }
@@ -192,7 +189,7 @@ mod tests {
             base_dir: ".".into(),
         };
         let s = Snapshot::new([Arc::new(
-            Service::build(&loaded, &|_| None, &test_store()).unwrap(),
+            Service::build(&loaded, &|_| None, &builtins()).unwrap(),
         )]);
         assert!(s.route(&Method::POST, "/fs/My%20Service/actions/a").is_ok());
     }

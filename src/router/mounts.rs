@@ -14,14 +14,14 @@ use arc_swap::ArcSwap;
 
 use super::{Service, Snapshot};
 use crate::definition::{validate_set, LoadedDefinition, Problem, Problems};
-use crate::process::{Handler, StoreProcess};
+use crate::process::{Builtins, Handler};
 
 /// The mounted services of one runtime.
 pub struct Mounts {
     snapshot: ArcSwap<Snapshot>,
     handlers: RwLock<HashMap<String, Arc<dyn Handler>>>,
-    /// What `store` processes run on.
-    store: Arc<StoreProcess>,
+    /// What `store` and `http` processes run on.
+    builtins: Builtins,
     /// Serializes changes of the snapshot.
     mount_lock: Mutex<()>,
 }
@@ -35,12 +35,12 @@ impl std::fmt::Debug for Mounts {
 }
 
 impl Mounts {
-    /// Nothing mounted; `store` processes will run on `store`.
-    pub fn new(store: Arc<StoreProcess>) -> Self {
+    /// Nothing mounted; `store` and `http` processes will run on `builtins`.
+    pub fn new(builtins: Builtins) -> Self {
         Mounts {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             handlers: RwLock::new(HashMap::new()),
-            store,
+            builtins,
             mount_lock: Mutex::new(()),
         }
     }
@@ -80,13 +80,13 @@ impl Mounts {
         let mut built = Vec::with_capacity(defs.len());
         let mut all = Vec::new();
         for d in defs {
-            match Service::build(d, &resolve, &self.store) {
+            match Service::build(d, &resolve, &self.builtins) {
                 Ok(s) => built.push(Arc::new(s)),
                 Err(p) => all.extend(p.0),
             }
         }
         for s in &built {
-            if let Err(e) = self.store.prepare(&s.definition) {
+            if let Err(e) = self.builtins.store.prepare(&s.definition) {
                 all.push(Problem::new(&s.source, ".", e.to_string()));
             }
         }

@@ -12,7 +12,7 @@ use crate::definition::{
 };
 use crate::edge::AllowList;
 use crate::metrics::OpStats;
-use crate::process::{CommandProcess, Handler, Process, StoreProcess};
+use crate::process::{Builtins, CommandProcess, Handler, HttpProcess, Process};
 
 /// A message action ready to run.
 #[derive(Debug)]
@@ -91,8 +91,11 @@ pub struct Service {
 }
 
 impl Service {
-    /// Compiles a validated definition; `handler` resolves handler names, `store` is what
-    /// the `store` builtin runs on.
+    /// Compiles a validated definition; `handler` resolves handler names, `builtins` is
+    /// what the `store` builtin and `http` processes run on.
+    ///
+    /// An `http` process whose OAuth provider is not loaded yet mounts: its calls are
+    /// answered 503 until the provider is loaded.
     ///
     /// # Errors
     ///
@@ -100,12 +103,12 @@ impl Service {
     pub fn build(
         loaded: &LoadedDefinition,
         handler: &dyn Fn(&str) -> Option<Arc<dyn Handler>>,
-        store: &Arc<StoreProcess>,
+        builtins: &Builtins,
     ) -> Result<Self, Problems> {
         let def = &loaded.definition;
         let mut problems = Vec::new();
         let mut resolve = |spec: &ProcessSpec, at: String| -> Process {
-            resolve_process(spec, loaded, handler, store).unwrap_or_else(|msg| {
+            resolve_process(spec, loaded, handler, builtins).unwrap_or_else(|msg| {
                 problems.push(Problem::new(&loaded.source, at, msg));
                 Process::Echo
             })
@@ -225,11 +228,11 @@ fn resolve_process(
     spec: &ProcessSpec,
     loaded: &LoadedDefinition,
     handler: &dyn Fn(&str) -> Option<Arc<dyn Handler>>,
-    store: &Arc<StoreProcess>,
+    builtins: &Builtins,
 ) -> Result<Process, String> {
     match spec.kind()? {
         ProcessKind::Builtin(Ok(Builtin::Echo)) => Ok(Process::Echo),
-        ProcessKind::Builtin(Ok(Builtin::Store)) => Ok(Process::Store(Arc::clone(store))),
+        ProcessKind::Builtin(Ok(Builtin::Store)) => Ok(Process::Store(Arc::clone(&builtins.store))),
         ProcessKind::Builtin(Err(other)) => Err(format!("unknown builtin '{other}'")),
         ProcessKind::Command(argv) => Ok(Process::Command(Arc::new(CommandProcess::new(
             argv,
@@ -238,6 +241,8 @@ fn resolve_process(
         ProcessKind::Handler(name) => handler(name)
             .map(Process::Handler)
             .ok_or_else(|| format!("no handler named '{name}' is registered")),
-        ProcessKind::Http(_) => Err("the http process is not built yet".into()),
+        ProcessKind::Http(def) => HttpProcess::new(def, builtins)
+            .map(|h| Process::Http(Arc::new(h)))
+            .map_err(|msg| format!("http: {msg}")),
     }
 }
