@@ -8,12 +8,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use fss::definition::{parse_definition, LoadedDefinition};
 use fss::server::ServerConfig;
 use http::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::{admin_config, basic, fixture, request, Answer, TestServer};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const ADMIN: &str = "conn-admin";
 const PASSWORD: &str = "conn-admin-pw-1";
@@ -378,5 +381,219 @@ async fn a_data_folder_that_is_a_file_is_flow_data_01() {
         "Failed to write to the data folder. Check its permissions and free space."
     );
     assert_no_path(&f["detail"], &[root.path()]);
+    s.stop().await;
+}
+
+// === the OAuth providers that mounted services use ===
+
+/// A loopback token endpoint answering every request with `status`; it counts the
+/// requests and keeps their bytes.
+struct TokenEndpoint {
+    url: String,
+    seen: Arc<Mutex<Vec<Vec<u8>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TokenEndpoint {
+    async fn answering(status: &'static str) -> TokenEndpoint {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/oauth/token", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    log.lock().unwrap().push(buf);
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+                         content-length: 2\r\nconnection: close\r\n\r\n{{}}"
+                    );
+                    let _ = sock.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        TokenEndpoint { url, seen, task }
+    }
+
+    fn requests(&self) -> Vec<Vec<u8>> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TokenEndpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A loopback URL where nothing listens.
+fn closed_token_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/oauth/token")
+}
+
+/// A service `name` whose one action calls out with the OAuth provider `jira`/`JIRA`,
+/// its token from `token_url`.
+fn oauth_service(name: &str, token_url: &str) -> LoadedDefinition {
+    let json = json!({
+        "name": name,
+        "messageActions": [{
+            "name": "Open",
+            "outputs": [{"name": "Status"}],
+            "process": {"http": {
+                "method": "POST",
+                "url": "http://127.0.0.1:9/tickets",
+                "auth": {"oauth": {"connector": "jira", "provider": "JIRA",
+                                   "tokenUrl": token_url}},
+                "outputs": {"Status": "/status"}
+            }}
+        }]
+    });
+    LoadedDefinition {
+        definition: parse_definition(&format!("{name}.json"), json.to_string().as_bytes()).unwrap(),
+        source: format!("{name}.json"),
+        base_dir: ".".into(),
+    }
+}
+
+async fn mount(s: &TestServer, defs: Vec<LoadedDefinition>) {
+    let rt = s.runtime.clone();
+    tokio::task::spawn_blocking(move || rt.mount(defs))
+        .await
+        .unwrap()
+        .unwrap_or_else(|p| panic!("the definitions mount:\n{p}"));
+}
+
+const CLIENT_ID: &str = "cid-5e0c1d-never-sent";
+const CLIENT_SECRET: &str = "csecret-93ab44-never-sent";
+
+async fn load_jira(s: &TestServer) {
+    let auth = basic(ADMIN, PASSWORD);
+    let doc = json!({"jira": {"JIRA": {"CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}}});
+    let a = request(
+        Method::POST,
+        &s.url("/api/oauth/configurations"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Bytes::from(doc.to_string()),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+}
+
+fn holds(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn a_provider_a_service_uses_must_be_loaded_flow_oauth_03() {
+    let data = tempfile::tempdir().unwrap();
+    let s = start(data.path(), None).await;
+    let endpoint = TokenEndpoint::answering("401 Unauthorized").await;
+    mount(&s, vec![oauth_service("Tickets", &endpoint.url)]).await;
+
+    let (v, codes) = failed(&s).await;
+    assert_eq!(codes, ["FLOW-OAUTH-03"], "{v}");
+    let f = failure(&v, "FLOW-OAUTH-03");
+    assert_eq!(
+        f["message"],
+        "The OAuth provider jira/JIRA that Tickets uses is not loaded."
+    );
+    assert!(check_names(&v).contains(&"oauthProvider:jira/JIRA".to_owned()));
+    // The token endpoint answered (401 is below 500): it is reachable.
+    let endpoint_check = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == format!("oauthTokenEndpoint:{}", endpoint.url))
+        .unwrap_or_else(|| panic!("no endpoint check in {v}"));
+    assert_eq!(endpoint_check["status"], "ok");
+
+    load_jira(&s).await;
+    let v = assert_healthy(&s).await;
+    let names = check_names(&v);
+    assert!(
+        names.contains(&"oauthProvider:jira/JIRA".to_owned()),
+        "{names:?}"
+    );
+    // Each test probed the endpoint once, without credentials.
+    let requests = endpoint.requests();
+    assert_eq!(requests.len(), 2);
+    for r in &requests {
+        let text = String::from_utf8_lossy(r).to_ascii_lowercase();
+        assert!(text.starts_with("get /oauth/token "), "{text}");
+        assert!(!text.contains("authorization"), "{text}");
+        assert!(!holds(r, CLIENT_ID) && !holds(r, CLIENT_SECRET));
+    }
+    let a = connection_test(&s).await;
+    assert!(!holds(&a.body, CLIENT_ID) && !holds(&a.body, CLIENT_SECRET));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_endpoint_on_a_closed_port_is_flow_oauth_02() {
+    let data = tempfile::tempdir().unwrap();
+    let s = start(data.path(), None).await;
+    load_jira(&s).await;
+    let url = closed_token_url();
+    mount(&s, vec![oauth_service("Tickets", &url)]).await;
+    let (v, codes) = failed(&s).await;
+    assert_eq!(codes, ["FLOW-OAUTH-02"], "{v}");
+    let f = failure(&v, "FLOW-OAUTH-02");
+    assert_eq!(
+        f["message"],
+        "Failed to connect to ThingWorx Flow OAuth service. Check whether ThingWorx Flow \
+         OAuth service is up and running."
+    );
+    let detail = f["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&url) && detail.contains("refused"),
+        "{detail}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_endpoint_answering_500_is_flow_oauth_01_probed_once_per_url() {
+    let data = tempfile::tempdir().unwrap();
+    let s = start(data.path(), None).await;
+    load_jira(&s).await;
+    let endpoint = TokenEndpoint::answering("500 Internal Server Error").await;
+    // Two services, one provider, one token endpoint: one probe.
+    mount(
+        &s,
+        vec![
+            oauth_service("Tickets", &endpoint.url),
+            oauth_service("Boards", &endpoint.url),
+        ],
+    )
+    .await;
+    let (v, codes) = failed(&s).await;
+    assert_eq!(codes, ["FLOW-OAUTH-01"], "{v}");
+    let f = failure(&v, "FLOW-OAUTH-01");
+    assert_eq!(
+        f["message"],
+        "Failed to connect to ThingWorx Flow OAuth service. Check ThingWorx logs for more \
+         details."
+    );
+    assert!(f["detail"].as_str().unwrap().contains("500"), "{v}");
+    assert_eq!(
+        endpoint.requests().len(),
+        1,
+        "each distinct URL is probed once"
+    );
     s.stop().await;
 }

@@ -690,6 +690,48 @@ mod tests {
         server.abort();
     }
 
+    #[tokio::test]
+    async fn a_tls_failure_at_a_token_endpoint_is_oauth_01() {
+        // https:// to a server that speaks plain HTTP at once: the handshake fails.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/token", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let r = probe_token_endpoints(&client(), [url].into()).await;
+        assert_eq!(r.failures.len(), 1, "{r:?}");
+        assert_eq!(r.failures[0].code, "FLOW-OAUTH-01", "{r:?}");
+        assert!(r.failures[0].detail.contains("TLS"), "{r:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_token_endpoint_that_never_answers_is_oauth_02_after_5_s() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        let started = std::time::Instant::now();
+        let r = probe_token_endpoints(&client(), [url].into()).await;
+        let took = started.elapsed();
+        assert_eq!(r.failures.len(), 1, "{r:?}");
+        assert_eq!(r.failures[0].code, "FLOW-OAUTH-02");
+        assert!(r.failures[0].detail.contains("within 5 s"), "{r:?}");
+        assert!(
+            took >= PROBE_TIMEOUT && took < PROBE_TIMEOUT * 2,
+            "{took:?}"
+        );
+        server.abort();
+    }
+
     #[test]
     fn a_provider_that_is_not_loaded_is_oauth_03() {
         let dir = tempfile::tempdir().unwrap();
