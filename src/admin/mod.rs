@@ -22,6 +22,9 @@
 //! | GET | `/api/management/engine` | `{"name": "fss", "version": "…"}` |
 //! | GET | `/api/management/health` | the state of the data folder and the database |
 //! | GET | `/api/management/metrics` | metrics in the Prometheus text format |
+//! | GET | `/api/management/connection-test` | every dependency checked: 200, or 503 with each failure's `FLOW-…` code (`connection`) |
+//! | GET | `/api/keystore` | the keystore's aliases, names only (`keystore`) |
+//! | PUT, DELETE | `/api/keystore/{alias}` | store `{"value"}` (204); delete (204, 404); 409 for the built-in aliases |
 //! | GET | `/api/runtime/executions` | recent executions: `service`, `serviceLike`, `operation`, `name`, `status`, `httpStatus`; sort `startTime`, `duration`, `service`, `operation`, `status`, `id` |
 //! | GET | `/api/runtime/executions/{id}` | one execution record |
 //! | GET, POST | `/api/identity/users` | users (never their passwords); create |
@@ -31,6 +34,12 @@
 //! | DELETE | `/api/oauth/configurations/{connector}/{provider}` | 204; 409 naming the services that use it |
 //! | DELETE | `/api/oauth/tokens/{connector}/{provider}` | drops its cached access tokens (204) |
 //! | POST | `/Thingworx/Subsystems/WorkflowSubsystem/Services/{name}` | the ThingWorx service names of the same (`oauth`) |
+//!
+//! The keystore (`store::keystore`) is one JSON file, `<data>/keystore.key` unless
+//! `--keystore` moves it, mode 0600: `{"version": 1, "masterKey": "<base64 of 32 bytes>",
+//! "aliases": {"<name>": "fss:v1:…"}}`, every alias value sealed with the master key. Its
+//! built-in aliases `oauth-admin-key` and `exchange-admin-key` seal the OAuth providers
+//! and the tables' Password values; the API never answers a value.
 //!
 //! The users edited here also authenticate requests to services with
 //! `"auth": {"basic": true}` (`auth`): with their password or their token, when they hold
