@@ -26,7 +26,7 @@ use crate::operation;
 use crate::process::{Builtins, Handler, StoreProcess};
 use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
 use crate::shared::{RuntimeConfig, Shared};
-use crate::store::keystore::Keystore;
+use crate::store::keystore::{KeystoreFile, OAUTH_ADMIN_KEY};
 use crate::store::Stores;
 
 /// The runtime, cheap to clone and share between connections.
@@ -48,12 +48,16 @@ struct Inner {
 impl Runtime {
     /// A runtime with nothing mounted. Nothing is opened until a service needs it.
     pub fn new(config: RuntimeConfig) -> Self {
-        let stores = Stores::open(&config.data_dir, config.durability);
+        let keystore = Arc::new(match &config.keystore_file {
+            Some(path) => KeystoreFile::new(path.clone()),
+            None => KeystoreFile::in_data_dir(&config.data_dir),
+        });
+        let stores = Stores::open_with_keystore(&config.data_dir, config.durability, keystore);
         let store = Arc::new(StoreProcess::new(stores.clone()));
-        let data_dir = config.data_dir.clone();
+        let keystore = Arc::clone(&stores.keystore);
         let oauth = Arc::new(OAuth::new(
             Arc::clone(&stores.registry),
-            Arc::new(move || Keystore::open_or_create(&data_dir)),
+            Arc::new(move || keystore.key(OAUTH_ADMIN_KEY)),
         ));
         let shared = Shared::new(config, store, oauth);
         let builtins = Builtins {
@@ -138,6 +142,7 @@ impl Runtime {
                 shared: self.inner.shared.clone(),
                 auth: Arc::clone(&self.inner.auth),
                 registry: Arc::clone(&self.inner.stores.registry),
+                keystore: Arc::clone(&self.inner.stores.keystore),
             },
             config,
         )?;

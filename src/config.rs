@@ -23,6 +23,8 @@ use crate::shared::RuntimeConfig;
 pub const ENV_OPERATIONS: &str = "FSS_OPERATIONS";
 /// `FSS_DATA`: the data folder.
 pub const ENV_DATA: &str = "FSS_DATA";
+/// `FSS_KEYSTORE`: the keystore file, when not `keystore.key` in the data folder.
+pub const ENV_KEYSTORE: &str = "FSS_KEYSTORE";
 /// `FSS_LISTEN`: the listen address.
 pub const ENV_LISTEN: &str = "FSS_LISTEN";
 /// `FSS_MAX_CONNECTIONS`: the connection cap.
@@ -101,6 +103,8 @@ Usage:
 Options (each also from the environment variable shown):
   --operations DIR           definitions folder            [FSS_OPERATIONS, default operations]
   --data DIR                 data folder (tables, files)   [FSS_DATA, default data]
+  --keystore FILE            keystore of named secrets and the keys that seal secrets
+                             at rest (mode 0600)           [FSS_KEYSTORE, default DIR/keystore.key]
   --listen ADDR              listen address                [FSS_LISTEN, default 127.0.0.1:9090]
   --max-connections N        connection cap                [FSS_MAX_CONNECTIONS, default 10000]
   --max-connections-per-ip N connection cap per peer IP, 0: none
@@ -234,6 +238,7 @@ pub fn parse(
     const KNOWN: &[&str] = &[
         "--operations",
         "--data",
+        "--keystore",
         "--listen",
         "--max-connections",
         "--max-connections-per-ip",
@@ -283,6 +288,9 @@ pub fn parse(
     }
     if let Some((_, v)) = get("--data", ENV_DATA) {
         o.runtime.data_dir = v.into();
+    }
+    if let Some((_, v)) = get("--keystore", ENV_KEYSTORE) {
+        o.runtime.keystore_file = Some(v.into()).filter(|p: &PathBuf| !p.as_os_str().is_empty());
     }
     if let Some((n, v)) = get("--listen", ENV_LISTEN) {
         o.listen = parse_value(&n, &v, "an address such as 127.0.0.1:9090")?;
@@ -479,6 +487,34 @@ mod tests {
             panic!("expected serve")
         };
         assert_eq!(o.listen.port(), 1);
+    }
+
+    #[test]
+    fn the_keystore_is_in_the_data_folder_unless_moved_by_flag_or_environment() {
+        let keystore = |a: &[&str], env: Option<&str>| {
+            let env = env.map(str::to_owned);
+            let Command::Serve(o) =
+                parse(args(a), move |k| env.clone().filter(|_| k == ENV_KEYSTORE)).unwrap()
+            else {
+                panic!("expected serve")
+            };
+            o.runtime.keystore_file
+        };
+        assert_eq!(keystore(&[], None), None);
+        assert_eq!(
+            keystore(&[], Some("/etc/fss/keys.json")),
+            Some(PathBuf::from("/etc/fss/keys.json"))
+        );
+        assert_eq!(
+            keystore(&["--keystore", "k.json"], Some("/etc/fss/keys.json")),
+            Some(PathBuf::from("k.json"))
+        );
+        assert_eq!(
+            keystore(&["--keystore=/s/k"], None),
+            Some(PathBuf::from("/s/k"))
+        );
+        assert_eq!(keystore(&[], Some("")), None, "empty means the default");
+        assert!(USAGE.contains("--keystore FILE") && USAGE.contains(ENV_KEYSTORE));
     }
 
     #[test]

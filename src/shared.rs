@@ -33,6 +33,8 @@ pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 pub struct RuntimeConfig {
     /// The data folder: tables, files and their index live under it.
     pub data_dir: PathBuf,
+    /// The keystore file (`--keystore`); `None`: `keystore.key` in the data folder.
+    pub keystore_file: Option<PathBuf>,
     /// The largest JSON request body, unless an operation sets its own. Default 10 MiB.
     pub max_request_bytes: u64,
     /// The base URL used in download links; default: built from the request's `Host`.
@@ -66,6 +68,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             data_dir: PathBuf::from("data"),
+            keystore_file: None,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             public_base_url: None,
             callback: CallbackPolicy::default(),

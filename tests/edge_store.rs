@@ -203,10 +203,11 @@ async fn password_values_are_encrypted_on_disk_and_never_answered() {
         !holds(&bytes, marker.as_bytes()),
         "the Password value is stored in clear in tables.db"
     );
-    // The key: 32 random bytes, readable by the owner only.
+    // The key: the keystore's exchange-admin-key, in a file readable by the owner only.
     let key = data.join("keystore.key");
     let meta = std::fs::metadata(&key).expect("the keystore exists in the data folder");
-    assert_eq!(meta.len(), 32);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&key).unwrap()).unwrap();
+    assert!(doc["aliases"]["exchange-admin-key"].is_string(), "{doc}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -22,6 +22,9 @@
 //! | GET | `/api/management/engine` | `{"name": "fss", "version": "…"}` |
 //! | GET | `/api/management/health` | the state of the data folder and the database |
 //! | GET | `/api/management/metrics` | metrics in the Prometheus text format |
+//! | GET | `/api/management/connection-test` | every dependency checked: 200, or 503 with each failure's `FLOW-…` code (`connection`) |
+//! | GET | `/api/keystore` | the keystore's aliases, names only (`keystore`) |
+//! | PUT, DELETE | `/api/keystore/{alias}` | store `{"value"}` (204); delete (204, 404); 409 for the built-in aliases |
 //! | GET | `/api/runtime/executions` | recent executions: `service`, `serviceLike`, `operation`, `name`, `status`, `httpStatus`; sort `startTime`, `duration`, `service`, `operation`, `status`, `id` |
 //! | GET | `/api/runtime/executions/{id}` | one execution record |
 //! | GET, POST | `/api/identity/users` | users (never their passwords); create |
@@ -31,6 +34,12 @@
 //! | DELETE | `/api/oauth/configurations/{connector}/{provider}` | 204; 409 naming the services that use it |
 //! | DELETE | `/api/oauth/tokens/{connector}/{provider}` | drops its cached access tokens (204) |
 //! | POST | `/Thingworx/Subsystems/WorkflowSubsystem/Services/{name}` | the ThingWorx service names of the same (`oauth`) |
+//!
+//! The keystore (`store::keystore`) is one JSON file, `<data>/keystore.key` unless
+//! `--keystore` moves it, mode 0600: `{"version": 1, "masterKey": "<base64 of 32 bytes>",
+//! "aliases": {"<name>": "fss:v1:…"}}`, every alias value sealed with the master key. Its
+//! built-in aliases `oauth-admin-key` and `exchange-admin-key` seal the OAuth providers
+//! and the tables' Password values; the API never answers a value.
 //!
 //! The users edited here also authenticate requests to services with
 //! `"auth": {"basic": true}` (`auth`): with their password or their token, when they hold
@@ -42,8 +51,10 @@
 //! serialized; reads are not. Services defined by the operations folder are not
 //! deployments: a deployment may not replace one (409).
 
+mod connection;
 mod deployments;
 mod executions;
+mod keystore;
 mod management;
 mod oauth;
 mod paging;
@@ -64,6 +75,7 @@ use crate::http::body::{ReqBody, ResBody};
 use crate::router::Mounts;
 use crate::shared::Shared;
 use crate::store::deployments as folders;
+use crate::store::keystore::KeystoreFile;
 use crate::store::registry::{Deployment, ServiceVersion, User};
 use crate::store::Registry;
 
@@ -134,6 +146,8 @@ pub(crate) struct Parts {
     pub(crate) auth: Arc<Auth>,
     /// Where deployments and service versions persist.
     pub(crate) registry: Arc<dyn Registry>,
+    /// The runtime's keystore (aliases; the connection test re-reads its file).
+    pub(crate) keystore: Arc<KeystoreFile>,
 }
 
 /// The admin API of one runtime: its state, its registry, the users.
@@ -150,6 +164,8 @@ pub struct Admin {
     auth: Arc<Auth>,
     mounts: Arc<Mounts>,
     shared: Shared,
+    /// The runtime's one keystore handle; its writes are serialized inside it.
+    keystore: Arc<KeystoreFile>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -238,6 +254,7 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
         auth: parts.auth,
         mounts: parts.mounts,
         shared: parts.shared,
+        keystore: parts.keystore,
     };
     let keys: Vec<String> = {
         let st = admin.lock();
@@ -499,6 +516,19 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
         ["management", "metrics"] => match method {
             Method::GET => Ok(management::metrics(ctx)),
             _ => Err(m("GET")),
+        },
+        ["management", "connection-test"] => match method {
+            Method::GET => Ok(connection::answer(&ctx.admin).await),
+            _ => Err(m("GET")),
+        },
+        ["keystore"] => match method {
+            Method::GET => keystore::list(ctx).await,
+            _ => Err(m("GET")),
+        },
+        ["keystore", alias] => match method {
+            Method::PUT => keystore::put(ctx, &decode(alias), req).await,
+            Method::DELETE => keystore::delete(ctx, &decode(alias)).await,
+            _ => Err(m("PUT, DELETE")),
         },
         ["runtime", "executions"] => match method {
             Method::GET => executions::list(ctx, &req),

@@ -6,7 +6,7 @@
 //! embedded backend is SQLite ([`sqlite`]), files and databases under the data folder.
 //! What is the same whatever the database holds the index stays here: the bytes of stored
 //! files on disk ([`files`]), the extracted folders of deployments ([`deployments`]), and
-//! the data folder's key that seals secrets at rest ([`keystore`]).
+//! the keystore of named secrets whose keys seal secrets at rest ([`keystore`]).
 //!
 //! Also here, because every backend and every process answers them the same: how hard an
 //! acknowledged write lasts ([`Durability`]), and the limits of a load filter
@@ -155,14 +155,31 @@ pub(crate) struct Stores {
     pub(crate) files: Files,
     /// Users, deployments and service versions.
     pub(crate) registry: Arc<dyn Registry>,
+    /// The keystore: the tables' key, the OAuth providers' key, the operator's aliases.
+    pub(crate) keystore: Arc<keystore::KeystoreFile>,
 }
 
 impl Stores {
     /// The embedded stores under `data_dir`, writing with `durability`; nothing is
     /// opened until first use.
     pub(crate) fn open(data_dir: &Path, durability: Durability) -> Self {
+        let keystore = Arc::new(keystore::KeystoreFile::in_data_dir(data_dir));
+        Self::open_with_keystore(data_dir, durability, keystore)
+    }
+
+    /// The same, with the keystore `keystore` (`--keystore` moves it out of the data
+    /// folder).
+    pub(crate) fn open_with_keystore(
+        data_dir: &Path,
+        durability: Durability,
+        keystore: Arc<keystore::KeystoreFile>,
+    ) -> Self {
         Stores {
-            tables: Arc::new(sqlite::SqliteTables::new(data_dir).with_durability(durability)),
+            tables: Arc::new(
+                sqlite::SqliteTables::new(data_dir)
+                    .with_durability(durability)
+                    .with_keystore(Arc::clone(&keystore)),
+            ),
             files: Files::new(
                 data_dir,
                 Arc::new(
@@ -171,6 +188,7 @@ impl Stores {
                 ),
             ),
             registry: Arc::new(sqlite::SqliteRegistry::new(data_dir)),
+            keystore,
         }
     }
 }

@@ -29,6 +29,9 @@ pub(crate) trait Registry: Send + Sync + fmt::Debug {
     fn delete_oauth_provider(&self, connector: &str, provider: &str) -> Result<bool>;
     /// Answers whether the database responds (for the health endpoint).
     fn ping(&self) -> Result<()>;
+    /// Answers whether the database takes a write now (for the connection test): a write
+    /// transaction is begun and rolled back, waiting at most about a second for a lock.
+    fn check_writable(&self) -> Result<()>;
 }
 
 /// A user of the admin API.

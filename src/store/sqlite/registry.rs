@@ -71,6 +71,9 @@ CREATE TABLE oauth_providers (
 "#,
 ];
 
+/// How long a registry call waits for another connection's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The database file under the data folder.
 pub(crate) const DB_FILE: &str = "admin.db";
 
@@ -81,7 +84,7 @@ pub(crate) const DB_FILE: &str = "admin.db";
 /// The file cannot be opened, or its schema is newer than this build knows.
 fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
     let mut conn = Connection::open(data_dir.join(DB_FILE))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -303,6 +306,21 @@ fn ping(conn: &Connection) -> rusqlite::Result<()> {
         .map(drop)
 }
 
+/// How long the write probe waits for another connection's lock.
+const WRITE_PROBE_BUSY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Begins a write transaction and rolls it back: `BEGIN IMMEDIATE` takes the write lock
+/// (or fails when another connection holds it past [`WRITE_PROBE_BUSY`], or the file is
+/// read-only) without changing a byte. The usual busy timeout is restored after.
+fn check_writable(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(WRITE_PROBE_BUSY)?;
+    let probe = conn
+        .execute_batch("BEGIN IMMEDIATE")
+        .and_then(|()| conn.execute_batch("ROLLBACK"));
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    probe
+}
+
 /// The registry in `<data>/admin.db`: one connection, opened (and migrated) on first
 /// use, used by one caller at a time.
 #[derive(Debug)]
@@ -370,6 +388,10 @@ impl Registry for SqliteRegistry {
 
     fn ping(&self) -> Result<()> {
         self.with(|c| ping(c))
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.with(|c| check_writable(c))
     }
 }
 

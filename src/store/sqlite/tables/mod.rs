@@ -17,8 +17,8 @@
 //! id. Only the properties an object carries are written; a Password sent without a value
 //! keeps the stored one (answers carry passwords only when the property says
 //! `returnOnLoad`). Values are parsed by property type before anything is written (see
-//! [`value`]), and Password values sealed with the data folder's keystore
-//! (`<data>/keystore.key`, opened with the database); one that does not fit refuses the
+//! [`value`]), and Password values sealed with the keystore's `exchange-admin-key`
+//! (`<data>/keystore.key` unless `--keystore` moves it, opened with the database); one that does not fit refuses the
 //! whole request with 400 naming the property.
 
 mod page;
@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::definition::TypeDefinition;
 use crate::error::{Error, Result};
 use crate::protocol::{ListFilter, MObject, Property};
-use crate::store::keystore::Keystore;
+use crate::store::keystore::{Keystore, KeystoreFile, EXCHANGE_ADMIN_KEY};
 use crate::store::{Durability, StoreFuture, TableStore};
 use schema::{quote, sql_error, Table, ID_COLUMN};
 use value::Kind;
@@ -59,6 +59,8 @@ pub(crate) struct SqliteTables {
     data_dir: PathBuf,
     /// How the writer syncs its commits; set before the first mount.
     durability: Durability,
+    /// The runtime's keystore: its `exchange-admin-key` seals the Password columns.
+    keystore: Arc<KeystoreFile>,
     /// Opened by the first mount that needs a table.
     db: OnceLock<Arc<Db>>,
     /// Tables by service, then type; replaced when a service is mounted again.
@@ -97,9 +99,17 @@ impl SqliteTables {
         Self {
             data_dir: data_dir.to_path_buf(),
             durability: Durability::default(),
+            keystore: Arc::new(KeystoreFile::in_data_dir(data_dir)),
             db: OnceLock::new(),
             tables: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The same store, sealing Password values with the `exchange-admin-key` of
+    /// `keystore` (the runtime's one handle) instead of the data folder's own.
+    pub(crate) fn with_keystore(mut self, keystore: Arc<KeystoreFile>) -> Self {
+        self.keystore = keystore;
+        self
     }
 
     /// The same store, its writer syncing commits as `durability` says.
@@ -299,7 +309,7 @@ impl SqliteTables {
                 self.data_dir.display()
             ))
         })?;
-        let keystore = Arc::new(Keystore::open_or_create(&self.data_dir)?);
+        let keystore = Arc::new(self.keystore.key(EXCHANGE_ADMIN_KEY)?);
         let db = Db::open(self.data_dir.join(DB_FILE), keystore, self.durability)?;
         // Two mounts racing here both open; the loser's writer thread ends with its sender.
         Ok(Arc::clone(self.db.get_or_init(|| db)))
