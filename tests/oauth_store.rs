@@ -316,6 +316,36 @@ async fn thingworx_service_names_answer_messages() {
     let a = admin(
         &server,
         Method::POST,
+        &format!("{TWX}TestConnection"),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(
+        a.json(),
+        json!({"message": "TestConnection completed successfully"})
+    );
+    // The keystore taken away: the coded failure, in the seed's words.
+    let keystore = data.path().join("keystore.key");
+    let kept = std::fs::read(&keystore).unwrap();
+    std::fs::remove_file(&keystore).unwrap();
+    let a = admin(
+        &server,
+        Method::POST,
+        &format!("{TWX}TestConnection"),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let m = a.json()["message"].as_str().unwrap().to_owned();
+    assert_eq!(
+        m,
+        "[FLOW-KEY-03] Failed to get ThingWorx Flow keys from the ThingWorx KeyStore."
+    );
+    std::fs::write(&keystore, kept).unwrap();
+
+    let a = admin(
+        &server,
+        Method::POST,
         &format!("{TWX}NoSuchService"),
         Some(&json!({})),
     )

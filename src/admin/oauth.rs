@@ -20,7 +20,7 @@
 use http::{header, Method, Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::{decode, Ctx};
+use super::{connection, decode, Ctx};
 use crate::error::{Error, Result};
 use crate::http::body::{self, ReqBody, ResBody};
 
@@ -237,10 +237,8 @@ async fn thingworx_service(
             done(Map::new())
         }
         "TestConnection" | "ValidateFlowSetup" => {
-            // The connection test lands with the keystore's aliases.
-            Err(Error::NotImplemented(
-                "TestConnection is not available in this build".into(),
-            ))
+            let report = connection::report(&ctx.admin).await;
+            Ok((StatusCode::OK, json!({"message": report.message()})))
         }
         other => Err(Error::not_found(format!(
             "no ThingWorx service named '{}'; known: LoadOAuthConfiguration, \
