@@ -23,8 +23,7 @@ use crate::store::Durability;
 /// Default largest JSON request body: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 10 << 20;
 
-/// Default execution deadline of synchronous work: 30 s, Boomi's low-latency cap.
-pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::process::DEFAULT_EXECUTION_TIMEOUT;
 /// Default deadline of work that continues after `WAIT`: 24 h.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 

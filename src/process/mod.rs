@@ -103,10 +103,15 @@ impl Builtins {
             )),
             outbound: OutboundClient::new(&OutboundConfig::default())
                 .expect("a client without a CA file cannot fail"),
-            execution_timeout: crate::shared::DEFAULT_EXECUTION_TIMEOUT,
+            execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
         }
     }
 }
+
+/// Default execution deadline of synchronous work: 30 s, Boomi's low-latency cap. It
+/// lives with the processes, which every deadline stops, so that the runtime's settings
+/// and the builtins read one value.
+pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a handler's future resolves to.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply>> + Send + 'static>>;
