@@ -28,7 +28,7 @@
 //!
 //! The keystore is re-read from disk on every test, not taken from the runtime's handle:
 //! the test is for what the next start would find. Token endpoints are probed with one
-//! `GET` each, without credentials (any answer below 500 means reachable), each distinct
+//! `GET` each, without credentials (any answer below 500, or a 501, means reachable), each distinct
 //! URL once, concurrently.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -490,7 +490,8 @@ struct ProbeFailure {
     detail: String,
 }
 
-/// Probes one token endpoint: any answer below 500 is reachable. No credentials are sent.
+/// Probes one token endpoint: any answer below 500, or 501 (GET not implemented), is
+/// reachable. No credentials are sent.
 async fn probe(outbound: &OutboundClient, url: &str) -> Result<(), ProbeFailure> {
     let shown = endpoint(url);
     let fail = |code, detail| ProbeFailure { code, detail };
@@ -512,10 +513,16 @@ async fn probe(outbound: &OutboundClient, url: &str) -> Result<(), ProbeFailure>
                 PROBE_TIMEOUT.as_secs()
             ),
         )),
-        Ok(Ok(resp)) if resp.status().is_server_error() => Err(fail(
-            OAUTH_01,
-            format!("the token endpoint {shown} answered {}", resp.status()),
-        )),
+        // 501 is a server that does not answer GET (a token endpoint may take POST only):
+        // it is up, so it is reachable.
+        Ok(Ok(resp))
+            if resp.status().is_server_error() && resp.status() != StatusCode::NOT_IMPLEMENTED =>
+        {
+            Err(fail(
+                OAUTH_01,
+                format!("the token endpoint {shown} answered {}", resp.status()),
+            ))
+        }
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => {
             let code = match e {
@@ -654,6 +661,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_endpoint_is_reachable_when_it_answers_below_500() {
+        // A server that implements only POST answers GET with 501: it is up.
+        let (post_only, post_only_server) = answering("501 Not Implemented").await;
+        let r = probe_token_endpoints(&client(), [post_only].into()).await;
+        assert!(r.is_ok(), "{r:?}");
+        post_only_server.abort();
         let (url, server) = answering("401 Unauthorized").await;
         let r = probe_token_endpoints(&client(), [url].into()).await;
         assert!(r.is_ok(), "{r:?}");
