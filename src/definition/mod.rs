@@ -6,6 +6,7 @@
 //! validated as a whole, and every problem is collected with its file and JSON path before
 //! anything is mounted.
 
+mod api;
 mod http;
 mod load;
 pub mod scalar;
@@ -15,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::ContentType;
 
+pub use api::{
+    ApiDefinition, ApiMode, SignatureDefinition, DEFAULT_ASYNC_API_TIMEOUT_MS,
+    DEFAULT_SYNC_API_TIMEOUT_MS,
+};
 pub use http::{
     parse_template, valid_oauth_name, ApiKeyDefinition, BasicAuthDefinition, ClientAuth,
     HttpAuthDefinition, HttpBodyDefinition, HttpObjectsDefinition, HttpProcessDefinition,
@@ -237,6 +242,10 @@ pub struct MessageActionDefinition {
     /// `passHeaders` (process property `headers`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass_headers: Vec<String>,
+    /// The action is also an incoming API endpoint
+    /// (`/api/1/action/{service}/{action}/trigger`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiDefinition>,
 }
 
 /// The data action of one object type.
