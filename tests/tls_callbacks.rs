@@ -21,11 +21,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::crypto::ring;
 use rustls::ServerConfig as TlsServerConfig;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
+use support::pki::{self_signed, Identity, TestCa, LOOPBACK};
 use support::{fixture, post_json, TestServer};
 use tokio_rustls::TlsAcceptor;
 
@@ -46,57 +45,22 @@ impl Handler for Nap {
 /// self-signed one for the same names; the CA's PEM written to `dir/ca.pem`.
 struct Pki {
     ca_file: PathBuf,
-    signed: (CertificateDer<'static>, PrivateKeyDer<'static>),
-    wrong_name: (CertificateDer<'static>, PrivateKeyDer<'static>),
-    self_signed: (CertificateDer<'static>, PrivateKeyDer<'static>),
+    signed: Identity,
+    wrong_name: Identity,
+    self_signed: Identity,
 }
 
-fn clone_pair(
-    (cert, key): &(CertificateDer<'static>, PrivateKeyDer<'static>),
-) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+fn clone_pair((cert, key): &Identity) -> Identity {
     (cert.clone(), key.clone_key())
 }
 
-fn names() -> Vec<String> {
-    vec!["127.0.0.1".into(), "localhost".into()]
-}
-
-fn key_der(key: &KeyPair) -> PrivateKeyDer<'static> {
-    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))
-}
-
 fn pki(dir: &Path) -> Pki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "fss test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-
-    let sign = |names: Vec<String>| {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &ca, &ca_key)
-            .unwrap();
-        (cert.der().clone(), key_der(&key))
-    };
-    let signed = sign(names());
-    let wrong_name = sign(vec!["elsewhere.example".into()]);
-    let own = rcgen::generate_simple_self_signed(names()).unwrap();
+    let ca = TestCa::new(dir, "fss test CA");
     Pki {
-        ca_file,
-        signed,
-        wrong_name,
-        self_signed: (own.cert.der().clone(), key_der(&own.key_pair)),
+        signed: ca.sign(&LOOPBACK),
+        wrong_name: ca.sign(&["elsewhere.example"]),
+        self_signed: self_signed(&LOOPBACK),
+        ca_file: ca.ca_file,
     }
 }
 
@@ -111,10 +75,7 @@ struct Seen {
 
 /// An engine-like callback endpoint, over TLS with `cert` (ALPN `alpn`) or in clear when
 /// `cert` is `None`; answers `"SUCCESS"` to every POST. Returns its base URL.
-async fn receiver(
-    cert: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
-    alpn: &[&[u8]],
-) -> (String, Arc<Seen>) {
+async fn receiver(cert: Option<Identity>, alpn: &[&[u8]]) -> (String, Arc<Seen>) {
     let acceptor = cert.map(|(cert, key)| {
         let mut config = TlsServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
             .with_safe_default_protocol_versions()
