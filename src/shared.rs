@@ -61,6 +61,10 @@ pub struct RuntimeConfig {
     /// How the tables and the file index sync acknowledged writes (`--durability`).
     /// Default [`Durability::Full`]: a write that was answered survives a power loss.
     pub durability: Durability,
+    /// The header API keys arrive in (`--api-key-header`, D10). `Authorization`, the
+    /// default, carries `Bearer <key>`; any other header carries the key alone, for
+    /// clients that cannot set `Authorization` (PhixFlow's own deployments name one).
+    pub api_key_header: http::HeaderName,
 }
 
 impl Default for RuntimeConfig {
@@ -78,6 +82,7 @@ impl Default for RuntimeConfig {
             execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             durability: Durability::default(),
+            api_key_header: http::header::AUTHORIZATION,
         }
     }
 }
