@@ -59,6 +59,11 @@ impl Runtime {
             Arc::clone(&stores.registry),
             Arc::new(move || keystore.key(OAUTH_ADMIN_KEY)),
         ));
+        let auth = Arc::new(Auth::new(
+            Arc::clone(&stores.registry),
+            Arc::clone(&stores.keystore),
+            config.api_key_header.clone(),
+        ));
         let shared = Shared::new(config, store, oauth);
         let builtins = Builtins {
             store: Arc::clone(&shared.store),
@@ -69,7 +74,7 @@ impl Runtime {
         Runtime {
             inner: Arc::new(Inner {
                 mounts: Arc::new(Mounts::new(builtins)),
-                auth: Arc::new(Auth::new(Arc::clone(&stores.registry))),
+                auth,
                 shared,
                 stores,
                 admin: OnceLock::new(),
@@ -80,6 +85,12 @@ impl Runtime {
     /// The configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.shared.config
+    }
+
+    /// The users and their API keys: [`Auth::authenticate_api_key`] checks the key of a
+    /// request, for embedders that serve their own endpoints with fss's API keys.
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
     }
 
     /// The ring of recent executions.

@@ -57,6 +57,8 @@ pub const ENV_IDEMPOTENCY_TTL_HOURS: &str = "FSS_IDEMPOTENCY_TTL_HOURS";
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
 pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
+/// `FSS_API_KEY_HEADER`: the header API keys of the incoming API arrive in.
+pub const ENV_API_KEY_HEADER: &str = "FSS_API_KEY_HEADER";
 /// `FSS_DURABILITY`: `full` (default) or `relaxed` syncing of the tables and file index.
 pub const ENV_DURABILITY: &str = "FSS_DURABILITY";
 
@@ -156,6 +158,9 @@ Options (each also from the environment variable shown):
                                                            [FSS_TLS_KEY]
   --tls-client-ca FILE       ask clients for a certificate signed by these CAs (PEM)
                                                            [FSS_TLS_CLIENT_CA, default none]
+  --api-key-header NAME      header the API keys of /api/1/ arrive in: Authorization
+                             carries 'Bearer <key>', any other header the key alone
+                                                           [FSS_API_KEY_HEADER, default Authorization]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
   --admin-password PW        its password (prefer the env) [FSS_ADMIN_PASSWORD]
   -h, --help                 this text
@@ -273,6 +278,7 @@ pub fn parse(
         "--trusted-proxies",
         "--admin-allow-from",
         "--durability",
+        "--api-key-header",
         "--admin-user",
         "--admin-password",
         FLAG_TLS_CERT,
@@ -383,6 +389,9 @@ pub fn parse(
     if let Some((n, v)) = get("--durability", ENV_DURABILITY) {
         o.runtime.durability = parse_value(&n, &v, "full or relaxed")?;
     }
+    if let Some((n, v)) = get("--api-key-header", ENV_API_KEY_HEADER) {
+        o.runtime.api_key_header = api_key_header(&n, &v)?;
+    }
     if let Some((_, v)) = get("--admin-user", ENV_ADMIN_USER) {
         o.admin.bootstrap_user = Some(v).filter(|v| !v.is_empty());
     }
@@ -455,6 +464,34 @@ fn origins(name: &str, value: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// The header API keys arrive in: a header name (any case); empty means the default,
+/// `Authorization`. Headers that carry something else of the request (its body's type,
+/// the host, cookies) are refused: a key there would break the request or leak.
+fn api_key_header(name: &str, value: &str) -> Result<http::HeaderName, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(http::header::AUTHORIZATION);
+    }
+    let header = http::HeaderName::from_bytes(value.as_bytes())
+        .map_err(|_| format!("{name}: '{value}' is not a header name such as X-Api-Key"))?;
+    use http::header as h;
+    let taken = [
+        h::CONTENT_TYPE,
+        h::CONTENT_LENGTH,
+        h::TRANSFER_ENCODING,
+        h::HOST,
+        h::COOKIE,
+        h::CONNECTION,
+        h::ACCEPT,
+    ];
+    if taken.contains(&header) {
+        return Err(format!(
+            "{name}: '{value}' already carries something else of every request; name a              header of its own such as X-Api-Key"
+        ));
+    }
+    Ok(header)
+}
+
 /// A timeout of at least one second: zero would close every connection (or fail every
 /// execution) at once.
 fn seconds(name: &str, value: &str) -> Result<Duration, String> {
@@ -513,6 +550,43 @@ mod tests {
             panic!("expected serve")
         };
         assert_eq!(o.listen.port(), 1);
+    }
+
+    #[test]
+    fn api_keys_arrive_in_authorization_unless_another_header_is_named() {
+        let header = |a: &[&str], env: Option<&str>| {
+            let env = env.map(str::to_owned);
+            parse(args(a), move |k| {
+                env.clone().filter(|_| k == ENV_API_KEY_HEADER)
+            })
+            .map(|c| match c {
+                Command::Serve(o) => o.runtime.api_key_header,
+                _ => panic!("expected serve"),
+            })
+        };
+        assert_eq!(header(&[], None).unwrap(), http::header::AUTHORIZATION);
+        assert_eq!(
+            header(&["--api-key-header", "X-Api-Key"], None).unwrap(),
+            "x-api-key"
+        );
+        assert_eq!(
+            header(&[], Some("X-PhixFlow-Key")).unwrap(),
+            "x-phixflow-key"
+        );
+        assert_eq!(
+            header(&["--api-key-header=authorization"], Some("X-Other")).unwrap(),
+            http::header::AUTHORIZATION,
+            "the flag wins"
+        );
+        assert_eq!(header(&[], Some("")).unwrap(), http::header::AUTHORIZATION);
+        let err = header(&["--api-key-header", "X Api"], None).unwrap_err();
+        assert!(
+            err.contains("--api-key-header") && err.contains("not a header name"),
+            "{err}"
+        );
+        let err = header(&[], Some("Content-Type")).unwrap_err();
+        assert!(err.contains(ENV_API_KEY_HEADER), "{err}");
+        assert!(USAGE.contains("--api-key-header NAME") && USAGE.contains(ENV_API_KEY_HEADER));
     }
 
     #[test]

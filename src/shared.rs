@@ -67,6 +67,10 @@ pub struct RuntimeConfig {
     /// How long an `Idempotency-Key` of the incoming API is remembered:
     /// `--idempotency-ttl-hours`, default 24 h.
     pub idempotency_ttl: Duration,
+    /// The header API keys arrive in (`--api-key-header`, D10). `Authorization`, the
+    /// default, carries `Bearer <key>`; any other header carries the key alone, for
+    /// clients that cannot set `Authorization` (PhixFlow's own deployments name one).
+    pub api_key_header: http::HeaderName,
 }
 
 impl Default for RuntimeConfig {
@@ -86,6 +90,7 @@ impl Default for RuntimeConfig {
             durability: Durability::default(),
             api_retention: DEFAULT_API_RETENTION,
             idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
+            api_key_header: http::header::AUTHORIZATION,
         }
     }
 }
