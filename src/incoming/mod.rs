@@ -51,17 +51,17 @@ use runs::KeysInFlight;
 use signature::Verifier;
 
 /// The URL prefix of the incoming API.
-pub const PREFIX: &str = "/api/1/";
+pub(crate) const PREFIX: &str = "/api/1/";
 /// The prefix of the trigger URLs.
 const ACTION_PREFIX: &str = "/api/1/action/";
 /// The caller of anonymous triggers, in records and process properties (P9).
-pub const ANONYMOUS_CALLER: &str = "System";
+pub(crate) const ANONYMOUS_CALLER: &str = "System";
 /// The header of an idempotent call.
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub(crate) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// The header marking an answer replayed for an `Idempotency-Key` repeat.
-pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub(crate) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// The header naming the run of an answer that the action's outputs shaped.
-pub const PROCESS_ID: HeaderName = HeaderName::from_static("x-process-id");
+pub(crate) const PROCESS_ID: HeaderName = HeaderName::from_static("x-process-id");
 /// The longest `Idempotency-Key`, in bytes.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
