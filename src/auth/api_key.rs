@@ -496,3 +496,327 @@ impl Directory {
         self.api_keys.ensure_signing_key_blocking()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use base64::Engine as _;
+    use http::{HeaderValue, StatusCode};
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::store::registry::User;
+    use crate::store::sqlite::SqliteRegistry;
+
+    /// A directory on a fresh registry and keystore, with the users `bot` (both API
+    /// privileges) and `weak` (none), the keys arriving in `header`.
+    fn directory(dir: &std::path::Path, header: HeaderName) -> (Directory, Arc<KeystoreFile>) {
+        let registry: Arc<dyn crate::store::Registry> = Arc::new(SqliteRegistry::new(dir));
+        let keystore = Arc::new(KeystoreFile::in_data_dir(dir));
+        let d = Directory::load(registry, Arc::clone(&keystore), header).unwrap();
+        for (id, privileges) in [
+            ("bot", &[PRIVILEGE_USE_API_KEY, PRIVILEGE_RUN_ACTIONS][..]),
+            ("weak", &[][..]),
+            ("half", &[PRIVILEGE_USE_API_KEY][..]),
+        ] {
+            d.save_blocking(User {
+                id: id.into(),
+                password_hash: "not a hash".into(),
+                token_hash: None,
+                first_name: None,
+                last_name: None,
+                privileges: privileges.iter().map(|p| (*p).to_owned()).collect(),
+            })
+            .unwrap();
+        }
+        (d, keystore)
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        h
+    }
+
+    /// The status and message of a refused key; asserts the message quotes none of it.
+    async fn refused(d: &Directory, headers: &HeaderMap, token: &str) -> (StatusCode, String) {
+        let e = d.authenticate_api_key(headers).await.unwrap_err();
+        let msg = e.to_string();
+        for part in token.split('.').filter(|p| p.len() > 8) {
+            assert!(!msg.contains(part), "the message echoes the key: {msg}");
+        }
+        (e.status(), msg)
+    }
+
+    /// `claims` signed with `secret` under the header `header`.
+    fn hand_made(header: &Value, claims: &Value, secret: &[u8]) -> String {
+        use hmac::Mac as _;
+        let b64 = |v: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+        };
+        let signing_input = format!("{}.{}", b64(header), b64(claims));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(signing_input.as_bytes());
+        let sig =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{sig}")
+    }
+
+    fn claims_of(token: &str) -> Value {
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_issued_key_authenticates_its_user_until_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, _) = directory(dir.path(), http::header::AUTHORIZATION);
+        let issued = d.issue_api_key("bot", "ci".into(), 90).await.unwrap();
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(issued.token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "HS256");
+        let claims = claims_of(&issued.token);
+        assert_eq!(claims["sub"], "bot");
+        assert_eq!(claims["jti"], issued.record.id.as_str());
+        assert_eq!(claims["iss"], "fss");
+        let (iat, exp) = (
+            claims["iat"].as_i64().unwrap(),
+            claims["exp"].as_i64().unwrap(),
+        );
+        assert_eq!(exp - iat, 90 * 86_400);
+
+        let caller = d
+            .authenticate_api_key(&bearer(&issued.token))
+            .await
+            .unwrap();
+        assert_eq!(
+            caller,
+            ApiCaller {
+                user: "bot".into(),
+                key_id: issued.record.id.clone(),
+                is_admin: false,
+            }
+        );
+        // The scheme is case-insensitive.
+        let mut lower = HeaderMap::new();
+        lower.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("bearer {}", issued.token)).unwrap(),
+        );
+        assert!(d.authenticate_api_key(&lower).await.is_ok());
+
+        assert!(d.revoke_api_key("bot", &issued.record.id).await.unwrap());
+        assert!(
+            d.revoke_api_key("bot", &issued.record.id).await.unwrap(),
+            "twice is no error"
+        );
+        assert!(
+            !d.revoke_api_key("weak", &issued.record.id).await.unwrap(),
+            "not weak's"
+        );
+        let (status, msg) = refused(&d, &bearer(&issued.token), &issued.token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(msg.contains("revoked"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn missing_malformed_forged_and_foreign_keys_are_401_saying_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, keystore) = directory(dir.path(), http::header::AUTHORIZATION);
+        let issued = d.issue_api_key("bot", "ci".into(), 1).await.unwrap();
+        let secret = keystore.value(PHIXFLOW_API_KEY).unwrap().unwrap();
+        assert_eq!(secret.len(), 32, "created with 32 random bytes");
+        let claims = claims_of(&issued.token);
+        let hs256 = json!({"alg": "HS256", "typ": "JWT"});
+
+        let (s, msg) = refused(&d, &HeaderMap::new(), "").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(msg.contains("Authorization: Bearer"), "{msg}");
+
+        let mut basic = HeaderMap::new();
+        basic.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dTpw"),
+        );
+        let (_, msg) = refused(&d, &basic, "").await;
+        assert!(msg.contains("does not carry an API key"), "{msg}");
+
+        let (s, msg) = refused(&d, &bearer("not.a.key"), "not.a.key").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(msg.contains("malformed"), "{msg}");
+
+        let forged = hand_made(&hs256, &claims, b"not-the-signing-key-of-this-server");
+        let (s, msg) = refused(&d, &bearer(&forged), &forged).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(msg.contains("signature"), "{msg}");
+
+        let mut past = claims.clone();
+        past["exp"] = json!(crate::clock::now_millis() / 1000 - 120);
+        let expired = hand_made(&hs256, &past, &secret);
+        let (s, msg) = refused(&d, &bearer(&expired), &expired).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(msg.contains("expired"), "{msg}");
+        // Within the 30 s of leeway it still works.
+        let mut recent = claims.clone();
+        recent["exp"] = json!(crate::clock::now_millis() / 1000 - 5);
+        let recent = hand_made(&hs256, &recent, &secret);
+        assert!(d.authenticate_api_key(&bearer(&recent)).await.is_ok());
+
+        // alg none: unsigned, refused before anything is computed.
+        let b64 = |v: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+        };
+        let none = format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&claims));
+        let (s, _) = refused(&d, &bearer(&none), &none).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let hs512 = hand_made(&json!({"alg": "HS512"}), &claims, &secret);
+        let (_, msg) = refused(&d, &bearer(&hs512), &hs512).await;
+        assert!(msg.contains("HS256"), "{msg}");
+
+        let mut other_iss = claims.clone();
+        other_iss["iss"] = json!("someone-else");
+        let other_iss = hand_made(&hs256, &other_iss, &secret);
+        let (_, msg) = refused(&d, &bearer(&other_iss), &other_iss).await;
+        assert!(msg.contains("iss"), "{msg}");
+
+        let mut unknown = claims.clone();
+        unknown["jti"] = json!(uuid::Uuid::new_v4().to_string());
+        let unknown = hand_made(&hs256, &unknown, &secret);
+        let (_, msg) = refused(&d, &bearer(&unknown), &unknown).await;
+        assert!(msg.contains("not known"), "{msg}");
+
+        // Bot's key id claimed by another user.
+        let mut stolen = claims.clone();
+        stolen["sub"] = json!("weak");
+        let stolen = hand_made(&hs256, &stolen, &secret);
+        let (_, msg) = refused(&d, &bearer(&stolen), &stolen).await;
+        assert!(msg.contains("do not match"), "{msg}");
+
+        let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
+        let (s, _) = refused(&d, &bearer(&huge), "").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn privileges_are_checked_on_every_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, _) = directory(dir.path(), http::header::AUTHORIZATION);
+        let weak = d.issue_api_key("weak", "w".into(), 90).await.unwrap();
+        let (s, msg) = refused(&d, &bearer(&weak.token), &weak.token).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(msg.contains("'use-api-key' and 'run-actions'"), "{msg}");
+        let half = d.issue_api_key("half", "h".into(), 90).await.unwrap();
+        let (s, msg) = refused(&d, &bearer(&half.token), &half.token).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(
+            msg.contains("privilege 'run-actions'") && !msg.contains("use-api-key'"),
+            "{msg}"
+        );
+
+        // Granted: the same key works; the admin privilege shows in the caller.
+        let mut user = d.users().get("weak").unwrap().clone();
+        user.privileges = [
+            PRIVILEGE_USE_API_KEY,
+            PRIVILEGE_RUN_ACTIONS,
+            PRIVILEGE_REST_API,
+        ]
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect::<BTreeSet<_>>();
+        d.save(user.clone()).await.unwrap();
+        let caller = d.authenticate_api_key(&bearer(&weak.token)).await.unwrap();
+        assert!(caller.is_admin);
+        // Withdrawn: it stops at once.
+        user.privileges.remove(PRIVILEGE_RUN_ACTIONS);
+        d.save(user).await.unwrap();
+        let (s, _) = refused(&d, &bearer(&weak.token), &weak.token).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // Deleted: its keys go with it.
+        assert!(d.remove("weak").await.unwrap());
+        let (s, _) = refused(&d, &bearer(&weak.token), &weak.token).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(d.api_keys_of("weak").is_empty());
+    }
+
+    #[tokio::test]
+    async fn another_header_carries_the_key_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = HeaderName::from_static("x-api-key");
+        let (d, _) = directory(dir.path(), header.clone());
+        let issued = d.issue_api_key("bot", "ci".into(), 90).await.unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            header.clone(),
+            HeaderValue::from_str(&issued.token).unwrap(),
+        );
+        assert!(d.authenticate_api_key(&h).await.is_ok());
+        // Authorization is not read then.
+        let (s, msg) = refused(&d, &bearer(&issued.token), &issued.token).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(msg.contains("x-api-key"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn a_replaced_signing_key_is_noticed_and_a_short_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, keystore) = directory(dir.path(), http::header::AUTHORIZATION);
+        let old = d.issue_api_key("bot", "ci".into(), 90).await.unwrap();
+        assert!(d.authenticate_api_key(&bearer(&old.token)).await.is_ok());
+        keystore
+            .put(PHIXFLOW_API_KEY, b"0123456789abcdef0123456789abcdef")
+            .unwrap();
+        let (s, msg) = refused(&d, &bearer(&old.token), &old.token).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(msg.contains("signature"), "{msg}");
+        let new = d.issue_api_key("bot", "ci".into(), 90).await.unwrap();
+        assert!(d.authenticate_api_key(&bearer(&new.token)).await.is_ok());
+
+        // Only an edit behind the admin API can make it short: refused both ways.
+        keystore.put(PHIXFLOW_API_KEY, b"short").unwrap();
+        let e = d.issue_api_key("bot", "ci".into(), 90).await.unwrap_err();
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert!(e.to_string().contains("32"), "{e}");
+        let e = d
+            .authenticate_api_key(&bearer(&new.token))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+        // Deleted: a new one is made on next use, and the old keys are dead.
+        assert!(keystore.delete(PHIXFLOW_API_KEY).unwrap());
+        let (s, _) = refused(&d, &bearer(&new.token), &new.token).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(keystore.value(PHIXFLOW_API_KEY).unwrap().unwrap().len(), 32);
+    }
+
+    #[tokio::test]
+    async fn records_survive_a_reload_and_unknown_users_get_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, _) = directory(dir.path(), http::header::AUTHORIZATION);
+        let issued = d.issue_api_key("bot", "ci".into(), 90).await.unwrap();
+        let e = d.issue_api_key("ghost", "x".into(), 90).await.unwrap_err();
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        drop(d);
+        let registry: Arc<dyn crate::store::Registry> = Arc::new(SqliteRegistry::new(dir.path()));
+        let keystore = Arc::new(KeystoreFile::in_data_dir(dir.path()));
+        let again = Directory::load(registry, keystore, http::header::AUTHORIZATION).unwrap();
+        assert_eq!(again.api_keys_of("bot"), vec![issued.record]);
+        assert!(again
+            .authenticate_api_key(&bearer(&issued.token))
+            .await
+            .is_ok());
+    }
+}
