@@ -451,7 +451,7 @@ impl Incoming {
         };
         let location = format!("{base}/{}", row.process_id);
         // The row is written before the run when a repeat or a poll may look for it
-        // while it runs; a sync call without a key writes it once it ended.
+        // while it runs; a sync call without a key writes it only when it turns async.
         let mut stored = false;
         if let Some(key) = idempotency {
             let hash = hex(&Sha256::digest(&bytes));
@@ -522,17 +522,9 @@ impl Incoming {
             let pid = row.process_id.clone();
             if stored {
                 runs::record_end(store, pid.clone(), &outcome).await;
-            } else {
-                // Off the answer's path: the caller has the result already.
-                row.status = outcome.run_status().to_owned();
-                row.finished_ms = Some(crate::clock::now_millis());
-                row.answer = Some(json.to_string());
-                tokio::spawn(async move {
-                    if let Err(e) = runs::record_start(store, row).await {
-                        tracing::error!(error = %e, "A finished run could not be stored.");
-                    }
-                });
             }
+            // A sync call answered in time without an Idempotency-Key has its result in
+            // the answer and nothing to poll: it costs the store nothing.
             return Ok(answer::finished(&pid, &json));
         }
         let prefer_async = api.mode == ApiMode::Async || prefers_async(&parts.headers);
