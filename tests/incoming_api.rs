@@ -63,6 +63,8 @@ fn fixture(dir: &Path) {
             {"name": "Run Later", "inputs": job_inputs, "outputs": job_outputs,
              "process": {"command": command},
              "api": {"mode": "async", "allowAnonymous": true}},
+            {"name": "Keyed Later", "inputs": job_inputs, "outputs": job_outputs,
+             "process": {"command": command}, "api": {"mode": "async"}},
             {"name": "Keyed", "inputs": [], "outputs": [],
              "process": {"builtin": "echo"}, "api": {}},
             {"name": "Flow Only", "process": {"builtin": "echo"}}
@@ -355,4 +357,76 @@ async fn the_output_node_shapes_the_answer_and_unknown_actions_are_404() {
     let a = post_json(&s.url("/api/1/action/Api%20Desk/Keyed/trigger"), &json!({})).await;
     assert_eq!(a.status, 401);
     assert!(a.header("www-authenticate").is_some());
+}
+
+/// Creates user `id` with `privileges` and issues it an API key.
+async fn user_with_key(s: &TestServer, id: &str, privileges: &[&str]) -> String {
+    let auth = basic(ADMIN, ADMIN_PASSWORD);
+    let h = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body =
+        json!({"id": id, "password": format!("{id}-password-123"), "privileges": privileges});
+    let a = request(
+        Method::POST,
+        &s.url("/api/identity/users"),
+        &h,
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let url = s.url(&format!("/api/identity/users/{id}/api-keys"));
+    let a = request(Method::POST, &url, &h, "{}").await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    a.json()["key"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn keyed_runs_are_polled_by_their_user_and_admins_only() {
+    let ops = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    fixture(ops.path());
+    let s = start(ops.path(), data.path()).await;
+    let privileges = ["use-api-key", "run-actions"];
+    let ada = format!("Bearer {}", user_with_key(&s, "ada", &privileges).await);
+    let bob = format!("Bearer {}", user_with_key(&s, "bob", &privileges).await);
+    let weak = format!("Bearer {}", user_with_key(&s, "weak", &[]).await);
+    let url = s.url("/api/1/action/Api%20Desk/Keyed%20Later/trigger");
+    let body = json!({"Mode": "slow", "Tag": "keyed"});
+    let a = post_with(&url, &[("authorization", &weak)], &body).await;
+    assert_eq!(a.status, 403, "{}", String::from_utf8_lossy(&a.body));
+    let a = post_with(&url, &[("authorization", "Bearer not.a.key")], &body).await;
+    assert_eq!(a.status, 401);
+    let a = post_with(&url, &[("authorization", &ada)], &body).await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let loc = s.url(a.header("location").unwrap());
+    let poll = |who: String| {
+        let loc = loc.clone();
+        async move { request(Method::GET, &loc, &[("authorization", who.as_str())], "").await }
+    };
+    let mine = poll(ada.clone()).await;
+    assert_eq!(mine.status, 200);
+    assert_eq!(mine.json()["status"], "running");
+    let other = poll(bob).await;
+    assert_eq!(
+        other.status,
+        404,
+        "{}",
+        String::from_utf8_lossy(&other.body)
+    );
+    assert_eq!(request(Method::GET, &loc, &[], "").await.status, 401);
+    let admin = poll(basic(ADMIN, ADMIN_PASSWORD)).await;
+    assert_eq!(admin.status, 200);
+    // The process saw the key's user, never the key.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let v = poll(ada.clone()).await.json();
+        if v["status"] != "running" || Instant::now() > deadline {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["status"], "finished", "{done}");
+    assert_eq!(done["outputs"]["Caller"], "ada");
 }
