@@ -49,6 +49,10 @@ pub const ENV_IDLE_TIMEOUT: &str = "FSS_IDLE_TIMEOUT_SECONDS";
 pub const ENV_EXECUTION_TIMEOUT: &str = "FSS_EXECUTION_TIMEOUT_SECONDS";
 /// `FSS_WAIT_TIMEOUT_SECONDS`: the longest a process answered WAIT runs.
 pub const ENV_WAIT_TIMEOUT: &str = "FSS_WAIT_TIMEOUT_SECONDS";
+/// Environment variable: days the runs of the incoming API are kept.
+pub const ENV_API_RETENTION_DAYS: &str = "FSS_API_RETENTION_DAYS";
+/// Environment variable: hours an `Idempotency-Key` of the incoming API is remembered.
+pub const ENV_IDEMPOTENCY_TTL_HOURS: &str = "FSS_IDEMPOTENCY_TTL_HOURS";
 /// `FSS_MAX_REQUEST_BYTES`: the largest JSON request body.
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
@@ -124,6 +128,10 @@ Options (each also from the environment variable shown):
                                                            [FSS_EXECUTION_TIMEOUT_SECONDS, default 30]
   --wait-timeout S           seconds a process answered WAIT runs in all
                                                            [FSS_WAIT_TIMEOUT_SECONDS, default 86400]
+  --api-retention-days N     days the incoming API keeps its runs (status, results)
+                                                           [FSS_API_RETENTION_DAYS, default 7]
+  --idempotency-ttl-hours N  hours an Idempotency-Key of the incoming API is remembered
+                                                           [FSS_IDEMPOTENCY_TTL_HOURS, default 24]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
   --ca-file FILE             PEM CA certificates trusted for callbacks (HTTPS), besides
@@ -256,6 +264,8 @@ pub fn parse(
         "--idle-timeout",
         "--execution-timeout",
         "--wait-timeout",
+        "--api-retention-days",
+        "--idempotency-ttl-hours",
         "--max-request-bytes",
         "--public-base-url",
         "--ca-file",
@@ -333,6 +343,12 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--wait-timeout", ENV_WAIT_TIMEOUT) {
         o.runtime.wait_timeout = seconds(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--api-retention-days", ENV_API_RETENTION_DAYS) {
+        o.runtime.api_retention = Duration::from_secs(at_least_one(&n, &v, "days")? * 86_400);
+    }
+    if let Some((n, v)) = get("--idempotency-ttl-hours", ENV_IDEMPOTENCY_TTL_HOURS) {
+        o.runtime.idempotency_ttl = Duration::from_secs(at_least_one(&n, &v, "hours")? * 3_600);
     }
     if let Some((n, v)) = get("--max-request-bytes", ENV_MAX_REQUEST_BYTES) {
         o.runtime.max_request_bytes = parse_value(&n, &v, "a number of bytes")?;
@@ -482,6 +498,16 @@ fn seconds(name: &str, value: &str) -> Result<Duration, String> {
     match parse_value::<u64>(name, value, "seconds")? {
         0 => Err(format!("{name}: '{value}' is not at least 1 second")),
         s => Ok(Duration::from_secs(s)),
+    }
+}
+
+/// A count of `unit` that is at least 1 (and small enough to be a duration in seconds).
+fn at_least_one(name: &str, value: &str, unit: &str) -> Result<u64, String> {
+    match parse_value::<u64>(name, value, unit)? {
+        n @ 1..=1_000_000 => Ok(n),
+        _ => Err(format!(
+            "{name}: '{value}' is not between 1 and 1000000 {unit}"
+        )),
     }
 }
 

@@ -57,6 +57,7 @@ pub mod edge;
 pub mod error;
 pub mod execution;
 pub mod http;
+mod incoming;
 pub mod metrics;
 pub mod oauth;
 mod operation;
