@@ -597,3 +597,88 @@ async fn another_header_named_by_the_config_carries_the_key_alone() {
     assert_eq!((status, msg.contains("x-api-key")), (401, true), "{msg}");
     s.stop().await;
 }
+
+// === end to end: the trigger endpoint ===
+
+/// An operations folder with the service "Key Desk": an echo action any caller with a key
+/// may trigger.
+fn key_desk(dir: &Path) {
+    let def = json!({
+        "name": "Key Desk",
+        "messageActions": [
+            {"name": "Echo",
+             "inputs": [{"name": "Name", "type": "String"}],
+             "outputs": [{"name": "Name", "type": "String"}],
+             "process": {"builtin": "echo"},
+             "api": {}}
+        ]
+    });
+    std::fs::write(dir.join("KeyDesk.json"), def.to_string()).unwrap();
+}
+
+#[tokio::test]
+async fn the_trigger_endpoint_admits_by_api_key_401_403_and_200() {
+    let ops = tempfile::tempdir().unwrap();
+    key_desk(ops.path());
+    let data = tempfile::tempdir().unwrap();
+    let s = TestServer::start_admin(ops.path(), data.path(), ADMIN, PASSWORD).await;
+    user(&s, "api-bot", &["use-api-key", "run-actions"]).await;
+    user(&s, "weak-bot", &[]).await;
+    let good = issue(&s, "api-bot", &json!({})).await;
+    let weak = key_of(&issue(&s, "weak-bot", &json!({})).await);
+    let url = s.url("/api/1/action/Key%20Desk/Echo/trigger");
+    let call = |auth: Option<String>| {
+        let url = url.clone();
+        async move {
+            let mut h = vec![("content-type".to_owned(), "application/json".to_owned())];
+            if let Some(a) = auth {
+                h.push(("authorization".to_owned(), a));
+            }
+            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            request(Method::POST, &url, &h, Bytes::from(r#"{"Name": "Ada"}"#)).await
+        }
+    };
+
+    let a = call(Some(format!("Bearer {}", key_of(&good)))).await;
+    assert_eq!(a.status, 200, "{}", text(&a));
+    let v = a.json();
+    assert_eq!(v["status"], "Success", "{v}");
+    assert_eq!(v["outputs"]["Name"], "Ada", "{v}");
+
+    let a = call(None).await;
+    assert_eq!(a.status, 401, "{}", text(&a));
+    assert!(text(&a).contains("API key"), "{}", text(&a));
+    assert!(a
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .starts_with("Bearer"));
+    let forged = signed(
+        &part(&key_of(&good), 0),
+        &part(&key_of(&good), 1),
+        b"not-the-signing-key-of-this-server",
+    );
+    let a = call(Some(format!("Bearer {forged}"))).await;
+    assert_eq!(a.status, 401, "{}", text(&a));
+    assert!(!text(&a).contains(forged.split('.').nth(2).unwrap()));
+    let a = call(Some("Bearer not.a.key".into())).await;
+    assert_eq!(a.status, 401, "{}", text(&a));
+    let a = call(Some(format!("Bearer {weak}"))).await;
+    assert_eq!(a.status, 403, "{}", text(&a));
+    assert!(text(&a).contains("run-actions"), "{}", text(&a));
+
+    let a = admin(
+        &s,
+        Method::DELETE,
+        &format!(
+            "/api/identity/users/api-bot/api-keys/{}",
+            good["id"].as_str().unwrap()
+        ),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(a.status, 204);
+    let a = call(Some(format!("Bearer {}", key_of(&good)))).await;
+    assert_eq!(a.status, 401, "{}", text(&a));
+    assert!(text(&a).contains("revoked"), "{}", text(&a));
+    s.stop().await;
+}
