@@ -21,7 +21,8 @@
 //! - [`edge`]: what is decided from the transport and the head alone: the client behind
 //!   trusted proxies, address allow-lists, CORS, cross-site admin requests.
 //! - [`auth`]: the users and the HTTP Basic login of secured services and of the admin
-//!   API, with or without the admin API enabled.
+//!   API, with or without the admin API enabled; the API keys (signed tokens) of the
+//!   incoming API.
 //! - [`admin`]: the admin API under `/api/`: deployments (hot mount), service versions,
 //!   routes, engine, health, metrics, executions, users.
 //! - [`router`]: the route table (the one list of operation kinds), the immutable

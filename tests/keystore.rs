@@ -164,11 +164,17 @@ async fn the_keystore_is_created_on_first_start_with_mode_0600_and_the_built_in_
         32
     );
     let names: Vec<&String> = doc["aliases"].as_object().unwrap().keys().collect();
-    assert_eq!(names, ["exchange-admin-key", "oauth-admin-key"]);
+    // The built-in aliases, and the API keys' signing key the admin API made at start.
+    assert_eq!(
+        names,
+        ["exchange-admin-key", "oauth-admin-key", "phixflow-api-key"]
+    );
     let exchange = reveal(&doc, "exchange-admin-key");
     let oauth = reveal(&doc, "oauth-admin-key");
-    assert_eq!((exchange.len(), oauth.len()), (32, 32));
+    let signing = reveal(&doc, "phixflow-api-key");
+    assert_eq!((exchange.len(), oauth.len(), signing.len()), (32, 32, 32));
     assert_ne!(exchange, oauth, "each built-in alias is a key of its own");
+    assert!(signing != exchange && signing != oauth);
     let master = B64.decode(doc["masterKey"].as_str().unwrap()).unwrap();
     assert_ne!(master, exchange);
 
@@ -176,7 +182,8 @@ async fn the_keystore_is_created_on_first_start_with_mode_0600_and_the_built_in_
     assert_eq!(a.status, 200, "{}", text(&a));
     assert_eq!(
         a.json(),
-        json!({"data": [{"alias": "exchange-admin-key"}, {"alias": "oauth-admin-key"}], "total": 2})
+        json!({"data": [{"alias": "exchange-admin-key"}, {"alias": "oauth-admin-key"},
+                        {"alias": "phixflow-api-key"}], "total": 3})
     );
     // No temp file of the first write is left in the folder.
     let strays: Vec<String> = std::fs::read_dir(data.path())
@@ -207,7 +214,7 @@ async fn a_password_saved_before_a_restart_loads_after_it_and_the_keystore_is_un
     let s = start(data.path(), None).await;
     assert_eq!(load_secret(&s, "v1").await, "open sesame");
     let a = aliases(&s).await;
-    assert_eq!(a.json()["total"], 3, "{}", text(&a));
+    assert_eq!(a.json()["total"], 4, "{}", text(&a));
     assert_eq!(
         std::fs::read(data.path().join("keystore.key")).unwrap(),
         before,
@@ -322,7 +329,8 @@ async fn aliases_are_write_only_through_the_admin_api() {
     assert_eq!(
         a.json(),
         json!({"data": [{"alias": "exchange-admin-key"}, {"alias": "oauth-admin-key"},
-                        {"alias": "webhook.partner_1"}], "total": 3})
+                        {"alias": "phixflow-api-key"}, {"alias": "webhook.partner_1"}],
+               "total": 4})
     );
     answers.push(a);
     let path = data.path().join("keystore.key");
@@ -454,7 +462,7 @@ async fn aliases_are_write_only_through_the_admin_api() {
     assert!(text(&a).contains("webhook.partner_1"), "{}", text(&a));
     answers.push(a);
     let a = aliases(&s).await;
-    assert_eq!(a.json()["total"], 2);
+    assert_eq!(a.json()["total"], 3);
     answers.push(a);
     let a = admin(&s, Method::POST, "/api/keystore", b"{}").await;
     assert_eq!(a.status, 405);
@@ -472,7 +480,7 @@ async fn aliases_are_write_only_through_the_admin_api() {
     )
     .await;
     assert_eq!(a.status, 401);
-    assert_eq!(aliases(&s).await.json()["total"], 2);
+    assert_eq!(aliases(&s).await.json()["total"], 3);
 
     for a in &answers {
         assert!(!holds(&a.body, secret.as_bytes()), "{}", text(a));
