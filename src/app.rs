@@ -2,7 +2,7 @@
 //!
 //! [`Runtime::handle`] sends each URL prefix to its one owner: `/fs/` to the routing
 //! snapshot and the operations (after the service's own authentication, when it has one),
-//! `/api/` and the ThingWorx service names to the admin API, `/health` here. [`Runtime`] builds the parts once — stores,
+//! `/api/1/` to the incoming API (`incoming`), the rest of `/api/` and the ThingWorx service names to the admin API, `/health` here. [`Runtime`] builds the parts once — stores,
 //! the `store` builtin, mounts, users, shared state — and hands each layer only what it
 //! may use.
 
@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::execution::{Callbacks, CertificateSubject, Records, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::request::Connection;
+use crate::incoming::{self, Incoming};
 use crate::oauth::OAuth;
 use crate::operation;
 use crate::process::{Builtins, Handler, StoreProcess};
@@ -41,6 +42,8 @@ struct Inner {
     mounts: Arc<Mounts>,
     auth: Arc<Auth>,
     stores: Stores,
+    /// The incoming API under `/api/1/`.
+    incoming: Incoming,
     /// The admin API under `/api/`, once [`Runtime::enable_admin`] opened it.
     admin: OnceLock<Arc<Admin>>,
 }
@@ -59,6 +62,11 @@ impl Runtime {
             Arc::clone(&stores.registry),
             Arc::new(move || keystore.key(OAUTH_ADMIN_KEY)),
         ));
+        let auth = Arc::new(Auth::new(
+            Arc::clone(&stores.registry),
+            Arc::clone(&stores.keystore),
+            config.api_key_header.clone(),
+        ));
         let shared = Shared::new(config, store, oauth);
         let builtins = Builtins {
             store: Arc::clone(&shared.store),
@@ -66,10 +74,17 @@ impl Runtime {
             outbound: shared.outbound.clone(),
             execution_timeout: shared.config.execution_timeout,
         };
+        let mounts = Arc::new(Mounts::new(builtins));
         Runtime {
             inner: Arc::new(Inner {
-                mounts: Arc::new(Mounts::new(builtins)),
-                auth: Arc::new(Auth::new(Arc::clone(&stores.registry))),
+                incoming: Incoming::new(
+                    shared.clone(),
+                    Arc::clone(&mounts),
+                    Arc::clone(&auth),
+                    Arc::clone(&stores.keystore),
+                ),
+                mounts,
+                auth,
                 shared,
                 stores,
                 admin: OnceLock::new(),
@@ -80,6 +95,12 @@ impl Runtime {
     /// The configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.shared.config
+    }
+
+    /// The users and their API keys: [`Auth::authenticate_api_key`] checks the key of a
+    /// request, for embedders that serve their own endpoints with fss's API keys.
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
     }
 
     /// The ring of recent executions.
@@ -180,6 +201,11 @@ impl Runtime {
                 return without_body(resp);
             }
             return self.service(req, ip).await;
+        }
+        if path.starts_with(incoming::PREFIX) {
+            // Before the admin API: its address allow-list and edge checks are for
+            // operators, not for the REST clients of the incoming API.
+            return self.inner.incoming.handle(req).await;
         }
         if path.starts_with("/api/") || path.starts_with(admin::THINGWORX_PREFIX) {
             let Some(admin) = self.inner.admin.get() else {

@@ -49,10 +49,16 @@ pub const ENV_IDLE_TIMEOUT: &str = "FSS_IDLE_TIMEOUT_SECONDS";
 pub const ENV_EXECUTION_TIMEOUT: &str = "FSS_EXECUTION_TIMEOUT_SECONDS";
 /// `FSS_WAIT_TIMEOUT_SECONDS`: the longest a process answered WAIT runs.
 pub const ENV_WAIT_TIMEOUT: &str = "FSS_WAIT_TIMEOUT_SECONDS";
+/// Environment variable: days the runs of the incoming API are kept.
+pub const ENV_API_RETENTION_DAYS: &str = "FSS_API_RETENTION_DAYS";
+/// Environment variable: hours an `Idempotency-Key` of the incoming API is remembered.
+pub const ENV_IDEMPOTENCY_TTL_HOURS: &str = "FSS_IDEMPOTENCY_TTL_HOURS";
 /// `FSS_MAX_REQUEST_BYTES`: the largest JSON request body.
 pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 /// `FSS_PUBLIC_BASE_URL`: base URL for download links.
 pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
+/// `FSS_API_KEY_HEADER`: the header API keys of the incoming API arrive in.
+pub const ENV_API_KEY_HEADER: &str = "FSS_API_KEY_HEADER";
 /// `FSS_DURABILITY`: `full` (default) or `relaxed` syncing of the tables and file index.
 pub const ENV_DURABILITY: &str = "FSS_DURABILITY";
 
@@ -122,6 +128,10 @@ Options (each also from the environment variable shown):
                                                            [FSS_EXECUTION_TIMEOUT_SECONDS, default 30]
   --wait-timeout S           seconds a process answered WAIT runs in all
                                                            [FSS_WAIT_TIMEOUT_SECONDS, default 86400]
+  --api-retention-days N     days the incoming API keeps its runs (status, results)
+                                                           [FSS_API_RETENTION_DAYS, default 7]
+  --idempotency-ttl-hours N  hours an Idempotency-Key of the incoming API is remembered
+                                                           [FSS_IDEMPOTENCY_TTL_HOURS, default 24]
   --max-request-bytes N      largest JSON request body     [FSS_MAX_REQUEST_BYTES, default 10485760]
   --public-base-url URL      base of download links        [FSS_PUBLIC_BASE_URL]
   --ca-file FILE             PEM CA certificates trusted for callbacks (HTTPS), besides
@@ -148,6 +158,9 @@ Options (each also from the environment variable shown):
                                                            [FSS_TLS_KEY]
   --tls-client-ca FILE       ask clients for a certificate signed by these CAs (PEM)
                                                            [FSS_TLS_CLIENT_CA, default none]
+  --api-key-header NAME      header the API keys of /api/1/ arrive in: Authorization
+                             carries 'Bearer <key>', any other header the key alone
+                                                           [FSS_API_KEY_HEADER, default Authorization]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
   --admin-password PW        its password (prefer the env) [FSS_ADMIN_PASSWORD]
   -h, --help                 this text
@@ -251,6 +264,8 @@ pub fn parse(
         "--idle-timeout",
         "--execution-timeout",
         "--wait-timeout",
+        "--api-retention-days",
+        "--idempotency-ttl-hours",
         "--max-request-bytes",
         "--public-base-url",
         "--ca-file",
@@ -263,6 +278,7 @@ pub fn parse(
         "--trusted-proxies",
         "--admin-allow-from",
         "--durability",
+        "--api-key-header",
         "--admin-user",
         "--admin-password",
         FLAG_TLS_CERT,
@@ -328,6 +344,12 @@ pub fn parse(
     if let Some((n, v)) = get("--wait-timeout", ENV_WAIT_TIMEOUT) {
         o.runtime.wait_timeout = seconds(&n, &v)?;
     }
+    if let Some((n, v)) = get("--api-retention-days", ENV_API_RETENTION_DAYS) {
+        o.runtime.api_retention = Duration::from_secs(at_least_one(&n, &v, "days")? * 86_400);
+    }
+    if let Some((n, v)) = get("--idempotency-ttl-hours", ENV_IDEMPOTENCY_TTL_HOURS) {
+        o.runtime.idempotency_ttl = Duration::from_secs(at_least_one(&n, &v, "hours")? * 3_600);
+    }
     if let Some((n, v)) = get("--max-request-bytes", ENV_MAX_REQUEST_BYTES) {
         o.runtime.max_request_bytes = parse_value(&n, &v, "a number of bytes")?;
     }
@@ -366,6 +388,9 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--durability", ENV_DURABILITY) {
         o.runtime.durability = parse_value(&n, &v, "full or relaxed")?;
+    }
+    if let Some((n, v)) = get("--api-key-header", ENV_API_KEY_HEADER) {
+        o.runtime.api_key_header = api_key_header(&n, &v)?;
     }
     if let Some((_, v)) = get("--admin-user", ENV_ADMIN_USER) {
         o.admin.bootstrap_user = Some(v).filter(|v| !v.is_empty());
@@ -439,12 +464,50 @@ fn origins(name: &str, value: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// The header API keys arrive in: a header name (any case); empty means the default,
+/// `Authorization`. Headers that carry something else of the request (its body's type,
+/// the host, cookies) are refused: a key there would break the request or leak.
+fn api_key_header(name: &str, value: &str) -> Result<http::HeaderName, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(http::header::AUTHORIZATION);
+    }
+    let header = http::HeaderName::from_bytes(value.as_bytes())
+        .map_err(|_| format!("{name}: '{value}' is not a header name such as X-Api-Key"))?;
+    use http::header as h;
+    let taken = [
+        h::CONTENT_TYPE,
+        h::CONTENT_LENGTH,
+        h::TRANSFER_ENCODING,
+        h::HOST,
+        h::COOKIE,
+        h::CONNECTION,
+        h::ACCEPT,
+    ];
+    if taken.contains(&header) {
+        return Err(format!(
+            "{name}: '{value}' already carries something else of every request; name a              header of its own such as X-Api-Key"
+        ));
+    }
+    Ok(header)
+}
+
 /// A timeout of at least one second: zero would close every connection (or fail every
 /// execution) at once.
 fn seconds(name: &str, value: &str) -> Result<Duration, String> {
     match parse_value::<u64>(name, value, "seconds")? {
         0 => Err(format!("{name}: '{value}' is not at least 1 second")),
         s => Ok(Duration::from_secs(s)),
+    }
+}
+
+/// A count of `unit` that is at least 1 (and small enough to be a duration in seconds).
+fn at_least_one(name: &str, value: &str, unit: &str) -> Result<u64, String> {
+    match parse_value::<u64>(name, value, unit)? {
+        n @ 1..=1_000_000 => Ok(n),
+        _ => Err(format!(
+            "{name}: '{value}' is not between 1 and 1000000 {unit}"
+        )),
     }
 }
 
@@ -487,6 +550,43 @@ mod tests {
             panic!("expected serve")
         };
         assert_eq!(o.listen.port(), 1);
+    }
+
+    #[test]
+    fn api_keys_arrive_in_authorization_unless_another_header_is_named() {
+        let header = |a: &[&str], env: Option<&str>| {
+            let env = env.map(str::to_owned);
+            parse(args(a), move |k| {
+                env.clone().filter(|_| k == ENV_API_KEY_HEADER)
+            })
+            .map(|c| match c {
+                Command::Serve(o) => o.runtime.api_key_header,
+                _ => panic!("expected serve"),
+            })
+        };
+        assert_eq!(header(&[], None).unwrap(), http::header::AUTHORIZATION);
+        assert_eq!(
+            header(&["--api-key-header", "X-Api-Key"], None).unwrap(),
+            "x-api-key"
+        );
+        assert_eq!(
+            header(&[], Some("X-PhixFlow-Key")).unwrap(),
+            "x-phixflow-key"
+        );
+        assert_eq!(
+            header(&["--api-key-header=authorization"], Some("X-Other")).unwrap(),
+            http::header::AUTHORIZATION,
+            "the flag wins"
+        );
+        assert_eq!(header(&[], Some("")).unwrap(), http::header::AUTHORIZATION);
+        let err = header(&["--api-key-header", "X Api"], None).unwrap_err();
+        assert!(
+            err.contains("--api-key-header") && err.contains("not a header name"),
+            "{err}"
+        );
+        let err = header(&[], Some("Content-Type")).unwrap_err();
+        assert!(err.contains(ENV_API_KEY_HEADER), "{err}");
+        assert!(USAGE.contains("--api-key-header NAME") && USAGE.contains(ENV_API_KEY_HEADER));
     }
 
     #[test]

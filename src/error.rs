@@ -33,6 +33,10 @@ pub enum Error {
     /// The request clashes with what exists, e.g. a duplicate id (409).
     #[error("{0}")]
     Conflict(Cow<'static, str>),
+    /// The request is well-formed but cannot be processed as sent (422), e.g. an
+    /// `Idempotency-Key` reused with another body.
+    #[error("{0}")]
+    Unprocessable(Cow<'static, str>),
     /// The path exists but not for this method (405); `allow` lists the methods that are.
     #[error("method not allowed; allowed: {allow}")]
     MethodNotAllowed {
@@ -190,6 +194,7 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } | Error::TooLarge(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE

@@ -61,6 +61,16 @@ pub struct RuntimeConfig {
     /// How the tables and the file index sync acknowledged writes (`--durability`).
     /// Default [`Durability::Full`]: a write that was answered survives a power loss.
     pub durability: Durability,
+    /// How long the incoming API keeps a run (its status and result, for the poll URL):
+    /// `--api-retention-days`, default 7 days.
+    pub api_retention: Duration,
+    /// How long an `Idempotency-Key` of the incoming API is remembered:
+    /// `--idempotency-ttl-hours`, default 24 h.
+    pub idempotency_ttl: Duration,
+    /// The header API keys arrive in (`--api-key-header`, D10). `Authorization`, the
+    /// default, carries `Bearer <key>`; any other header carries the key alone, for
+    /// clients that cannot set `Authorization` (PhixFlow's own deployments name one).
+    pub api_key_header: http::HeaderName,
 }
 
 impl Default for RuntimeConfig {
@@ -78,9 +88,17 @@ impl Default for RuntimeConfig {
             execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             durability: Durability::default(),
+            api_retention: DEFAULT_API_RETENTION,
+            idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
+            api_key_header: http::header::AUTHORIZATION,
         }
     }
 }
+
+/// Default retention of the incoming API's runs: 7 days.
+pub const DEFAULT_API_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// Default time an `Idempotency-Key` is remembered: 24 h.
+pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The parts of the runtime operations share; cheap to clone.
 #[derive(Debug, Clone)]

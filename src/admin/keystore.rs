@@ -7,7 +7,9 @@
 //! | DELETE | `/api/keystore/{alias}` | 204; 404 when there is no such alias |
 //!
 //! Alias names are 1 to 128 of letters, digits, `.`, `_`, `-`; values 1 to 8192 bytes.
-//! A refused value is never quoted back. The built-in aliases `oauth-admin-key` and
+//! The value of `phixflow-api-key`, the HMAC key that signs API keys, must have at least
+//! 32 bytes (P11); replacing it invalidates every API key issued so far, which is how they
+//! are all withdrawn at once. A refused value is never quoted back. The built-in aliases `oauth-admin-key` and
 //! `exchange-admin-key` can be neither replaced nor deleted (409): stored secrets depend
 //! on them. A value, once stored, is never answered again: what needs it reads it inside
 //! fss. Writes go through the runtime's one keystore handle, which serializes them and
@@ -21,7 +23,9 @@ use serde_json::{json, Value};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::http::body::{self, ReqBody, ResBody};
-use crate::store::keystore::{KeystoreFile, MAX_VALUE_BYTES};
+use crate::store::keystore::{
+    KeystoreFile, MAX_VALUE_BYTES, MIN_API_KEY_SIGNING_BYTES, PHIXFLOW_API_KEY,
+};
 
 /// The largest body of a PUT: a value of 8192 bytes, every byte escaped (`\u00XX`), and
 /// the object around it.
@@ -44,9 +48,19 @@ pub(super) async fn put(
     req: Request<ReqBody>,
 ) -> Result<Response<ResBody>> {
     let value = read_value(req).await?;
+    if alias == PHIXFLOW_API_KEY && value.len() < MIN_API_KEY_SIGNING_BYTES {
+        return Err(Error::bad_request(format!(
+            "the alias {PHIXFLOW_API_KEY} signs the API keys: its value must have at least              {MIN_API_KEY_SIGNING_BYTES} bytes; this one has {}",
+            value.len()
+        )));
+    }
     let name = alias.to_owned();
     blocking(ctx, move |k| k.put(&name, value.as_bytes())).await?;
-    tracing::info!(alias = %alias, "Keystore alias stored.");
+    if alias == PHIXFLOW_API_KEY {
+        tracing::warn!(alias = %alias, "API key signing key replaced: every API key issued before no longer verifies.");
+    } else {
+        tracing::info!(alias = %alias, "Keystore alias stored.");
+    }
     Ok(no_content())
 }
 
@@ -58,7 +72,11 @@ pub(super) async fn delete(ctx: &Ctx, alias: &str) -> Result<Response<ResBody>> 
             "the keystore has no alias '{alias}'"
         )));
     }
-    tracing::info!(alias = %alias, "Keystore alias deleted.");
+    if alias == PHIXFLOW_API_KEY {
+        tracing::warn!(alias = %alias, "API key signing key deleted: every API key issued before no longer verifies; a new signing key is made when one is next needed.");
+    } else {
+        tracing::info!(alias = %alias, "Keystore alias deleted.");
+    }
     Ok(no_content())
 }
 

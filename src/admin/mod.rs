@@ -1,5 +1,5 @@
 //! The admin API under `/api/`: deployments with hot mount, service definitions and their
-//! versions, the routes list, engine info, health, and users.
+//! versions, the routes list, engine info, health, users and their API keys.
 //!
 //! It follows Flowable's REST conventions: JSON everywhere, `{"statusCode", "errorMessage"}`
 //! on every error ([`Error::into_admin_response`]), typed query parameters and paging with
@@ -24,12 +24,14 @@
 //! | GET | `/api/management/metrics` | metrics in the Prometheus text format |
 //! | GET | `/api/management/connection-test` | every dependency checked: 200, or 503 with each failure's `FLOW-…` code (`connection`) |
 //! | GET | `/api/keystore` | the keystore's aliases, names only (`keystore`) |
-//! | PUT, DELETE | `/api/keystore/{alias}` | store `{"value"}` (204); delete (204, 404); 409 for the built-in aliases |
+//! | PUT, DELETE | `/api/keystore/{alias}` | store `{"value"}` (204); delete (204, 404); 409 for the built-in aliases; `phixflow-api-key` (the API keys' signing key) takes 32 bytes or more |
 //! | GET | `/api/runtime/executions` | recent executions: `service`, `serviceLike`, `operation`, `name`, `status`, `httpStatus`; sort `startTime`, `duration`, `service`, `operation`, `status`, `id` |
 //! | GET | `/api/runtime/executions/{id}` | one execution record |
 //! | GET, POST | `/api/identity/users` | users (never their passwords); create |
 //! | GET, PUT, DELETE | `/api/identity/users/{id}` | one user; update; delete |
 //! | POST, DELETE | `/api/identity/users/{id}/token` | a new service token, shown once (201); revoke it (204) |
+//! | GET, POST | `/api/identity/users/{id}/api-keys` | the user's API keys, never the key itself; issue one `{"name", "expiresInDays"}`, the key shown once (201) (`api_keys`) |
+//! | DELETE | `/api/identity/users/{id}/api-keys/{keyId}` | revokes it: it stops working at once (204) |
 //! | GET, POST | `/api/oauth/configurations` | OAuth providers: names only; load (add or update) |
 //! | DELETE | `/api/oauth/configurations/{connector}/{provider}` | 204; 409 naming the services that use it |
 //! | DELETE | `/api/oauth/tokens/{connector}/{provider}` | drops its cached access tokens (204) |
@@ -43,7 +45,10 @@
 //!
 //! The users edited here also authenticate requests to services with
 //! `"auth": {"basic": true}` (`auth`): with their password or their token, when they hold
-//! `flow-service` or `flow-service:{service name}`.
+//! `flow-service` or `flow-service:{service name}`; and calls of the incoming API
+//! (`/api/1/…`) with their API keys, when they hold `use-api-key` and `run-actions`.
+//! Enabling the admin API creates the keystore alias `phixflow-api-key`, which signs the
+//! API keys, when it is absent; replacing it invalidates every key.
 //!
 //! State lives in memory (queries never touch the disk) and is written through to the
 //! registry (`store::registry`) before a change is acknowledged; users live in `auth`,
@@ -51,6 +56,7 @@
 //! serialized; reads are not. Services defined by the operations folder are not
 //! deployments: a deployment may not replace one (409).
 
+mod api_keys;
 mod connection;
 mod deployments;
 mod executions;
@@ -79,7 +85,10 @@ use crate::store::keystore::KeystoreFile;
 use crate::store::registry::{Deployment, ServiceVersion, User};
 use crate::store::Registry;
 
-pub use crate::auth::{PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API_ALIAS};
+pub use crate::auth::{
+    PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API_ALIAS, PRIVILEGE_RUN_ACTIONS,
+    PRIVILEGE_USE_API_KEY,
+};
 pub(crate) use oauth::THINGWORX_PREFIX;
 
 /// Default largest deployment upload: 64 MiB.
@@ -239,6 +248,9 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
     if let Some(id) = config.bootstrap_user.as_deref().filter(|u| !u.is_empty()) {
         enabled.bootstrap_created = bootstrap(directory, id, config.bootstrap_password.as_deref())?;
     }
+    // Made now rather than at the first key, so that an operator who backs up the
+    // keystore after the first start has it.
+    directory.ensure_signing_key_blocking()?;
     enabled.admins = directory.admins();
     if enabled.admins == 0 {
         tracing::warn!(
@@ -554,6 +566,15 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
             Method::POST => users::new_user_token(ctx, &decode(id)).await,
             Method::DELETE => users::delete_user_token(ctx, &decode(id)).await,
             _ => Err(m("POST, DELETE")),
+        },
+        ["identity", "users", id, "api-keys"] => match method {
+            Method::GET => api_keys::list(ctx, &decode(id)),
+            Method::POST => api_keys::create(ctx, &decode(id), req).await,
+            _ => Err(m("GET, POST")),
+        },
+        ["identity", "users", id, "api-keys", key_id] => match method {
+            Method::DELETE => api_keys::revoke(ctx, &decode(id), &decode(key_id)).await,
+            _ => Err(m("DELETE")),
         },
         _ => Err(Error::not_found(format!(
             "no admin endpoint at {path}; see /api/repository/deployments, \

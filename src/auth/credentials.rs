@@ -35,8 +35,19 @@ pub const PRIVILEGE_REST_API_ALIAS: &str = "rest-access-api";
 /// The privilege to call every service with `"auth": {"basic": true}`; followed by
 /// `:{service name}` it grants that one service only.
 pub const PRIVILEGE_FLOW_SERVICE: &str = "flow-service";
+/// The privilege to authenticate with an API key (`Authorization: Bearer <key>`) at all;
+/// checked on every call, so that withdrawing it stops every key of the user at once.
+pub const PRIVILEGE_USE_API_KEY: &str = "use-api-key";
+/// The privilege to run actions through the incoming API (`/api/1/action/…`); an API key
+/// needs it besides [`PRIVILEGE_USE_API_KEY`].
+pub const PRIVILEGE_RUN_ACTIONS: &str = "run-actions";
 /// Every privilege a user may hold (besides `flow-service:{service name}`).
-pub const PRIVILEGES: &[&str] = &[PRIVILEGE_REST_API, PRIVILEGE_FLOW_SERVICE];
+pub const PRIVILEGES: &[&str] = &[
+    PRIVILEGE_REST_API,
+    PRIVILEGE_FLOW_SERVICE,
+    PRIVILEGE_USE_API_KEY,
+    PRIVILEGE_RUN_ACTIONS,
+];
 
 /// The start of every service token.
 const TOKEN_PREFIX: &str = "fsst_";
@@ -339,6 +350,8 @@ mod tests {
         );
         assert_eq!(c("flow-service:"), None);
         assert_eq!(c("flow-service:a/b"), None);
+        assert_eq!(c("use-api-key").as_deref(), Some("use-api-key"));
+        assert_eq!(c("run-actions").as_deref(), Some("run-actions"));
         assert_eq!(c("flow-services"), None);
         assert_eq!(c("root"), None);
     }

@@ -1,34 +1,44 @@
 //! Authentication: the users of this server, the HTTP Basic login of the admin API and
-//! of services with `"auth": {"basic": true}`, and the client-certificate login of
-//! services with `"auth": {"clientCertificate": …}` (`client_certificate`).
+//! of services with `"auth": {"basic": true}`, the client-certificate login of services
+//! with `"auth": {"clientCertificate": …}` (`client_certificate`), and the API keys of the
+//! incoming API (`api_key`: signed tokens, [`Auth::authenticate_api_key`]).
 //!
-//! Users (with their password and token hashes and privileges) persist in the registry
-//! (`store::registry`); this module keeps them in memory, loaded on first use, so that a
-//! check never touches the disk. It needs nothing of the admin API: a secured service
+//! Users (with their password and token hashes and privileges) and the records of their
+//! API keys persist in the registry (`store::registry`); this module keeps them in memory,
+//! loaded on first use, so that a check never touches the disk. It needs nothing of the admin API: a secured service
 //! accepts the users of the registry whether or not the admin API (which edits them) is
 //! enabled. How credentials are verified — argon2id hashes, tokens, the cache — is in
 //! `credentials`.
 
+pub(crate) mod api_key;
 pub(crate) mod client_certificate;
 pub(crate) mod credentials;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::error::{Error, Result};
+use crate::store::keystore::KeystoreFile;
 use crate::store::registry::User;
 use crate::store::Registry;
+use api_key::ApiKeys;
 use credentials::{Authenticator, Secrets};
 
+pub use api_key::ApiCaller;
 pub use credentials::{
     PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API, PRIVILEGE_REST_API_ALIAS,
+    PRIVILEGE_RUN_ACTIONS, PRIVILEGE_USE_API_KEY,
 };
 
-/// The users of one runtime, loaded from the registry on first use.
+/// The users of one runtime and their API keys, loaded from the registry on first use.
 pub struct Auth {
     registry: Arc<dyn Registry>,
+    /// Holds the API-key signing key (`phixflow-api-key`).
+    keystore: Arc<KeystoreFile>,
+    /// The header API keys arrive in (`--api-key-header`).
+    api_key_header: HeaderName,
     directory: tokio::sync::OnceCell<Directory>,
 }
 
@@ -40,21 +50,37 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// The loaded users and the authenticator that checks their credentials.
+/// The loaded users, the authenticator that checks their credentials, and their API keys.
 pub(crate) struct Directory {
     registry: Arc<dyn Registry>,
     /// Held briefly, never across `.await`.
     users: Mutex<BTreeMap<String, User>>,
     authenticator: Authenticator,
+    api_keys: ApiKeys,
 }
 
 impl Auth {
-    /// The users of `registry`; nothing is read until first use.
-    pub(crate) fn new(registry: Arc<dyn Registry>) -> Self {
+    /// The users of `registry`, their API keys signed with the alias of `keystore` and
+    /// arriving in `api_key_header`; nothing is read until first use.
+    pub(crate) fn new(
+        registry: Arc<dyn Registry>,
+        keystore: Arc<KeystoreFile>,
+        api_key_header: HeaderName,
+    ) -> Self {
         Auth {
             registry,
+            keystore,
+            api_key_header,
             directory: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// What loading the directory needs, owned (for the blocking pool).
+    fn loader(&self) -> impl FnOnce() -> Result<Directory> + Send + 'static {
+        let registry = Arc::clone(&self.registry);
+        let keystore = Arc::clone(&self.keystore);
+        let header = self.api_key_header.clone();
+        move || Directory::load(registry, keystore, header)
     }
 
     /// The directory, loading it on first use; blocking (for start-up code that runs off
@@ -67,7 +93,7 @@ impl Auth {
         if let Some(d) = self.directory.get() {
             return Ok(d);
         }
-        let d = Directory::load(Arc::clone(&self.registry))?;
+        let d = self.loader()()?;
         // A concurrent first use loaded it too: either copy is the registry's state.
         let _ = self.directory.set(d);
         Ok(self
@@ -84,8 +110,7 @@ impl Auth {
     pub(crate) async fn open(&self) -> Result<&Directory> {
         self.directory
             .get_or_try_init(|| async {
-                let registry = Arc::clone(&self.registry);
-                tokio::task::spawn_blocking(move || Directory::load(registry))
+                tokio::task::spawn_blocking(self.loader())
                     .await
                     .map_err(Error::internal)?
                     .map_err(|e| {
@@ -138,12 +163,31 @@ impl Auth {
         }
         Ok(user)
     }
+
+    /// The caller of a request to the incoming API, by its API key (see `api_key` for
+    /// every check, in order). Async because the first call loads the users and the
+    /// signing key on the blocking pool; after that it never blocks, hashes with argon2
+    /// or touches the disk, and runs before the body is read.
+    ///
+    /// # Errors
+    ///
+    /// 401 ([`Error::Unauthorized`]) when the key is missing, malformed, forged, expired,
+    /// revoked or unknown, or its user is gone; 403 ([`Error::Forbidden`]) when the user
+    /// lacks `use-api-key` or `run-actions` (checked on every call). Every message says
+    /// which, and none quotes the key.
+    pub async fn authenticate_api_key(&self, headers: &HeaderMap) -> Result<ApiCaller> {
+        self.open().await?.authenticate_api_key(headers).await
+    }
 }
 
 impl Directory {
-    fn load(registry: Arc<dyn Registry>) -> Result<Self> {
-        let users = registry
-            .load()?
+    fn load(
+        registry: Arc<dyn Registry>,
+        keystore: Arc<KeystoreFile>,
+        api_key_header: HeaderName,
+    ) -> Result<Self> {
+        let loaded = registry.load()?;
+        let users = loaded
             .users
             .into_iter()
             .map(|u| (u.id.clone(), u))
@@ -152,6 +196,7 @@ impl Directory {
             registry,
             users: Mutex::new(users),
             authenticator: Authenticator::new()?,
+            api_keys: ApiKeys::new(keystore, api_key_header, loaded.api_keys),
         })
     }
 
@@ -251,7 +296,8 @@ impl Directory {
         Ok(())
     }
 
-    /// Deletes the user `id`; returns whether it existed.
+    /// Deletes the user `id` and its API keys (they stop working at once); returns
+    /// whether it existed.
     ///
     /// # Errors
     ///
@@ -263,6 +309,7 @@ impl Directory {
             .await
             .map_err(Error::internal)??;
         self.users().remove(id);
+        self.forget_api_keys_of(id);
         self.authenticator.forget_all();
         Ok(existed)
     }

@@ -124,6 +124,7 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
             &mut push,
         );
     }
+    check_api(def, &mut push);
     for (i, d) in def.data_actions.iter().enumerate() {
         check_pass_headers(
             &format!("dataActions[{i}].passHeaders"),
@@ -861,6 +862,124 @@ impl TemplateNames<'_> {
     }
 }
 
+/// The longest `timeoutMs` of an action's `api`: one hour.
+const MAX_API_TIMEOUT_MS: u64 = 3_600_000;
+/// The longest keystore alias, in bytes (the keystore's own rule, which a definition may
+/// not import).
+const MAX_ALIAS_BYTES: usize = 128;
+
+/// Whether `alias` is a keystore alias name: 1 to 128 bytes of ASCII letters, digits,
+/// `.`, `_` and `-` (the keystore's rule).
+fn valid_keystore_alias(alias: &str) -> bool {
+    !alias.is_empty()
+        && alias.len() <= MAX_ALIAS_BYTES
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The `api` of each action: an alias unique within the service among the names and
+/// aliases of its API actions, a `timeoutMs` in 1..=3 600 000, and a signature whose
+/// fields fss can verify.
+fn check_api(def: &ServiceDefinition, push: &mut impl FnMut(String, String)) {
+    let mut names: HashSet<&str> = HashSet::new();
+    for a in def.message_actions.iter().filter(|a| a.api.is_some()) {
+        names.insert(a.name.as_str());
+    }
+    let mut aliases: HashSet<&str> = HashSet::new();
+    for (i, a) in def.message_actions.iter().enumerate() {
+        let Some(api) = &a.api else { continue };
+        let at = format!("messageActions[{i}].api");
+        if let Some(alias) = &api.alias {
+            if alias.trim().is_empty() || alias.contains('/') {
+                push(
+                    format!("{at}.alias"),
+                    "an alias must not be empty nor contain '/'".into(),
+                );
+            } else if (names.contains(alias.as_str()) && alias != &a.name)
+                || !aliases.insert(alias.as_str())
+            {
+                push(
+                    format!("{at}.alias"),
+                    format!(
+                        "alias '{alias}' is already the name or alias of another API action                          of this service"
+                    ),
+                );
+            }
+        }
+        if let Some(ms) = api.timeout_ms {
+            if !(1..=MAX_API_TIMEOUT_MS).contains(&ms) {
+                push(
+                    format!("{at}.timeoutMs"),
+                    format!("{ms} is not between 1 and {MAX_API_TIMEOUT_MS} ms"),
+                );
+            }
+        }
+        let Some(sig) = &api.signature else { continue };
+        let at = format!("{at}.signature");
+        if !valid_keystore_alias(&sig.secret_alias) {
+            push(
+                format!("{at}.secretAlias"),
+                format!(
+                    "'{}' is not a keystore alias: 1 to {MAX_ALIAS_BYTES} letters, digits, '.',                      '_' or '-'",
+                    sig.secret_alias
+                ),
+            );
+        }
+        if http::HeaderName::from_bytes(sig.header.as_bytes()).is_err() {
+            push(
+                format!("{at}.header"),
+                format!("'{}' is not a header name", sig.header),
+            );
+        }
+        if let Some(h) = &sig.timestamp_header {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                push(
+                    format!("{at}.timestampHeader"),
+                    format!("'{h}' is not a header name"),
+                );
+            }
+        }
+        let one_of = |v: &Option<String>, allowed: &[&str]| {
+            v.as_deref().is_none_or(|v| allowed.contains(&v))
+        };
+        if !one_of(&sig.algorithm, &["sha256", "sha1"]) {
+            push(
+                format!("{at}.algorithm"),
+                "the algorithm must be sha256 or sha1".into(),
+            );
+        }
+        if !one_of(&sig.encoding, &["hex", "base64"]) {
+            push(
+                format!("{at}.encoding"),
+                "the encoding must be hex or base64".into(),
+            );
+        }
+        let stripe = sig.format.as_deref() == Some("stripe");
+        if !one_of(&sig.format, &["stripe"]) {
+            push(
+                format!("{at}.format"),
+                "the format must be stripe (or left out)".into(),
+            );
+        }
+        if let Some(t) = &sig.template {
+            let rest = t.replace("{body}", "").replace("{timestamp}", "");
+            if rest.contains('{') || rest.contains('}') {
+                push(
+                    format!("{at}.template"),
+                    format!("'{t}' may hold only the placeholders {{body}} and {{timestamp}}"),
+                );
+            }
+            if t.contains("{timestamp}") && sig.timestamp_header.is_none() && !stripe {
+                push(
+                    format!("{at}.template"),
+                    "{timestamp} needs a timestampHeader to read it from (or format stripe)".into(),
+                );
+            }
+        }
+    }
+}
+
 /// `name` is a header an `http` process may set.
 fn check_header_name(name: &str) -> Result<(), String> {
     if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -951,6 +1070,37 @@ mod tests {
             .into_iter()
             .map(|p| p.to_string())
             .collect()
+    }
+
+    #[test]
+    fn api_fields_are_checked() {
+        let p = problems_of(
+            r#"{"name":"S","messageActions":[
+                {"name":"A","process":{"builtin":"echo"},"api":{"alias":"B","timeoutMs":0}},
+                {"name":"B","process":{"builtin":"echo"},"api":{"alias":""}},
+                {"name":"C","process":{"builtin":"echo"},"api":{"signature":{
+                    "secretAlias":"no such/alias","header":"bad header","algorithm":"md5",
+                    "encoding":"hex32","format":"slack","template":"{timestamp}.{body}{x}"}}},
+                {"name":"D","process":{"builtin":"echo"},"api":{"signature":{
+                    "secretAlias":"github-hook","header":"X-Hub-Signature-256",
+                    "algorithm":"sha256","encoding":"hex","prefix":"sha256=",
+                    "timestampHeader":null,"template":"{body}","toleranceSeconds":300}}}]}"#,
+        );
+        let all = p.join("\n");
+        for want in [
+            "messageActions[0].api.alias",
+            "messageActions[0].api.timeoutMs",
+            "messageActions[1].api.alias",
+            "messageActions[2].api.signature.secretAlias",
+            "messageActions[2].api.signature.header",
+            "messageActions[2].api.signature.algorithm",
+            "messageActions[2].api.signature.encoding",
+            "messageActions[2].api.signature.format",
+            "messageActions[2].api.signature.template",
+        ] {
+            assert!(all.contains(want), "{want} missing in:\n{all}");
+        }
+        assert!(!all.contains("messageActions[3]"), "{all}");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 pub mod callback;
 pub(crate) mod engine;
+pub(crate) mod inputs;
 pub mod records;
 
 use std::collections::BTreeMap;

@@ -21,7 +21,10 @@
 //! value copied under another name does not open there. Two aliases are built in, created
 //! with the file: `oauth-admin-key` (32 random bytes; seals the OAuth providers of the
 //! registry) and `exchange-admin-key` (32 random bytes; seals the Password properties of
-//! the tables). Other aliases are the operator's (`PUT /api/keystore/{alias}`).
+//! the tables). A third is made by fss when it is first needed, but is the operator's to
+//! replace: [`PHIXFLOW_API_KEY`], the HMAC key that signs API keys (32 random bytes; a
+//! replacement must have at least [`MIN_API_KEY_SIGNING_BYTES`], and invalidates every
+//! API key). Other aliases are the operator's (`PUT /api/keystore/{alias}`).
 //!
 //! Invariants:
 //! - The file is created once, on first use when there is none. After that nothing is
@@ -33,6 +36,9 @@
 //!   keystore document is refused with a message saying what is wrong; it is never
 //!   replaced behind the operator's back. Messages name the file by its file name only
 //!   (they may reach a deployment's answer) and never carry a key or a value.
+//! - Every change made through [`KeystoreFile`] bumps its [`generation`]
+//!   (`KeystoreFile::generation`), so that what caches an opened value (the API-key
+//!   signing key) notices a replacement with one atomic load, without reading the file.
 //! - Every write is atomic: the whole document goes to a temp file (mode 0600) in the
 //!   same folder, is synced, then renamed (or, on creation, linked) into place, and the
 //!   folder is synced. Writes of one runtime are serialized by [`KeystoreFile`].
@@ -54,6 +60,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use aes_gcm::aead::{Aead, OsRng, Payload};
@@ -81,6 +88,12 @@ const FORMAT_VERSION: u64 = 1;
 pub(crate) const OAUTH_ADMIN_KEY: &str = "oauth-admin-key";
 /// The built-in alias whose key seals the Password properties of the tables.
 pub(crate) const EXCHANGE_ADMIN_KEY: &str = "exchange-admin-key";
+/// The alias whose value signs API keys (HS256): created with 32 random bytes when it is
+/// first needed, replaceable through the admin API; a replacement invalidates every key.
+pub(crate) const PHIXFLOW_API_KEY: &str = "phixflow-api-key";
+/// The fewest bytes the value of [`PHIXFLOW_API_KEY`] may have (P11): an HMAC key shorter
+/// than its hash's output weakens it.
+pub(crate) const MIN_API_KEY_SIGNING_BYTES: usize = 32;
 /// The longest alias name, in bytes.
 pub(crate) const MAX_ALIAS_BYTES: usize = 128;
 /// The largest alias value, in bytes.
@@ -218,6 +231,9 @@ pub(crate) struct KeystoreFile {
     /// The document as last read or written; `None` until first use. Held while a change
     /// is written (blocking I/O: callers are off the async workers), briefly otherwise.
     doc: Mutex<Option<Document>>,
+    /// Bumped (under `doc`) by every change written; read without a lock by caches of
+    /// opened values.
+    generation: AtomicU64,
 }
 
 impl fmt::Debug for KeystoreFile {
@@ -234,6 +250,7 @@ impl KeystoreFile {
         KeystoreFile {
             path,
             doc: Mutex::new(None),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -245,6 +262,12 @@ impl KeystoreFile {
     /// Where the file is.
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many changes were written through this handle: a value read under an older
+    /// generation may have been replaced since. Never blocks.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Runs `f` on the document, reading or creating the file first when this is the
@@ -295,8 +318,6 @@ impl KeystoreFile {
     /// # Errors
     ///
     /// The file cannot be used, or the value does not open with the master key.
-    // Its callers (API keys, webhook signatures) land with the incoming API.
-    #[allow(dead_code)]
     pub(crate) fn value(&self, alias: &str) -> Result<Option<Vec<u8>>> {
         self.with(|doc| {
             if doc.aliases.contains_key(alias) {
@@ -345,6 +366,7 @@ impl KeystoreFile {
             write(&self.path, &next, Placement::Replace)
                 .map_err(|e| Error::io("the keystore could not be written", &e))?;
             *doc = next;
+            self.generation.fetch_add(1, Ordering::Release);
             Ok(())
         })
     }
@@ -367,6 +389,7 @@ impl KeystoreFile {
             write(&self.path, &next, Placement::Replace)
                 .map_err(|e| Error::io("the keystore could not be written", &e))?;
             *doc = next;
+            self.generation.fetch_add(1, Ordering::Release);
             Ok(true)
         })
     }
@@ -941,7 +964,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(KEYSTORE_FILE);
         let file = KeystoreFile::new(path.clone());
+        assert_eq!(file.generation(), 0);
         file.put("webhook.secret-1", b"s3cr3t value").unwrap();
+        assert_eq!(file.generation(), 1, "a change bumps the generation");
         let on_disk = std::fs::read(&path).unwrap();
         assert!(!on_disk.windows(6).any(|w| w == b"s3cr3t"));
         assert_eq!(mode_of(&path), 0o600);
@@ -962,8 +987,10 @@ mod tests {
         );
         assert_eq!(file.value("no-such-alias").unwrap(), None);
 
+        assert_eq!(file.generation(), 2);
         assert!(file.delete("webhook.secret-1").unwrap());
         assert!(!file.delete("webhook.secret-1").unwrap());
+        assert_eq!(file.generation(), 3, "only a change written bumps it");
         assert_eq!(file.aliases().unwrap().len(), 2);
 
         for b in BUILTINS {

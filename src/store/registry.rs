@@ -1,5 +1,6 @@
 //! The registry: what the control plane persists (users with their hashes and privileges,
-//! deployments with their resources, service versions, sealed OAuth providers), behind
+//! the records of their API keys, deployments with their resources, service versions,
+//! sealed OAuth providers), behind
 //! the [`Registry`] trait so that another database can hold it. `store::sqlite::SqliteRegistry` is the embedded one.
 
 use std::collections::BTreeSet;
@@ -14,8 +15,13 @@ pub(crate) trait Registry: Send + Sync + fmt::Debug {
     fn load(&self) -> Result<Loaded>;
     /// Inserts or replaces a user and its privileges.
     fn put_user(&self, user: &User) -> Result<()>;
-    /// Deletes a user; returns whether it existed.
+    /// Deletes a user and the records of its API keys; returns whether it existed.
     fn delete_user(&self, id: &str) -> Result<bool>;
+    /// Inserts the record of a new API key (never the token: it is shown once).
+    fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
+    /// Marks the API key `id` revoked at `revoked_ms`; returns whether a key was revoked
+    /// now (false: no such key, or it was revoked already).
+    fn revoke_api_key(&self, id: &str, revoked_ms: i64) -> Result<bool>;
     /// Inserts a deployment with its resources and service versions.
     fn insert_deployment(&self, d: &Deployment, services: &[ServiceVersion]) -> Result<()>;
     /// Deletes a deployment, its resources and its service versions; returns whether it
@@ -45,6 +51,24 @@ pub(crate) struct User {
     pub(crate) first_name: Option<String>,
     pub(crate) last_name: Option<String>,
     pub(crate) privileges: BTreeSet<String>,
+}
+
+/// The record of one API key: what verifying it needs besides its signature. The token
+/// itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiKey {
+    /// The key id, a UUID: the token's `jti` claim.
+    pub(crate) id: String,
+    /// The user it authenticates: the token's `sub` claim.
+    pub(crate) user_id: String,
+    /// The operator's name for it (`"default"` unless given).
+    pub(crate) name: String,
+    /// Milliseconds since the Unix epoch.
+    pub(crate) created_ms: i64,
+    /// When it stops working (the token's `exp`), in milliseconds since the Unix epoch.
+    pub(crate) expires_ms: i64,
+    /// When it was revoked; `None` while it is not.
+    pub(crate) revoked_ms: Option<i64>,
 }
 
 /// A deployment: one uploaded file, its resources, the service versions it made.
@@ -98,6 +122,8 @@ pub(crate) struct SealedProvider {
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
     pub(crate) users: Vec<User>,
+    /// The records of every API key, revoked ones included.
+    pub(crate) api_keys: Vec<ApiKey>,
     pub(crate) deployments: Vec<Deployment>,
     pub(crate) services: Vec<ServiceVersion>,
 }

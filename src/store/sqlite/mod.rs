@@ -1,13 +1,15 @@
 //! The embedded backend: SQLite databases (WAL) under the data folder — `tables.db` for
 //! the tables of data actions, `files.db` for the index of stored files, `admin.db` for
-//! the registry. Each opens on first use.
+//! the registry, `runs.db` for the runs of the incoming API. Each opens on first use.
 
 mod file_index;
 mod registry;
+mod runs;
 mod tables;
 
 pub(crate) use file_index::SqliteFileIndex;
 pub(crate) use registry::{SqliteRegistry, DB_FILE as REGISTRY_FILE};
+pub(crate) use runs::SqliteRuns;
 pub(crate) use tables::SqliteTables;
 
 /// The file index database under the data folder.

@@ -1,5 +1,5 @@
-//! The SQLite [`Registry`]: users, deployments, their resources and service versions in
-//! `<data>/admin.db`.
+//! The SQLite [`Registry`]: users, the records of their API keys, deployments, their
+//! resources and service versions, OAuth providers in `<data>/admin.db`.
 //!
 //! The schema is versioned with `PRAGMA user_version`; [`open`] applies the migrations a
 //! database lacks and refuses one written by a newer fss. Every write is one transaction,
@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 use crate::store::registry::{
-    Deployment, Loaded, Registry, Resource, SealedProvider, ServiceVersion, User,
+    ApiKey, Deployment, Loaded, Registry, Resource, SealedProvider, ServiceVersion, User,
 };
 
 /// The schema migrations, in order; `user_version` is the number applied.
@@ -69,6 +69,18 @@ CREATE TABLE oauth_providers (
     PRIMARY KEY (connector, provider)
 );
 "#,
+    // 4: API keys: the record of each (never the token); deleting a user deletes them.
+    r#"
+CREATE TABLE api_keys (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    revoked_ms INTEGER
+);
+CREATE INDEX api_keys_by_user ON api_keys(user_id);
+"#,
 ];
 
 /// How long a registry call waits for another connection's lock.
@@ -104,7 +116,7 @@ fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Reads every user, deployment and service version.
+/// Reads every user, API key record, deployment and service version.
 fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
     let mut users: Vec<User> = conn
         .prepare(
@@ -129,6 +141,22 @@ fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
             u.privileges.insert(privilege);
         }
     }
+    let api_keys = conn
+        .prepare(
+            "SELECT id, user_id, name, created_ms, expires_ms, revoked_ms FROM api_keys
+             ORDER BY user_id, created_ms, id",
+        )?
+        .query_map([], |r| {
+            Ok(ApiKey {
+                id: r.get(0)?,
+                user_id: r.get(1)?,
+                name: r.get(2)?,
+                created_ms: r.get(3)?,
+                expires_ms: r.get(4)?,
+                revoked_ms: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     let mut deployments: Vec<Deployment> = conn
         .prepare("SELECT id, name, category, tenant_id, deploy_time_ms FROM deployments")?
         .query_map([], |r| {
@@ -177,6 +205,7 @@ fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
         .collect::<rusqlite::Result<_>>()?;
     Ok(Loaded {
         users,
+        api_keys,
         deployments,
         services,
     })
@@ -211,9 +240,35 @@ fn put_user(conn: &mut Connection, user: &User) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Deletes a user; returns whether it existed.
+/// Deletes a user (its privileges and API key records cascade); returns whether it
+/// existed.
 fn delete_user(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM users WHERE id = ?1", params![id])? > 0)
+}
+
+/// Inserts the record of a new API key.
+fn insert_api_key(conn: &mut Connection, k: &ApiKey) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO api_keys (id, user_id, name, created_ms, expires_ms, revoked_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            k.id,
+            k.user_id,
+            k.name,
+            k.created_ms,
+            k.expires_ms,
+            k.revoked_ms
+        ],
+    )
+    .map(drop)
+}
+
+/// Marks an API key revoked unless it is already; returns whether it was revoked now.
+fn revoke_api_key(conn: &mut Connection, id: &str, revoked_ms: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+        params![id, revoked_ms],
+    )? > 0)
 }
 
 /// Inserts a deployment with its resources and service versions, in one transaction.
@@ -366,6 +421,14 @@ impl Registry for SqliteRegistry {
         self.with(|c| delete_user(c, id))
     }
 
+    fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+        self.with(|c| insert_api_key(c, key))
+    }
+
+    fn revoke_api_key(&self, id: &str, revoked_ms: i64) -> Result<bool> {
+        self.with(|c| revoke_api_key(c, id, revoked_ms))
+    }
+
     fn insert_deployment(&self, d: &Deployment, services: &[ServiceVersion]) -> Result<()> {
         self.with(|c| insert_deployment(c, d, services))
     }
@@ -438,6 +501,50 @@ mod tests {
             load(&conn).unwrap().users[0].token_hash.as_deref(),
             Some("t")
         );
+    }
+
+    #[test]
+    fn api_keys_round_trip_revoke_once_and_go_with_their_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(dir.path()).unwrap();
+        let user = User {
+            id: "bot".into(),
+            password_hash: "h".into(),
+            token_hash: None,
+            first_name: None,
+            last_name: None,
+            privileges: BTreeSet::new(),
+        };
+        put_user(&mut conn, &user).unwrap();
+        let key = ApiKey {
+            id: "k1".into(),
+            user_id: "bot".into(),
+            name: "default".into(),
+            created_ms: 1_000,
+            expires_ms: 2_000,
+            revoked_ms: None,
+        };
+        insert_api_key(&mut conn, &key).unwrap();
+        assert_eq!(load(&conn).unwrap().api_keys, vec![key.clone()]);
+        // Updating the user keeps its keys (an upsert, not a delete and insert).
+        put_user(&mut conn, &user).unwrap();
+        assert_eq!(load(&conn).unwrap().api_keys.len(), 1);
+        assert!(revoke_api_key(&mut conn, "k1", 1_500).unwrap());
+        assert!(
+            !revoke_api_key(&mut conn, "k1", 1_600).unwrap(),
+            "revoked once"
+        );
+        assert!(!revoke_api_key(&mut conn, "nope", 1_600).unwrap());
+        assert_eq!(load(&conn).unwrap().api_keys[0].revoked_ms, Some(1_500));
+        // A key of an unknown user is refused by the foreign key.
+        let stray = ApiKey {
+            id: "k2".into(),
+            user_id: "ghost".into(),
+            ..key
+        };
+        assert!(insert_api_key(&mut conn, &stray).is_err());
+        assert!(delete_user(&mut conn, "bot").unwrap());
+        assert!(load(&conn).unwrap().api_keys.is_empty());
     }
 
     #[test]

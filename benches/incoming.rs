@@ -1,0 +1,141 @@
+//! The incoming API's sync trigger of the echo action beside the Flow path of the same
+//! action, in one run, each over one keep-alive HTTP/1.1 connection:
+//! `incoming/trigger_echo` (`POST /api/1/action/Bench/Echo/trigger`, plain JSON, anonymous)
+//! and `incoming/flow_echo` (`POST /fs/Bench/actions/echo`, a ServiceRequest). The issue
+//! asks the trigger to cost within 1.2× of the Flow path.
+
+#![allow(missing_docs)]
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use fss::definition::{parse_definition, LoadedDefinition};
+use fss::server::{self, ServerConfig};
+use fss::{Runtime, RuntimeConfig};
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// The echo action, open to the incoming API without a key.
+const DEFINITION: &str = r#"{
+  "name": "Bench",
+  "messageActions": [
+    { "name": "Echo",
+      "inputs":  [ { "name": "Name", "type": "String" }, { "name": "Count", "type": "Number" } ],
+      "outputs": [ { "name": "Name", "type": "String" }, { "name": "Count", "type": "Number" } ],
+      "process": { "builtin": "echo" },
+      "api": { "allowAnonymous": true } }
+  ]
+}"#;
+
+/// The Flow request: the same two inputs in engine shape.
+const FLOW_BODY: &str = r#"{"token":"5c1b7f3e-9a2d-4c8e-b1f0-6d3e2a9c7b41","tenantId":"0a8f2c4e-3b6d-4e1f-9c7a-5d2b8e6f1a30","inputs":[{"developerName":"Name","contentValue":"Ada Lovelace","contentType":"ContentString"},{"developerName":"Count","contentValue":"42","contentType":"ContentNumber"}]}"#;
+/// The trigger request: plain JSON.
+const TRIGGER_BODY: &str = r#"{"Name":"Ada Lovelace","Count":42}"#;
+
+async fn serve(data: &std::path::Path) -> SocketAddr {
+    let runtime = Runtime::new(RuntimeConfig {
+        data_dir: data.to_path_buf(),
+        ..RuntimeConfig::default()
+    });
+    let loaded = LoadedDefinition {
+        definition: parse_definition("Bench.json", DEFINITION.as_bytes()).expect("parses"),
+        source: "Bench.json".into(),
+        base_dir: data.to_path_buf(),
+    };
+    runtime.mount(vec![loaded]).expect("mounts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("loopback listener");
+    let addr = listener.local_addr().expect("bound address");
+    tokio::spawn(server::run(
+        listener,
+        runtime,
+        ServerConfig::default(),
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// One keep-alive HTTP/1.1 connection to `addr`.
+async fn connect(addr: SocketAddr) -> http1::SendRequest<Full<Bytes>> {
+    let stream = TcpStream::connect(addr).await.expect("connects");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+/// `iters` sequential POSTs of `body` to `path`; the time they took.
+async fn round_trips(
+    sender: &mut http1::SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+    path: &str,
+    body: &Bytes,
+    iters: u64,
+) -> Duration {
+    let host = addr.to_string();
+    let start = Instant::now();
+    for _ in 0..iters {
+        sender.ready().await.expect("connection stays open");
+        let req = Request::post(path)
+            .header("host", host.as_str())
+            .header("content-type", "application/json")
+            .body(Full::new(body.clone()))
+            .expect("request builds");
+        let resp = sender.send_request(req).await.expect("echo is answered");
+        assert_eq!(resp.status(), StatusCode::OK);
+        let answer = resp.into_body().collect().await.expect("body").to_bytes();
+        std::hint::black_box(answer);
+    }
+    start.elapsed()
+}
+
+fn incoming(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let data = tempfile::tempdir().expect("temp data dir");
+    let (addr, mut flow, mut trigger) = rt.block_on(async {
+        let addr = serve(data.path()).await;
+        (addr, connect(addr).await, connect(addr).await)
+    });
+    let flow_body = Bytes::from_static(FLOW_BODY.as_bytes());
+    let trigger_body = Bytes::from_static(TRIGGER_BODY.as_bytes());
+    let mut group = c.benchmark_group("incoming");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("flow_echo", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(round_trips(
+                &mut flow,
+                addr,
+                "/fs/Bench/actions/echo",
+                &flow_body,
+                iters,
+            ))
+        });
+    });
+    group.bench_function("trigger_echo", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(round_trips(
+                &mut trigger,
+                addr,
+                "/api/1/action/Bench/Echo/trigger",
+                &trigger_body,
+                iters,
+            ))
+        });
+    });
+    group.finish();
+    drop(rt);
+}
+
+criterion_group!(benches, incoming);
+criterion_main!(benches);
