@@ -238,7 +238,6 @@ fn the_test_hmac_is_githubs() {
 }
 
 #[tokio::test]
-#[ignore = "pending: the trigger endpoint (branch trigger) is not merged yet"]
 async fn github_signature_runs_the_action_and_others_are_401() {
     let hook = Hook::default();
     let (server, _ops) = start(&hook).await;
@@ -341,7 +340,6 @@ async fn github_signature_runs_the_action_and_others_are_401() {
 }
 
 #[tokio::test]
-#[ignore = "pending: the trigger endpoint (branch trigger) is not merged yet"]
 async fn stripe_signature_runs_the_action_and_stale_or_wrong_ones_are_401() {
     let hook = Hook::default();
     let (server, _ops) = start(&hook).await;
@@ -409,7 +407,6 @@ async fn stripe_signature_runs_the_action_and_stale_or_wrong_ones_are_401() {
 }
 
 #[tokio::test]
-#[ignore = "pending: the trigger endpoint (branch trigger) is not merged yet"]
 async fn replacing_the_secret_invalidates_old_signatures() {
     let hook = Hook::default();
     let (server, _ops) = start(&hook).await;
