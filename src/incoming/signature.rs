@@ -377,10 +377,10 @@ impl<'d> Scheme<'d> {
 }
 
 /// Checks a signature definition as a deployment writes it, reporting each refused field
-/// by its name inside `signature` (`"algorithm"`, `"template"`, …) and why; the
-/// definition's validation calls it so that [`Verifier::new`] never meets a bad one.
-// For the definition's validation (src/definition/validate.rs), which checks signatures
-// field by field today; calling this keeps the two from drifting apart.
+/// by its name inside `signature` (`"algorithm"`, `"template"`, …) and why. It is the
+/// rule [`Verifier::new`] applies, for the definition's validation to refuse at deploy
+/// time what would otherwise fail every call with a 500.
+// Not yet called: src/definition/validate.rs checks signatures field by field today.
 #[allow(dead_code)]
 pub(crate) fn check(def: &SignatureDefinition, push: &mut impl FnMut(&'static str, String)) {
     if let Err((field, msg)) = Scheme::of(def) {
