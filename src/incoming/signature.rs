@@ -73,8 +73,6 @@ enum Encoding {
 
 /// Verifies one request's signature: made from the head, fed the body chunk by chunk,
 /// finished once the body has ended.
-// The trigger of the incoming API (src/incoming/) calls it.
-#[allow(dead_code)]
 pub(crate) struct Verifier {
     /// The HMAC so far: keyed with the secret, fed the template's text before `{body}`,
     /// then the body.
@@ -97,8 +95,6 @@ impl fmt::Debug for Verifier {
 
 // === impl Verifier ===
 
-// The trigger of the incoming API (src/incoming/) calls it.
-#[allow(dead_code)]
 impl Verifier {
     /// Reads the signature (and signed timestamp) from the request's head and keys the HMAC
     /// with `secret`. `now_unix` is the current time in Unix seconds.
@@ -381,9 +377,10 @@ impl<'d> Scheme<'d> {
 }
 
 /// Checks a signature definition as a deployment writes it, reporting each refused field
-/// by its name inside `signature` (`"algorithm"`, `"template"`, …) and why; the
-/// definition's validation calls it so that [`Verifier::new`] never meets a bad one.
-// The definition's validation (src/definition/validate.rs) calls it.
+/// by its name inside `signature` (`"algorithm"`, `"template"`, …) and why. It is the
+/// rule [`Verifier::new`] applies, for the definition's validation to refuse at deploy
+/// time what would otherwise fail every call with a 500.
+// Not yet called: src/definition/validate.rs checks signatures field by field today.
 #[allow(dead_code)]
 pub(crate) fn check(def: &SignatureDefinition, push: &mut impl FnMut(&'static str, String)) {
     if let Err((field, msg)) = Scheme::of(def) {
