@@ -921,7 +921,8 @@ fn check_api(def: &ServiceDefinition, push: &mut impl FnMut(String, String)) {
             push(
                 format!("{at}.secretAlias"),
                 format!(
-                    "'{}' is not a keystore alias: 1 to {MAX_ALIAS_BYTES} letters, digits, '.',                      '_' or '-'",
+                    "'{}' is not a keystore alias: 1 to {MAX_ALIAS_BYTES} letters, digits, '.', \
+                     '_' or '-'",
                     sig.secret_alias
                 ),
             );
@@ -975,6 +976,54 @@ fn check_api(def: &ServiceDefinition, push: &mut impl FnMut(String, String)) {
                     format!("{at}.template"),
                     "{timestamp} needs a timestampHeader to read it from (or format stripe)".into(),
                 );
+            }
+            if t.matches("{body}").count() != 1 {
+                push(
+                    format!("{at}.template"),
+                    format!("'{t}' must sign the body: it holds {{body}} exactly once"),
+                );
+            }
+        }
+        let signs_timestamp = sig
+            .template
+            .as_deref()
+            .is_some_and(|t| t.contains("{timestamp}"));
+        if sig.timestamp_header.is_some() && !signs_timestamp && !stripe {
+            push(
+                format!("{at}.timestampHeader"),
+                "a timestampHeader is read only when the template signs {timestamp}".into(),
+            );
+        }
+        if stripe {
+            // The Stripe-Signature form fixes everything but the header and the secret.
+            let fixed = [
+                (
+                    "algorithm",
+                    sig.algorithm.as_deref().is_some_and(|a| a != "sha256"),
+                ),
+                (
+                    "encoding",
+                    sig.encoding.as_deref().is_some_and(|e| e != "hex"),
+                ),
+                ("prefix", sig.prefix.is_some()),
+                ("timestampHeader", sig.timestamp_header.is_some()),
+                (
+                    "template",
+                    sig.template
+                        .as_deref()
+                        .is_some_and(|t| t != "{timestamp}.{body}"),
+                ),
+            ];
+            for (field, set) in fixed {
+                if set {
+                    push(
+                        format!("{at}.{field}"),
+                        format!(
+                            "format stripe fixes {field} (sha256, hex, t=…,v1=… signing \
+                             {{timestamp}}.{{body}}); leave it out"
+                        ),
+                    );
+                }
             }
         }
     }
@@ -1101,6 +1150,37 @@ mod tests {
             assert!(all.contains(want), "{want} missing in:\n{all}");
         }
         assert!(!all.contains("messageActions[3]"), "{all}");
+    }
+
+    #[test]
+    fn signatures_that_could_never_verify_are_refused() {
+        let p = problems_of(
+            r#"{"name":"S","messageActions":[
+                {"name":"A","process":{"builtin":"echo"},"api":{"signature":{
+                    "secretAlias":"k","header":"X-Sig","template":"{timestamp}"}}},
+                {"name":"B","process":{"builtin":"echo"},"api":{"signature":{
+                    "secretAlias":"k","header":"X-Sig","timestampHeader":"X-Ts"}}},
+                {"name":"C","process":{"builtin":"echo"},"api":{"signature":{
+                    "secretAlias":"k","header":"Stripe-Signature","format":"stripe",
+                    "algorithm":"sha1","prefix":"v1=","template":"{body}"}}},
+                {"name":"D","process":{"builtin":"echo"},"api":{"signature":{
+                    "secretAlias":"k","header":"Stripe-Signature","format":"stripe"}}},
+                {"name":"E","process":{"builtin":"echo"},"api":{"signature":{
+                    "secretAlias":"k","header":"X-Slack-Signature","prefix":"v0=",
+                    "timestampHeader":"X-Slack-Request-Timestamp","template":"v0:{timestamp}:{body}"}}}]}"#,
+        );
+        let all = p.join("\n");
+        for want in [
+            "messageActions[0].api.signature.template",
+            "messageActions[1].api.signature.timestampHeader",
+            "messageActions[2].api.signature.algorithm",
+            "messageActions[2].api.signature.prefix",
+            "messageActions[2].api.signature.template",
+        ] {
+            assert!(all.contains(want), "{want} missing in:\n{all}");
+        }
+        assert!(!all.contains("messageActions[3]"), "{all}");
+        assert!(!all.contains("messageActions[4]"), "{all}");
     }
 
     #[test]
