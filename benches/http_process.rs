@@ -15,21 +15,21 @@
 // criterion's macros generate public functions without docs.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{connect, serve_definition};
 use criterion::{criterion_group, criterion_main, Criterion};
-use fss::definition::{parse_definition, LoadedDefinition};
-use fss::server::{self, ServerConfig};
-use fss::{Runtime, RuntimeConfig};
+use fss::server::ServerConfig;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 /// The upstream: `POST /orders/{id}` with a bearer token answers the id back.
 async fn upstream(
@@ -120,38 +120,13 @@ const BODY: &str = r#"{"token":"t","tenantId":"0a8f2c4e-3b6d-4e1f-9c7a-5d2b8e6f1
 
 async fn serve_fss(data: &Path, upstream: SocketAddr) -> SocketAddr {
     std::fs::write(data.join("call.py"), SCRIPT).expect("writes the script");
-    let runtime = Runtime::new(RuntimeConfig {
-        data_dir: data.join("data"),
-        ..RuntimeConfig::default()
-    });
-    let loaded = LoadedDefinition {
-        definition: parse_definition("Outbound.json", definition(upstream).as_bytes())
-            .expect("parses"),
-        source: "Outbound.json".into(),
-        base_dir: data.to_path_buf(),
-    };
-    runtime.mount(vec![loaded]).expect("mounts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback listener");
-    let addr = listener.local_addr().expect("bound address");
-    tokio::spawn(server::run(
-        listener,
-        runtime,
+    serve_definition(
+        &definition(upstream),
+        &data.join("data"),
+        data,
         ServerConfig::default(),
-        std::future::pending(),
-    ));
-    addr
-}
-
-async fn connect(addr: SocketAddr) -> http1::SendRequest<Full<Bytes>> {
-    let stream = TcpStream::connect(addr).await.expect("connects");
-    stream.set_nodelay(true).expect("nodelay");
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(conn);
-    sender
+    )
+    .await
 }
 
 /// One call of the action at `path`; its latency.

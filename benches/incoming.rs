@@ -9,19 +9,18 @@
 //! at a time for about 3 s each, and their ratio, which is the figure to read.
 
 #![allow(missing_docs)]
+
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{connect, posts, serve_definition};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fss::definition::{parse_definition, LoadedDefinition};
-use fss::server::{self, ServerConfig};
-use fss::{Runtime, RuntimeConfig};
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use fss::server::ServerConfig;
+use http_body_util::Full;
 use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 /// The echo action, open to the incoming API without a key.
 const DEFINITION: &str = r#"{
@@ -41,63 +40,7 @@ const FLOW_BODY: &str = r#"{"token":"5c1b7f3e-9a2d-4c8e-b1f0-6d3e2a9c7b41","tena
 const TRIGGER_BODY: &str = r#"{"Name":"Ada Lovelace","Count":42}"#;
 
 async fn serve(data: &std::path::Path) -> SocketAddr {
-    let runtime = Runtime::new(RuntimeConfig {
-        data_dir: data.to_path_buf(),
-        ..RuntimeConfig::default()
-    });
-    let loaded = LoadedDefinition {
-        definition: parse_definition("Bench.json", DEFINITION.as_bytes()).expect("parses"),
-        source: "Bench.json".into(),
-        base_dir: data.to_path_buf(),
-    };
-    runtime.mount(vec![loaded]).expect("mounts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback listener");
-    let addr = listener.local_addr().expect("bound address");
-    tokio::spawn(server::run(
-        listener,
-        runtime,
-        ServerConfig::default(),
-        std::future::pending(),
-    ));
-    addr
-}
-
-/// One keep-alive HTTP/1.1 connection to `addr`.
-async fn connect(addr: SocketAddr) -> http1::SendRequest<Full<Bytes>> {
-    let stream = TcpStream::connect(addr).await.expect("connects");
-    stream.set_nodelay(true).expect("TCP_NODELAY");
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP/1.1 handshake");
-    tokio::spawn(conn);
-    sender
-}
-
-/// `iters` sequential POSTs of `body` to `path`; the time they took.
-async fn round_trips(
-    sender: &mut http1::SendRequest<Full<Bytes>>,
-    addr: SocketAddr,
-    path: &str,
-    body: &Bytes,
-    iters: u64,
-) -> Duration {
-    let host = addr.to_string();
-    let start = Instant::now();
-    for _ in 0..iters {
-        sender.ready().await.expect("connection stays open");
-        let req = Request::post(path)
-            .header("host", host.as_str())
-            .header("content-type", "application/json")
-            .body(Full::new(body.clone()))
-            .expect("request builds");
-        let resp = sender.send_request(req).await.expect("echo is answered");
-        assert_eq!(resp.status(), StatusCode::OK);
-        let answer = resp.into_body().collect().await.expect("body").to_bytes();
-        std::hint::black_box(answer);
-    }
-    start.elapsed()
+    serve_definition(DEFINITION, data, data, ServerConfig::default()).await
 }
 
 /// The latency of each call of `iters` sequential POSTs of `body` to `path`.
@@ -110,7 +53,7 @@ async fn latencies(
     into: &mut Vec<Duration>,
 ) {
     for _ in 0..iters {
-        into.push(round_trips(sender, addr, path, body, 1).await);
+        into.push(posts(sender, addr, path, body, 1).await);
     }
 }
 
@@ -168,7 +111,7 @@ fn incoming(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("flow_echo", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(round_trips(
+            rt.block_on(posts(
                 &mut flow,
                 addr,
                 "/fs/Bench/actions/echo",
@@ -179,7 +122,7 @@ fn incoming(c: &mut Criterion) {
     });
     group.bench_function("trigger_echo", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(round_trips(
+            rt.block_on(posts(
                 &mut trigger,
                 addr,
                 "/api/1/action/Bench/Echo/trigger",

@@ -1,5 +1,9 @@
 //! What the end-to-end benchmarks share: the bench service, an engine-shaped echo
-//! ServiceRequest, a server on a loopback port, and the measured round-trip loop.
+//! ServiceRequest, a server on a loopback port, a keep-alive connection to it, and the
+//! measured round-trip loop.
+
+// Each bench uses the part it needs.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,6 +16,8 @@ use fss::{Runtime, RuntimeConfig};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 /// The service under test: the echo action of the bench harness's `Bench` service.
 const DEFINITION: &str = r#"{
@@ -33,14 +39,25 @@ pub(crate) const ECHO_BODY: &str = r#"{"token":"5c1b7f3e-9a2d-4c8e-b1f0-6d3e2a9c
 
 /// Serves the bench definition on a fresh loopback port with `server_config`.
 pub(crate) async fn serve(data: &Path, server_config: ServerConfig) -> SocketAddr {
+    serve_definition(DEFINITION, data, data, server_config).await
+}
+
+/// Serves the definition `json` on a fresh loopback port: its data folder `data`, its
+/// relative command paths resolved in `base_dir`.
+pub(crate) async fn serve_definition(
+    json: &str,
+    data: &Path,
+    base_dir: &Path,
+    server_config: ServerConfig,
+) -> SocketAddr {
     let runtime = Runtime::new(RuntimeConfig {
         data_dir: data.to_path_buf(),
         ..RuntimeConfig::default()
     });
     let loaded = LoadedDefinition {
-        definition: parse_definition("Bench.json", DEFINITION.as_bytes()).expect("parses"),
-        source: "Bench.json".into(),
-        base_dir: data.to_path_buf(),
+        definition: parse_definition("bench.json", json.as_bytes()).expect("parses"),
+        source: "bench.json".into(),
+        base_dir: base_dir.to_path_buf(),
     };
     runtime.mount(vec![loaded]).expect("mounts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -56,6 +73,17 @@ pub(crate) async fn serve(data: &Path, server_config: ServerConfig) -> SocketAdd
     addr
 }
 
+/// One keep-alive HTTP/1.1 connection to `addr`.
+pub(crate) async fn connect(addr: SocketAddr) -> http1::SendRequest<Full<Bytes>> {
+    let stream = TcpStream::connect(addr).await.expect("connects");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(conn);
+    sender
+}
+
 /// `iters` sequential echo round trips on `sender`; the time they took.
 pub(crate) async fn round_trips(
     sender: &mut http1::SendRequest<Full<Bytes>>,
@@ -63,11 +91,23 @@ pub(crate) async fn round_trips(
     body: &Bytes,
     iters: u64,
 ) -> Duration {
+    posts(sender, addr, "/fs/Bench/actions/echo", body, iters).await
+}
+
+/// `iters` sequential POSTs of the JSON `body` to `path`, each answered 200; the time
+/// they took.
+pub(crate) async fn posts(
+    sender: &mut http1::SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+    path: &str,
+    body: &Bytes,
+    iters: u64,
+) -> Duration {
     let host = addr.to_string();
     let start = Instant::now();
     for _ in 0..iters {
         sender.ready().await.expect("connection stays open");
-        let req = Request::post("/fs/Bench/actions/echo")
+        let req = Request::post(path)
             .header("host", host.as_str())
             .header("content-type", "application/json")
             .body(Full::new(body.clone()))
