@@ -16,15 +16,20 @@
 //!   HTTP/2, HTTPS (`server::tls`: reloadable certificate, optional client certificates),
 //!   head-read and idle timeouts of every connection, graceful shutdown.
 //! - `app`: [`Runtime`], the one entry of every request: `/fs/` to the services (after
-//!   their authentication), `/api/` to the admin API, `/health`; it builds the parts and
-//!   gives each layer only what it may use.
+//!   their authentication), `/api/1/` to the incoming API, `/api/` and the ThingWorx
+//!   service names to the admin API, `/health`; it builds the parts and gives each layer
+//!   only what it may use.
+//! - `incoming`: the incoming API (`/api/1/action/…/trigger`): plain-JSON triggers of
+//!   actions by API key or webhook signature, sync or async with a durable status URL,
+//!   idempotent retries (private).
 //! - [`edge`]: what is decided from the transport and the head alone: the client behind
 //!   trusted proxies, address allow-lists, CORS, cross-site admin requests.
 //! - [`auth`]: the users and the HTTP Basic login of secured services and of the admin
 //!   API, with or without the admin API enabled; the API keys (signed tokens) of the
 //!   incoming API.
 //! - [`admin`]: the admin API under `/api/`: deployments (hot mount), service versions,
-//!   routes, engine, health, metrics, executions, users.
+//!   routes, engine, health, metrics, executions, users and their API keys, the keystore,
+//!   the OAuth provider store, the connection test.
 //! - [`router`]: the route table (the one list of operation kinds), the immutable
 //!   snapshot of mounts (path → service and route), mounting, per-operation admission.
 //! - [`shared`]: what an operation may see of the runtime: settings, the `store`
