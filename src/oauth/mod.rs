@@ -5,7 +5,7 @@
 //!
 //! Nothing of a provider but its two names ever leaves this module in an answer, a log
 //! line, a record or a metric: [`Credentials`] prints as `<redacted>`, and the document
-//! checks of [`load`] name keys, never values.
+//! checks of [`OAuth::load`] name keys, never values.
 //!
 //! Reads ([`OAuth::credentials`]) take no lock but an `ArcSwap` load; changes are written
 //! through to the registry (sealed with the keystore) before they are acknowledged, then
