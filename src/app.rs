@@ -2,9 +2,10 @@
 //!
 //! [`Runtime::handle`] sends each URL prefix to its one owner: `/fs/` to the routing
 //! snapshot and the operations (after the service's own authentication, when it has one),
-//! `/api/1/` to the incoming API (`incoming`), the rest of `/api/` and the ThingWorx service names to the admin API, `/health` here. [`Runtime`] builds the parts once — stores,
-//! the `store` builtin, mounts, users, shared state — and hands each layer only what it
-//! may use.
+//! `/api/1/` to the incoming API (`incoming`), the rest of `/api/` and the ThingWorx
+//! service names to the admin API, `/health` here. [`Runtime`] builds the parts once —
+//! the keystore, stores, the OAuth provider store, the builtins, mounts, users, shared
+//! state — and hands each layer only what it may use.
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
