@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use fss::definition::{parse_definition, LoadedDefinition};
-use fss::server::ServerConfig;
 use http::Method;
 use serde_json::{json, Value};
-use support::{admin_config, basic, fixture, request, Answer, TestServer};
+use support::{basic, fixture, request, Answer, TestServer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const ADMIN: &str = "conn-admin";
@@ -31,22 +30,10 @@ const EXCHANGE_KEY_MESSAGE: &str = "Exchange admin key not found in the ThingWor
 /// A server of the `core` fixture on `data`, its keystore at `keystore` (default: in
 /// `data`), the admin API enabled.
 async fn start(data: &Path, keystore: Option<PathBuf>) -> TestServer {
-    let dir = data.to_path_buf();
-    let server = TestServer::start_config(
-        &fixture("core"),
-        move |c| {
-            c.data_dir = dir;
-            c.keystore_file = keystore;
-        },
-        |_| {},
-        ServerConfig::default(),
-    )
-    .await;
-    server
-        .enable_admin(admin_config(ADMIN, PASSWORD))
-        .await
-        .expect("admin API enables");
-    server
+    TestServer::start_admin_config(&fixture("core"), data, ADMIN, PASSWORD, move |c| {
+        c.keystore_file = keystore;
+    })
+    .await
 }
 
 async fn connection_test(s: &TestServer) -> Answer {

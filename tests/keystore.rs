@@ -13,10 +13,9 @@ use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit};
 use base64::Engine as _;
 use bytes::Bytes;
-use fss::server::ServerConfig;
 use http::Method;
 use serde_json::{json, Value};
-use support::{admin_config, basic, fixture, request, send_json, Answer, TestServer};
+use support::{basic, fixture, request, send_json, Answer, TestServer};
 
 const ADMIN: &str = "key-admin";
 const PASSWORD: &str = "key-admin-pw-1";
@@ -27,23 +26,12 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// A server of the `edge_store_reveal` fixture (a Password property answered on load) on
 /// `data`, its keystore at `keystore` (default: in `data`), the admin API enabled.
 async fn start(data: &Path, keystore: Option<&Path>) -> TestServer {
-    let dir = data.to_path_buf();
     let keystore = keystore.map(Path::to_path_buf);
-    let server = TestServer::start_config(
-        &fixture("edge_store_reveal"),
-        move |c| {
-            c.data_dir = dir;
-            c.keystore_file = keystore;
-        },
-        |_| {},
-        ServerConfig::default(),
-    )
-    .await;
-    server
-        .enable_admin(admin_config(ADMIN, PASSWORD))
-        .await
-        .expect("admin API enables");
-    server
+    let ops = fixture("edge_store_reveal");
+    TestServer::start_admin_config(&ops, data, ADMIN, PASSWORD, move |c| {
+        c.keystore_file = keystore;
+    })
+    .await
 }
 
 fn auth() -> String {

@@ -115,10 +115,25 @@ impl TestServer {
     /// Serves the definitions of `ops` on `data` with the admin API enabled, its
     /// bootstrap admin `user`/`password`.
     pub async fn start_admin(ops: &Path, data: &Path, user: &str, password: &str) -> TestServer {
+        Self::start_admin_config(ops, data, user, password, |_| {}).await
+    }
+
+    /// Like [`start_admin`], with a hook to change the [`RuntimeConfig`] (its data folder
+    /// already set to `data`).
+    pub async fn start_admin_config(
+        ops: &Path,
+        data: &Path,
+        user: &str,
+        password: &str,
+        configure: impl FnOnce(&mut RuntimeConfig),
+    ) -> TestServer {
         let dir = data.to_path_buf();
         let server = Self::start_config(
             ops,
-            move |c| c.data_dir = dir,
+            move |c| {
+                c.data_dir = dir;
+                configure(c);
+            },
             |_| {},
             ServerConfig::default(),
         )
