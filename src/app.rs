@@ -2,7 +2,8 @@
 //!
 //! [`Runtime::handle`] sends each URL prefix to its one owner: `/fs/` to the routing
 //! snapshot and the operations (after the service's own authentication, when it has one),
-//! `/api/1/` to the incoming API (`incoming`), the rest of `/api/` and the ThingWorx
+//! `/api/1/` to the incoming API (`incoming`), `/events/` to the inbound HTTP channels
+//! (`event`), the rest of `/api/`, Flowable's `/event-registry-api/` and the ThingWorx
 //! service names to the admin API, `/health` here. [`Runtime`] builds the parts once —
 //! the keystore, stores, the OAuth provider store, the builtins, mounts, users, shared
 //! state — and hands each layer only what it may use.
@@ -19,6 +20,7 @@ use crate::auth::{client_certificate, Auth};
 use crate::definition::{validate_set, LoadedDefinition, Problems};
 use crate::edge;
 use crate::error::{Error, Result};
+use crate::event::{self, Events};
 use crate::execution::{Callbacks, CertificateSubject, Records, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::request::Connection;
@@ -45,6 +47,8 @@ struct Inner {
     stores: Stores,
     /// The incoming API under `/api/1/`.
     incoming: Incoming,
+    /// The event registry: definitions, sending, inbound channels, Flow listeners.
+    events: Arc<Events>,
     /// The admin API under `/api/`, once [`Runtime::enable_admin`] opened it.
     admin: OnceLock<Arc<Admin>>,
 }
@@ -76,8 +80,15 @@ impl Runtime {
             execution_timeout: shared.config.execution_timeout,
         };
         let mounts = Arc::new(Mounts::new(builtins));
+        let events = Events::new(
+            shared.clone(),
+            Arc::clone(&mounts),
+            Arc::clone(&auth),
+            Arc::clone(&stores.keystore),
+        );
         Runtime {
             inner: Arc::new(Inner {
+                events,
                 incoming: Incoming::new(
                     shared.clone(),
                     Arc::clone(&mounts),
@@ -165,6 +176,7 @@ impl Runtime {
                 auth: Arc::clone(&self.inner.auth),
                 registry: Arc::clone(&self.inner.stores.registry),
                 keystore: Arc::clone(&self.inner.stores.keystore),
+                events: Arc::clone(&self.inner.events),
             },
             config,
         )?;
@@ -208,7 +220,13 @@ impl Runtime {
             // operators, not for the REST clients of the incoming API.
             return self.inner.incoming.handle(req).await;
         }
-        if path.starts_with("/api/") || path.starts_with(admin::THINGWORX_PREFIX) {
+        if path.starts_with(event::WEBHOOK_PREFIX) {
+            return self.inner.events.webhook(req).await;
+        }
+        if path.starts_with("/api/")
+            || path.starts_with(admin::THINGWORX_PREFIX)
+            || path.starts_with(admin::EVENT_REGISTRY_PREFIX)
+        {
             let Some(admin) = self.inner.admin.get() else {
                 let e = Error::not_found("the admin API is not enabled on this server");
                 return admin::refusal(path, e);

@@ -59,6 +59,8 @@ pub const ENV_MAX_REQUEST_BYTES: &str = "FSS_MAX_REQUEST_BYTES";
 pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
 /// `FSS_API_KEY_HEADER`: the header API keys of the incoming API arrive in.
 pub const ENV_API_KEY_HEADER: &str = "FSS_API_KEY_HEADER";
+/// `FSS_AMQP_URL`: the RabbitMQ broker of `rabbit` event channels.
+pub const ENV_AMQP_URL: &str = "FSS_AMQP_URL";
 /// `FSS_DURABILITY`: `full` (default) or `relaxed` syncing of the tables and file index.
 pub const ENV_DURABILITY: &str = "FSS_DURABILITY";
 
@@ -161,6 +163,9 @@ Options (each also from the environment variable shown):
   --api-key-header NAME      header the API keys of /api/1/ arrive in: Authorization
                              carries 'Bearer <key>', any other header the key alone
                                                            [FSS_API_KEY_HEADER, default Authorization]
+  --amqp-url URL             RabbitMQ broker of rabbit event channels (connected when a
+                             channel needs it)             [FSS_AMQP_URL, default
+                                                           amqp://guest:guest@127.0.0.1:5672/%2f]
   --admin-user ID            bootstrap admin of /api/      [FSS_ADMIN_USER]
   --admin-password PW        its password (prefer the env) [FSS_ADMIN_PASSWORD]
   -h, --help                 this text
@@ -279,6 +284,7 @@ pub fn parse(
         "--admin-allow-from",
         "--durability",
         "--api-key-header",
+        "--amqp-url",
         "--admin-user",
         "--admin-password",
         FLAG_TLS_CERT,
@@ -391,6 +397,12 @@ pub fn parse(
     }
     if let Some((n, v)) = get("--api-key-header", ENV_API_KEY_HEADER) {
         o.runtime.api_key_header = api_key_header(&n, &v)?;
+    }
+    if let Some((n, v)) = get("--amqp-url", ENV_AMQP_URL) {
+        if !(v.starts_with("amqp://") || v.starts_with("amqps://")) {
+            return Err(format!("{n}: '{v}' is not an amqp:// URL"));
+        }
+        o.runtime.amqp_url = v;
     }
     if let Some((_, v)) = get("--admin-user", ENV_ADMIN_USER) {
         o.admin.bootstrap_user = Some(v).filter(|v| !v.is_empty());

@@ -22,6 +22,9 @@
 //! - `incoming`: the incoming API (`/api/1/action/…/trigger`): plain-JSON triggers of
 //!   actions by API key or webhook signature, sync or async with a durable status URL,
 //!   idempotent retries (private).
+//! - `event`: the event registry at work: deployed event and channel definitions, events
+//!   sent to outbound channels (HTTP, RabbitMQ), subscribing actions and Flow listeners;
+//!   inbound channels (`/events/{channelKey}`, RabbitMQ queues) (private).
 //! - [`edge`]: what is decided from the transport and the head alone: the client behind
 //!   trusted proxies, address allow-lists, CORS, cross-site admin requests.
 //! - [`auth`]: the users and the HTTP Basic login of secured services and of the admin
@@ -29,7 +32,8 @@
 //!   incoming API.
 //! - [`admin`]: the admin API under `/api/`: deployments (hot mount), service versions,
 //!   routes, engine, health, metrics, executions, users and their API keys, the keystore,
-//!   the OAuth provider store, the connection test.
+//!   the OAuth provider store, the connection test; Flowable's Event Registry REST API
+//!   under `/event-registry-api/`.
 //! - [`router`]: the route table (the one list of operation kinds), the immutable
 //!   snapshot of mounts (path → service and route), mounting, per-operation admission.
 //! - [`shared`]: what an operation may see of the runtime: settings, the `store`
@@ -61,6 +65,7 @@ pub mod config;
 pub mod definition;
 pub mod edge;
 pub mod error;
+mod event;
 pub mod execution;
 pub mod http;
 mod incoming;

@@ -71,6 +71,9 @@ pub struct RuntimeConfig {
     /// default, carries `Bearer <key>`; any other header carries the key alone, for
     /// clients that cannot set `Authorization` (PhixFlow's own deployments name one).
     pub api_key_header: http::HeaderName,
+    /// The RabbitMQ broker of `rabbit` event channels (`--amqp-url`), connected when a
+    /// channel first needs it. Default [`DEFAULT_AMQP_URL`].
+    pub amqp_url: String,
 }
 
 impl Default for RuntimeConfig {
@@ -91,9 +94,14 @@ impl Default for RuntimeConfig {
             api_retention: DEFAULT_API_RETENTION,
             idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
             api_key_header: http::header::AUTHORIZATION,
+            amqp_url: DEFAULT_AMQP_URL.to_owned(),
         }
     }
 }
+
+/// The broker of `rabbit` event channels unless `--amqp-url` (`FSS_AMQP_URL`) says
+/// otherwise: the local RabbitMQ with its default user.
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// Default retention of the incoming API's runs: 7 days.
 pub const DEFAULT_API_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);

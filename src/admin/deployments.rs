@@ -72,8 +72,12 @@ const MAX_NAME_CHARS: usize = 255;
 /// How long a deleted deployment's folder waits for requests still using it.
 const MAX_FOLDER_DRAIN: Duration = Duration::from_secs(3600);
 
-/// `GET /api/repository/deployments`.
-pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody>> {
+/// The path of fss's own repository API: deployments answer with their `url` under it.
+pub(super) const REPOSITORY: &str = "/api/repository";
+
+/// `GET {repo}/deployments`: `repo` is [`REPOSITORY`] or the Event Registry's repository
+/// path; both list the same deployments, each with its `url` under `repo`.
+pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>, repo: &str) -> Result<Response<ResBody>> {
     let q = Query::parse(req.uri().query());
     let page = Page::from_query(
         &q,
@@ -111,23 +115,26 @@ pub(super) fn list(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody
             };
             o.then_with(|| a.id.cmp(&b.id))
         },
-        |d| render(ctx, &st, d),
+        |d| render(ctx, &st, d, repo),
     );
     Ok(body::json_response(StatusCode::OK, &answer))
 }
 
-/// `GET /api/repository/deployments/{id}`.
-pub(super) fn get(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+/// `GET {repo}/deployments/{id}`.
+pub(super) fn get(ctx: &Ctx, id: &str, repo: &str) -> Result<Response<ResBody>> {
     let st = ctx.admin.lock();
     let d = st.deployments.get(id).ok_or_else(|| no_deployment(id))?;
-    Ok(body::json_response(StatusCode::OK, &render(ctx, &st, d)))
+    Ok(body::json_response(
+        StatusCode::OK,
+        &render(ctx, &st, d, repo),
+    ))
 }
 
-/// `GET /api/repository/deployments/{id}/resources`.
-pub(super) fn resources(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
+/// `GET {repo}/deployments/{id}/resources`.
+pub(super) fn resources(ctx: &Ctx, id: &str, repo: &str) -> Result<Response<ResBody>> {
     let st = ctx.admin.lock();
     let d = st.deployments.get(id).ok_or_else(|| no_deployment(id))?;
-    let base = format!("{}/api/repository/deployments/{}", ctx.base_url, enc(&d.id));
+    let base = format!("{}{repo}/deployments/{}", ctx.base_url, enc(&d.id));
     let list: Vec<Value> = d
         .resources
         .iter()
@@ -286,8 +293,12 @@ struct Unpacked {
     definitions: Vec<(String, ServiceDefinition)>,
 }
 
-/// `POST /api/repository/deployments`.
-pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
+/// `POST {repo}/deployments`.
+pub(super) async fn create(
+    ctx: &Ctx,
+    req: Request<ReqBody>,
+    repo: &str,
+) -> Result<Response<ResBody>> {
     let q = Query::parse(req.uri().query());
     let boundary = req
         .headers()
@@ -450,7 +461,7 @@ pub(super) async fn create(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<
         .deployments
         .get(&id)
         .expect("the deployment was inserted just above, under the change lock");
-    let answer = render(ctx, &st, d);
+    let answer = render(ctx, &st, d, repo);
     let mut resp = body::json_response(StatusCode::CREATED, &answer);
     if let Some(Ok(v)) = answer["url"].as_str().map(HeaderValue::from_str) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -931,8 +942,9 @@ fn problems_response(p: &Problems) -> Response<ResBody> {
 
 // === rendering ===
 
-/// The deployment JSON (Flowable's fields, plus the service versions it made).
-fn render(ctx: &Ctx, st: &super::State, d: &Deployment) -> Value {
+/// The deployment JSON (Flowable's fields, plus the service versions it made), its `url`
+/// under `repo`.
+fn render(ctx: &Ctx, st: &super::State, d: &Deployment, repo: &str) -> Value {
     let mut services: Vec<&ServiceVersion> = st
         .services
         .values()
@@ -944,7 +956,7 @@ fn render(ctx: &Ctx, st: &super::State, d: &Deployment) -> Value {
         "name": d.name,
         "deploymentTime": iso8601(d.deploy_time_ms),
         "category": d.category,
-        "url": format!("{}/api/repository/deployments/{}", ctx.base_url, enc(&d.id)),
+        "url": format!("{}{repo}/deployments/{}", ctx.base_url, enc(&d.id)),
         "parentDeploymentId": null,
         "tenantId": d.tenant_id,
         "services": services.iter().map(|s| json!({

@@ -59,6 +59,7 @@
 mod api_keys;
 mod connection;
 mod deployments;
+mod event_registry;
 mod executions;
 mod keystore;
 mod management;
@@ -77,6 +78,7 @@ use crate::auth::credentials::hash_password;
 use crate::auth::{Auth, Directory, PRIVILEGE_REST_API};
 use crate::definition::{parse_definition, LoadedDefinition, Problem, Problems};
 use crate::error::{Error, Result};
+use crate::event::Events;
 use crate::http::body::{ReqBody, ResBody};
 use crate::router::Mounts;
 use crate::shared::Shared;
@@ -89,6 +91,7 @@ pub use crate::auth::{
     PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API_ALIAS, PRIVILEGE_RUN_ACTIONS,
     PRIVILEGE_USE_API_KEY,
 };
+pub(crate) use event_registry::PREFIX as EVENT_REGISTRY_PREFIX;
 pub(crate) use oauth::THINGWORX_PREFIX;
 
 /// Default largest deployment upload: 64 MiB.
@@ -157,6 +160,9 @@ pub(crate) struct Parts {
     pub(crate) registry: Arc<dyn Registry>,
     /// The runtime's keystore (aliases; the connection test re-reads its file).
     pub(crate) keystore: Arc<KeystoreFile>,
+    /// The event registry: the admin API installs what deployments define, and sends
+    /// events.
+    pub(crate) events: Arc<Events>,
 }
 
 /// The admin API of one runtime: its state, its registry, the users.
@@ -175,6 +181,9 @@ pub struct Admin {
     shared: Shared,
     /// The runtime's one keystore handle; its writes are serialized inside it.
     keystore: Arc<KeystoreFile>,
+    /// The event registry of the runtime.
+    #[allow(dead_code)]
+    events: Arc<Events>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -267,6 +276,7 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
         mounts: parts.mounts,
         shared: parts.shared,
         keystore: parts.keystore,
+        events: parts.events,
     };
     let keys: Vec<String> = {
         let st = admin.lock();
@@ -437,6 +447,11 @@ impl Admin {
             admin: Arc::clone(self),
         };
         let req = Request::from_parts(parts, body);
+        if req.uri().path().starts_with(EVENT_REGISTRY_PREFIX) {
+            return event_registry::route(&ctx, req)
+                .await
+                .unwrap_or_else(Error::into_admin_response);
+        }
         if req.uri().path().starts_with(THINGWORX_PREFIX) {
             if let Err(e) = self.directory().authenticate_admin(req.headers()).await {
                 return refusal(req.uri().path(), e);
@@ -473,17 +488,17 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
     let m = |allow: &'static str| Error::MethodNotAllowed { allow };
     match segs.as_slice() {
         ["repository", "deployments"] => match method {
-            Method::GET => deployments::list(ctx, &req),
-            Method::POST => deployments::create(ctx, req).await,
+            Method::GET => deployments::list(ctx, &req, deployments::REPOSITORY),
+            Method::POST => deployments::create(ctx, req, deployments::REPOSITORY).await,
             _ => Err(m("GET, POST")),
         },
         ["repository", "deployments", id] => match method {
-            Method::GET => deployments::get(ctx, &decode(id)),
+            Method::GET => deployments::get(ctx, &decode(id), deployments::REPOSITORY),
             Method::DELETE => deployments::delete(ctx, &decode(id)).await,
             _ => Err(m("GET, DELETE")),
         },
         ["repository", "deployments", id, "resources"] => match method {
-            Method::GET => deployments::resources(ctx, &decode(id)),
+            Method::GET => deployments::resources(ctx, &decode(id), deployments::REPOSITORY),
             _ => Err(m("GET")),
         },
         ["repository", "deployments", id, "resourcedata", resource @ ..]

@@ -13,6 +13,7 @@
 pub(crate) mod api_key;
 pub(crate) mod client_certificate;
 pub(crate) mod credentials;
+pub(crate) mod signature;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -71,6 +71,10 @@ pub struct ServiceDefinition {
     /// the process property `headers` (`{"x-request-id": "…"}`, names lower case).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass_headers: Vec<String>,
+    /// The event keys Flow may listen for on this service (`POST /fs/{name}/listener`
+    /// with one of them as `listenType`); non-empty, describe says `providesListening`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listenable_events: Vec<String>,
 }
 
 /// How callers of a service authenticate. At least one of `basic` and
@@ -246,6 +250,10 @@ pub struct MessageActionDefinition {
     /// (`/api/1/action/{service}/{action}/trigger`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiDefinition>,
+    /// The keys of the events this action subscribes to: each event of one of them runs
+    /// the action once, its inputs taken from the event's payload by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
 }
 
 /// The data action of one object type.

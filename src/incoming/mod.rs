@@ -24,7 +24,6 @@
 mod answer;
 mod bind;
 mod runs;
-pub(crate) mod signature;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -34,6 +33,7 @@ use http::{HeaderName, HeaderValue, Method, Request, Response};
 use hyper::body::Body as _;
 use sha2::{Digest, Sha256};
 
+use crate::auth::signature::Verifier;
 use crate::auth::Auth;
 use crate::definition::{ApiDefinition, ApiMode};
 use crate::error::{Error, Result};
@@ -48,7 +48,6 @@ use crate::store::runs::{RunRow, RunStore, FAILED, RUNNING};
 use crate::store::sqlite::SqliteRuns;
 use answer::Outcome;
 use runs::KeysInFlight;
-use signature::Verifier;
 
 /// The URL prefix of the incoming API.
 pub(crate) const PREFIX: &str = "/api/1/";

@@ -1,7 +1,7 @@
-//! Webhook signatures of the incoming API: the HMAC a sender computes over the raw body
+//! Webhook signatures (of incoming-API actions and inbound HTTP event channels): the HMAC a sender computes over the raw body
 //! with a shared secret, verified while the body is read and before anything runs.
 //!
-//! An action's `"api": {"signature": {…}}` ([`SignatureDefinition`]) names the header that
+//! An action's `"api": {"signature": {…}}` or a channel's `"signature"` ([`SignatureDefinition`]) names the header that
 //! carries the signature, the keystore alias of the secret, and how the sender signs:
 //!
 //! - **Plain** (GitHub `X-Hub-Signature-256: sha256=<hex>`, Shopify, Slack, most senders):

@@ -1,0 +1,1 @@
+//! Subscribers: message actions with `"events": [key]`, run once per event.
