@@ -480,7 +480,7 @@ pub(super) async fn create(
             unpacked
                 .channels
                 .into_iter()
-                .map(|(_, m)| super::Model::Channel(m)),
+                .map(|(_, m)| super::Model::Channel(Box::new(m))),
         );
     let dir = tokio::task::spawn_blocking(move || staging.commit())
         .await

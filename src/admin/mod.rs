@@ -269,6 +269,7 @@ impl State {
                     .insert(d.id.clone(), Arc::new(EventDefinition { info, model }));
             }
             Model::Channel(model) => {
+                let model = *model;
                 self.channels
                     .insert(d.id.clone(), Arc::new(ChannelDefinition { info, model }));
             }
@@ -292,11 +293,12 @@ impl State {
     }
 }
 
-/// The parsed model of an event or channel definition.
+/// The parsed model of an event or channel definition (a channel's is boxed: it is the
+/// larger by far).
 #[derive(Debug)]
 enum Model {
     Event(crate::event::model::EventModel),
-    Channel(crate::event::model::ChannelModel),
+    Channel(Box<crate::event::model::ChannelModel>),
 }
 
 /// Opens the admin API on `parts`: reads the registry, creates or reuses the bootstrap
@@ -406,7 +408,9 @@ fn load_model(data_dir: &Path, d: &EventRegistryDefinition) -> Result<Model, Pro
     })?;
     let model = match d.kind {
         DefinitionKind::Event => parse_event(&d.resource_name, &bytes).map(Model::Event),
-        DefinitionKind::Channel => parse_channel(&d.resource_name, &bytes).map(Model::Channel),
+        DefinitionKind::Channel => {
+            parse_channel(&d.resource_name, &bytes).map(|m| Model::Channel(Box::new(m)))
+        }
     };
     model.map_err(Problems)
 }
