@@ -10,7 +10,7 @@
 //! | method | path | answer |
 //! | --- | --- | --- |
 //! | GET | `/api/repository/deployments` | deployments: `name`, `nameLike`, `category`, `categoryNotEquals`, `tenantId`, `tenantIdLike`, `withoutTenantId`; sort `id`, `name`, `deployTime`, `tenantId` |
-//! | POST | `/api/repository/deployments` | multipart: one `.json` definition or a `.zip` of several; 201 |
+//! | POST | `/api/repository/deployments` | multipart: one `.json`, `.event` or `.channel` definition, or a `.zip`/`.bar` of several; 201 |
 //! | GET, DELETE | `/api/repository/deployments/{id}` | one deployment; DELETE unmounts its services (204) |
 //! | GET | `/api/repository/deployments/{id}/resources` | its files |
 //! | GET | `/api/repository/deployments/{id}/resourcedata/{resourceId}` | a file's bytes (`/` as `%2F`) |
