@@ -226,6 +226,7 @@ async fn a_zip_of_an_event_two_channels_and_a_service_deploys_them_all() {
     )
     .await;
     assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-type"), Some("application/json"));
     assert_eq!(a.body, Bytes::from(webhook_channel()));
 
     // One definition alone, in a single-file upload.

@@ -422,10 +422,7 @@ pub(super) async fn create(
             .iter()
             .map(|f| Resource {
                 name: f.name.clone(),
-                mime_type: mime_guess::from_path(&f.name)
-                    .first_or_octet_stream()
-                    .essence_str()
-                    .to_owned(),
+                mime_type: media_type(&f.name),
                 size: f.size,
             })
             .collect(),
@@ -1180,6 +1177,19 @@ fn render(ctx: &Ctx, st: &super::State, d: &Deployment, repo: &str) -> Value {
         "eventDefinitions": listed(DefinitionKind::Event),
         "channelDefinitions": listed(DefinitionKind::Channel),
     })
+}
+
+/// The media type of resource `name`: `.event` and `.channel` files are JSON documents,
+/// the rest goes by its extension.
+fn media_type(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".event") || lower.ends_with(".channel") {
+        return "application/json".to_owned();
+    }
+    mime_guess::from_path(name)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_owned()
 }
 
 /// The text of `field` of a definition document, when it is a non-empty string.
