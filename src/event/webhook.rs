@@ -44,7 +44,7 @@ pub(super) async fn handle(events: &Events, req: Request<ReqBody>) -> Response<R
 fn problem(e: Error) -> Response<ResBody> {
     match &e {
         Error::BadGateway(m) | Error::GatewayTimeout(m) | Error::Unavailable(m) => {
-            tracing::warn!(error = %m, "Webhook event was not sent.");
+            tracing::debug!(error = %m, "Webhook event was not sent.");
             let status = e.status();
             body::json_response(
                 status,
