@@ -503,3 +503,371 @@ fn changed(value: Option<&EngineValue>, payload: &Map<String, Value>) -> Option<
     }
     Some(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use http_body_util::BodyExt;
+    use hyper::body::Incoming;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use serde_json::json;
+
+    use super::super::catalog::DefinitionInfo;
+    use super::super::model::parse_event;
+    use super::*;
+    use crate::auth::Auth;
+    use crate::definition::{parse_definition, LoadedDefinition};
+    use crate::execution::CallbackPolicy;
+    use crate::process::Builtins;
+    use crate::shared::RuntimeConfig;
+    use crate::store::Stores;
+
+    /// What the callback peer received: the `ManyWhoTenant` header and the body.
+    type Received = Arc<StdMutex<Vec<(Option<String>, Value)>>>;
+
+    /// A loopback Flow engine: answers each callback with the next of `replies` (the last
+    /// one repeats) and keeps what it got.
+    async fn peer(replies: Vec<&'static str>) -> (String, Received) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let got: Received = Arc::default();
+        let seen = Arc::clone(&got);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                let replies = replies.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        let seen = Arc::clone(&seen);
+                        let replies = replies.clone();
+                        async move {
+                            let tenant = req
+                                .headers()
+                                .get("manywhotenant")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned);
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let n = {
+                                let mut seen = seen.lock().unwrap();
+                                seen.push((tenant, serde_json::from_slice(&body).unwrap()));
+                                seen.len()
+                            };
+                            let reply = replies[(n - 1).min(replies.len() - 1)];
+                            Ok::<_, std::convert::Infallible>(Response::new(
+                                http_body_util::Full::new(Bytes::from(reply)),
+                            ))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}/api/run/1/response"), got)
+    }
+
+    /// Waits (at most 10 s) until `got` holds `n` callbacks.
+    async fn callbacks(got: &Received, n: usize) -> Vec<(Option<String>, Value)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = got.lock().unwrap().clone();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} callbacks within 10 s: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The event registry of a runtime on `data`, with the service `Orders` (listening
+    /// for `orderPlaced`) mounted.
+    fn events(data: &Path) -> Arc<Events> {
+        let config = RuntimeConfig {
+            data_dir: data.to_path_buf(),
+            callback: CallbackPolicy {
+                attempts: 3,
+                backoff: Duration::from_millis(20),
+            },
+            ..RuntimeConfig::default()
+        };
+        let builtins = Builtins::unopened(data);
+        let stores = Stores::open(data, Durability::Full);
+        let auth = Arc::new(Auth::new(
+            Arc::clone(&stores.registry),
+            Arc::clone(&stores.keystore),
+            config.api_key_header.clone(),
+        ));
+        let shared = Shared::new(
+            config,
+            Arc::clone(&builtins.store),
+            Arc::clone(&builtins.oauth),
+        );
+        let mounts = Arc::new(Mounts::new(builtins));
+        let definition = parse_definition(
+            "Orders.json",
+            br#"{"name": "Orders", "listenableEvents": ["orderPlaced", "orderShipped"],
+                 "messageActions": [{"name": "Echo", "process": {"builtin": "echo"}}]}"#,
+        )
+        .unwrap();
+        mounts
+            .mount(vec![LoadedDefinition {
+                definition,
+                source: "Orders.json".into(),
+                base_dir: data.to_path_buf(),
+            }])
+            .unwrap();
+        Events::new(shared, mounts, auth, stores.keystore)
+    }
+
+    /// The event `orderPlaced` with the correlation parameter `orderId`.
+    fn order_placed() -> Arc<EventDefinition> {
+        let model = parse_event(
+            "orderPlaced.event",
+            br#"{"key": "orderPlaced", "name": "Order placed",
+                 "correlationParameters": [{"name": "orderId", "type": "string"}],
+                 "payload": [{"name": "total", "type": "double"},
+                             {"name": "status", "type": "string"}]}"#,
+        )
+        .unwrap();
+        Arc::new(EventDefinition {
+            info: DefinitionInfo {
+                id: "e1".into(),
+                key: "orderPlaced".into(),
+                version: 1,
+                name: None,
+                category: None,
+                description: None,
+                deployment_id: "d1".into(),
+                resource_name: "orderPlaced.event".into(),
+                tenant_id: String::new(),
+            },
+            model,
+        })
+    }
+
+    /// A ListenerServiceRequest for `orderPlaced` of the order `order_id` (none: any).
+    fn request(callback: &str, state: &str, order_id: Option<&str>) -> Value {
+        json!({
+            "token": "tok-1", "tenantId": "tenant-a", "stateId": state,
+            "callbackUri": callback,
+            "culture": {"language": "EN", "country": "USA"},
+            "annotations": {"source": "test"},
+            "listenType": "orderPlaced",
+            "valueForListening": {
+                "developerName": "Order", "contentType": "ContentObject",
+                "typeElementDeveloperName": "Order",
+                "objectData": [{"developerName": "Order", "externalId": "o-1", "properties": [
+                    {"developerName": "orderId", "contentType": "ContentString",
+                     "contentValue": order_id},
+                    {"developerName": "status", "contentType": "ContentString",
+                     "contentValue": "new"},
+                    {"developerName": "note", "contentType": "ContentString",
+                     "contentValue": "kept"}
+                ]}]
+            }
+        })
+    }
+
+    async fn post(events: &Events, body: &Value) -> Response<ResBody> {
+        let service = Arc::clone(events.mounts.snapshot().service("Orders").unwrap());
+        let req = Request::post("/fs/Orders/listener")
+            .header("content-type", "application/json")
+            .body(body::from_bytes(serde_json::to_vec(body).unwrap()))
+            .unwrap();
+        register(events, service, req).await
+    }
+
+    async fn message(resp: Response<ResBody>) -> (StatusCode, String) {
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        (status, v["message"].as_str().unwrap_or_default().to_owned())
+    }
+
+    fn waiting(events: &Events) -> usize {
+        events
+            .listeners
+            .inner
+            .index
+            .get()
+            .map_or(0, |i| lock(i).len())
+    }
+
+    async fn send(events: &Arc<Events>, payload: Value, tenant: &str) {
+        let Value::Object(payload) = payload else {
+            panic!("payload is an object")
+        };
+        fire(
+            events.listeners.clone(),
+            &events.mounts,
+            events.shared.clone(),
+            &order_placed(),
+            &payload,
+            tenant,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_matching_event_calls_the_listener_back_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = events(dir.path());
+        let (uri, got) = peer(vec![r#""OK""#]).await;
+        let resp = post(&events, &request(&uri, "s1", Some("o-1"))).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let id = resp.headers()["x-execution-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let record = events.shared.records.get(&id).unwrap();
+        assert_eq!((record.operation, record.status), ("listener", "waiting"));
+
+        // Another order, another tenant: not called.
+        send(&events, json!({"orderId": "o-2", "total": 5.0}), "tenant-a").await;
+        send(&events, json!({"orderId": "o-1", "total": 5.0}), "tenant-b").await;
+        assert_eq!(
+            waiting(&events),
+            1,
+            "a mismatch leaves the listener waiting"
+        );
+
+        send(
+            &events,
+            json!({"orderId": "o-1", "total": 12.5, "status": "placed"}),
+            "tenant-a",
+        )
+        .await;
+        assert_eq!(waiting(&events), 0, "a listener fires once");
+        let seen = callbacks(&got, 1).await;
+        let (tenant, body) = &seen[0];
+        assert_eq!(tenant.as_deref(), Some("tenant-a"));
+        assert_eq!(body["token"], "tok-1");
+        assert_eq!(body["tenantId"], "tenant-a");
+        assert_eq!(body["culture"]["language"], "EN");
+        assert_eq!(body["annotations"], json!({"source": "test"}));
+        let value = &body["listeningEventValue"];
+        assert_eq!(value["typeElementDeveloperName"], "Order");
+        let props = &value["objectData"][0]["properties"];
+        assert_eq!(props[0]["contentValue"], "o-1");
+        assert_eq!(props[1]["contentValue"], "placed", "a payload field is set");
+        assert_eq!(props[2]["contentValue"], "kept", "other properties stay");
+        assert_eq!(value["objectData"][0]["externalId"], "o-1");
+
+        // Delivered: recorded, and gone from the store too.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let record = events.shared.records.get(&id).unwrap();
+            let rows = events.listeners.inner.store.load(now_millis()).unwrap();
+            if record.status == "succeeded" && rows.is_empty() {
+                assert!(record.callback.unwrap().delivered);
+                break;
+            }
+            assert!(Instant::now() < deadline, "the fired listener is forgotten");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        send(&events, json!({"orderId": "o-1"}), "tenant-a").await;
+        assert_eq!(got.lock().unwrap().len(), 1, "a second event calls nobody");
+    }
+
+    #[tokio::test]
+    async fn a_listener_registered_before_a_restart_is_called_back_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (uri, got) = peer(vec![r#""BUSY""#, r#""OK""#]).await;
+        {
+            let events = events(dir.path());
+            // Any order: the object names no orderId. The later registration of the
+            // same state replaces the first.
+            let first = post(&events, &request("http://127.0.0.1:9/gone", "s1", None)).await;
+            assert_eq!(first.status(), StatusCode::NO_CONTENT);
+            let second = post(&events, &request(&uri, "s1", None)).await;
+            assert_eq!(second.status(), StatusCode::NO_CONTENT);
+            assert_eq!(waiting(&events), 1);
+        }
+        let events = events(dir.path());
+        send(&events, json!({"orderId": "o-9"}), "tenant-a").await;
+        // BUSY, then OK: retried as WAIT callbacks are.
+        let seen = callbacks(&got, 2).await;
+        assert_eq!(seen[0].1, seen[1].1, "the retry sends the same body");
+        assert_eq!(
+            seen[1].1["listeningEventValue"]["objectData"][0]["properties"][0]["contentValue"],
+            "o-9"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while events.shared.callbacks.counts() != (1, 1, 0) {
+            assert!(
+                Instant::now() < deadline,
+                "{:?}",
+                events.shared.callbacks.counts()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_registrations_are_refused_naming_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = events(dir.path());
+        let uri = "http://127.0.0.1:9/cb";
+        let mut no_type = request(uri, "s", None);
+        no_type.as_object_mut().unwrap().remove("listenType");
+        let (status, msg) = message(post(&events, &no_type).await).await;
+        assert_eq!(status, 400);
+        assert!(msg.contains("listenType is required"), "{msg}");
+        assert!(msg.contains("orderPlaced, orderShipped"), "{msg}");
+        let mut unknown = request(uri, "s", None);
+        unknown["listenType"] = json!("orderLost");
+        let (status, msg) = message(post(&events, &unknown).await).await;
+        assert_eq!(status, 400);
+        assert!(msg.contains("'orderLost'"), "{msg}");
+        assert!(msg.contains("orderPlaced, orderShipped"), "{msg}");
+        for bad in [
+            json!(null),
+            json!("ftp://x/y"),
+            json!("/relative"),
+            json!(""),
+        ] {
+            let mut req = request(uri, "s", None);
+            req["callbackUri"] = bad.clone();
+            let (status, msg) = message(post(&events, &req).await).await;
+            assert_eq!(status, 400, "{bad}");
+            assert!(msg.contains("callbackUri"), "{bad}: {msg}");
+        }
+        assert_eq!(waiting(&events), 0);
+        assert!(events.listeners.inner.store.load(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_correlation_parameters_with_a_value_must_match() {
+        let model = order_placed().model.clone();
+        let value = |id: Option<&str>| -> EngineValue {
+            serde_json::from_value(request("http://x/", "s", id)["valueForListening"].clone())
+                .unwrap()
+        };
+        let payload = |v: Value| v.as_object().unwrap().clone();
+        let p = payload(json!({"orderId": "o-1", "status": "x"}));
+        assert!(correlates(&model, Some(&value(Some("o-1"))), &p));
+        assert!(!correlates(&model, Some(&value(Some("o-2"))), &p));
+        assert!(correlates(&model, Some(&value(None)), &p));
+        assert!(correlates(&model, Some(&value(Some(""))), &p));
+        assert!(correlates(&model, None, &p));
+        assert!(!correlates(&model, Some(&value(Some("o-1"))), &Map::new()));
+        // The status is not a correlation parameter: it need not match.
+        let numbers = payload(json!({"orderId": 7}));
+        assert!(correlates(&model, Some(&value(Some("7"))), &numbers));
+        let out = changed(
+            Some(&value(None)),
+            &payload(json!({"status": null, "note": 1.5})),
+        )
+        .unwrap();
+        let props = out.object_data.unwrap()[0].properties.clone().unwrap();
+        assert_eq!(props[0].content_value, None);
+        assert_eq!(props[1].content_value, None, "null clears the value");
+        assert_eq!(props[2].content_value.as_deref(), Some("1.5"));
+    }
+}
