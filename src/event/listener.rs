@@ -22,12 +22,13 @@
 //! good once the callback was delivered or given up. Flow registers again each time a
 //! state listens again; a new registration of the same service, state and listen type
 //! replaces the earlier one. Bounds: at most [`MAX_PER_SERVICE`] registrations wait per
-//! service (past it, 400), and each expires after the runtime's wait timeout
-//! (`--wait-timeout`). No credential is stored: the `Authorization` header of the
+//! service (past it, 400), each keeps at most [`MAX_KEPT_BYTES`] (past it, 413), and each
+//! expires after the runtime's wait timeout (`--wait-timeout`). No credential is stored: the `Authorization` header of the
 //! registration is not kept, and its callback carries none.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,10 @@ use crate::store::Durability;
 
 /// The most registrations that wait on one service; one more is refused with 400.
 pub(crate) const MAX_PER_SERVICE: usize = 10_000;
+/// The most JSON one registration keeps (its token, culture, annotations and
+/// `valueForListening`); a larger one is refused with 413. With [`MAX_PER_SERVICE`] it
+/// bounds what the waiting listeners of a service hold.
+pub(crate) const MAX_KEPT_BYTES: usize = 64 << 10;
 
 /// The registered listeners of a runtime; cheap to clone (the deliveries hold one).
 #[derive(Debug, Clone)]
@@ -68,6 +73,9 @@ struct Inner {
     /// Held while a registration is checked against the bound and written, so that the
     /// bound is exact.
     writing: tokio::sync::Mutex<()>,
+    /// The most registrations that wait on one service: [`MAX_PER_SERVICE`] (tests
+    /// lower it).
+    per_service: AtomicUsize,
 }
 
 /// One waiting registration, its JSON columns parsed.
@@ -107,6 +115,7 @@ impl Listeners {
                 store,
                 index: OnceCell::new(),
                 writing: tokio::sync::Mutex::new(()),
+                per_service: AtomicUsize::new(MAX_PER_SERVICE),
             }),
         }
     }
@@ -151,10 +160,11 @@ impl Listeners {
             }
             (waiting, expired)
         };
-        if waiting >= MAX_PER_SERVICE {
+        let most = self.inner.per_service.load(Ordering::Relaxed);
+        if waiting >= most {
             return Err(Error::bad_request(format!(
-                "the service {} already has {MAX_PER_SERVICE} listeners waiting, the most it \
-                 keeps; a listener waits until its event is sent or the wait timeout passes",
+                "the service {} already has {most} listeners waiting, the most it keeps; a \
+                 listener waits until its event is sent or the wait timeout passes",
                 row.service
             )));
         }
@@ -327,6 +337,20 @@ async fn accept(
         registered_ms,
         expires_ms: registered_ms.saturating_add(millis(wait)),
     };
+    let kept = row.token.as_ref().map_or(0, String::len)
+        + row.culture.as_ref().map_or(0, String::len)
+        + row.annotations.as_ref().map_or(0, String::len)
+        + row.value.len();
+    if kept > MAX_KEPT_BYTES {
+        return Err(Error::TooLarge(
+            format!(
+                "a listener keeps at most {} KiB of its token, culture, annotations and \
+                 valueForListening; this one has {kept} bytes",
+                MAX_KEPT_BYTES >> 10
+            )
+            .into(),
+        ));
+    }
     events.listeners.add(row).await?;
     Ok(listen_type)
 }
@@ -588,8 +612,14 @@ mod tests {
     /// The event registry of a runtime on `data`, with the service `Orders` (listening
     /// for `orderPlaced`) mounted.
     fn events(data: &Path) -> Arc<Events> {
+        events_waiting(data, crate::shared::DEFAULT_WAIT_TIMEOUT)
+    }
+
+    /// The same, with the wait timeout `wait`.
+    fn events_waiting(data: &Path, wait: Duration) -> Arc<Events> {
         let config = RuntimeConfig {
             data_dir: data.to_path_buf(),
+            wait_timeout: wait,
             callback: CallbackPolicy {
                 attempts: 3,
                 backoff: Duration::from_millis(20),
@@ -838,8 +868,60 @@ mod tests {
             assert_eq!(status, 400, "{bad}");
             assert!(msg.contains("callbackUri"), "{bad}: {msg}");
         }
+        let mut big = request(uri, "s", None);
+        big["annotations"] = json!({"blob": "x".repeat(MAX_KEPT_BYTES)});
+        let (status, msg) = message(post(&events, &big).await).await;
+        assert_eq!(status, 413);
+        assert!(msg.contains("at most 64 KiB"), "{msg}");
         assert_eq!(waiting(&events), 0);
         assert!(events.listeners.inner.store.load(0).unwrap().is_empty());
+
+        // The bound counts the waiting registrations of the service; one of the same
+        // state replaces its earlier one and so always fits.
+        events
+            .listeners
+            .inner
+            .per_service
+            .store(2, Ordering::Relaxed);
+        for state in ["s1", "s2", "s2"] {
+            let resp = post(&events, &request(uri, state, None)).await;
+            assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{state}");
+        }
+        let (status, msg) = message(post(&events, &request(uri, "s3", None)).await).await;
+        assert_eq!(status, 400);
+        assert!(msg.contains("already has 2 listeners waiting"), "{msg}");
+        assert_eq!(waiting(&events), 2);
+    }
+
+    #[tokio::test]
+    async fn a_listener_expires_after_the_wait_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = events_waiting(dir.path(), Duration::from_millis(30));
+        let (uri, got) = peer(vec![r#""OK""#]).await;
+        let resp = post(&events, &request(&uri, "s1", None)).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let expires = events.listeners.inner.store.load(0).unwrap()[0].expires_ms;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while now_millis() <= expires {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        send(&events, json!({"orderId": "o-1"}), "tenant-a").await;
+        assert_eq!(waiting(&events), 0, "an expired listener is dropped");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !stored_rows(&events).is_empty() {
+            assert!(Instant::now() < deadline, "and removed from the store");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            got.lock().unwrap().is_empty(),
+            "an expired listener is not called"
+        );
+    }
+
+    /// The rows of the store, expired ones included.
+    fn stored_rows(events: &Events) -> Vec<ListenerRow> {
+        events.listeners.inner.store.load(i64::MIN).unwrap()
     }
 
     #[test]
