@@ -436,7 +436,7 @@ async fn deployments_are_the_same_in_both_views_with_their_urls_under_each() {
     for k in ["data", "total", "start", "sort", "order", "size"] {
         assert!(list.get(k).is_some(), "envelope without {k}: {list}");
     }
-    assert_eq!(ids(&list), [id.clone()]);
+    assert_eq!(ids(&list), [id.as_str()]);
     assert_eq!(
         (&list["sort"], &list["order"]),
         (&json!("id"), &json!("asc"))
