@@ -375,11 +375,27 @@ mod tests {
         assert_eq!(e.to_string(), "No channel definition found for key 'gone'");
     }
 
-    #[test]
-    fn a_channel_error_says_which_channel_but_internals_stay_in_the_log() {
-        let resp = refused(Error::BadGateway("channel 'out' answered 500".into()));
-        assert_eq!(resp.status(), 502);
-        let resp = refused(Error::internal("/var/lib/fss/registry.db: locked"));
-        assert_eq!(resp.status(), 500);
+    async fn answer(resp: Response<ResBody>) -> (u16, Value) {
+        use http_body_util::BodyExt;
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_channel_error_says_which_channel_but_internals_stay_in_the_log() {
+        let e = Error::BadGateway("channel 'ordersOut' answered 500".into());
+        let said = e.to_string();
+        let (status, v) = answer(refused(e)).await;
+        assert_eq!(status, 502);
+        assert_eq!(v["statusCode"], 502);
+        assert_eq!(v["errorMessage"], said);
+        let (status, v) =
+            answer(refused(Error::internal("/var/lib/fss/registry.db: locked"))).await;
+        assert_eq!(status, 500);
+        assert!(
+            !v["errorMessage"].as_str().unwrap().contains("/var/lib"),
+            "{v}"
+        );
     }
 }
