@@ -175,6 +175,8 @@ struct Link {
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
     /// The publishing channel (confirm mode), if open.
     publisher: tokio::sync::Mutex<Option<Channel>>,
+    /// How long a publish waits for its confirm: [`CONFIRM_TIMEOUT`] (shorter in tests).
+    confirm_timeout: Duration,
 }
 
 /// The outcome of one publish attempt that failed.
@@ -194,6 +196,7 @@ impl Link {
             endpoint,
             connection: tokio::sync::Mutex::new(None),
             publisher: tokio::sync::Mutex::new(None),
+            confirm_timeout: CONFIRM_TIMEOUT,
         }
     }
 
@@ -300,7 +303,7 @@ impl Link {
                     Attempt::Failed(self.refused(&e))
                 }
             })?;
-        let confirmation = match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+        let confirmation = match tokio::time::timeout(self.confirm_timeout, confirm).await {
             Ok(Ok(confirmation)) => confirmation,
             // The broker closes the channel over a publish it cannot route at all (an
             // exchange that does not exist): its reply names why.
@@ -309,9 +312,9 @@ impl Link {
             Err(_) => {
                 return Err(Attempt::Failed(Error::GatewayTimeout(
                     format!(
-                        "the RabbitMQ broker at {} did not confirm the message within {} s",
+                        "the RabbitMQ broker at {} did not confirm the message within {} ms",
                         self.endpoint,
-                        CONFIRM_TIMEOUT.as_secs()
+                        self.confirm_timeout.as_millis()
                     )
                     .into(),
                 )))

@@ -15,6 +15,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -207,6 +208,8 @@ impl Recorder {
 struct Proxy {
     addr: SocketAddr,
     refusing: Arc<AtomicBool>,
+    /// While set, nothing the broker sends is passed on (a broker that stopped answering).
+    stalled: Arc<AtomicBool>,
     cut: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -216,9 +219,11 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let refusing = Arc::new(AtomicBool::new(false));
+        let stalled = Arc::new(AtomicBool::new(false));
         let (cut, _) = watch::channel(0u64);
         let task = tokio::spawn({
             let refusing = refusing.clone();
+            let stalled = stalled.clone();
             let cut = cut.clone();
             async move {
                 while let Ok((mut inbound, _)) = listener.accept().await {
@@ -227,13 +232,30 @@ impl Proxy {
                         continue;
                     }
                     let upstream = upstream.clone();
+                    let stalled = stalled.clone();
                     let mut cut = cut.subscribe();
                     tokio::spawn(async move {
-                        let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                        let Ok(outbound) = TcpStream::connect(&upstream).await else {
                             return;
                         };
+                        let (mut from_client, mut to_client) = inbound.split();
+                        let (mut from_broker, mut to_broker) = outbound.into_split();
+                        let down = async {
+                            let mut buf = vec![0u8; 16 * 1024];
+                            loop {
+                                let n = from_broker.read(&mut buf).await?;
+                                if n == 0 {
+                                    return Ok::<(), std::io::Error>(());
+                                }
+                                while stalled.load(Ordering::SeqCst) {
+                                    tokio::time::sleep(Duration::from_millis(10)).await;
+                                }
+                                to_client.write_all(&buf[..n]).await?;
+                            }
+                        };
                         tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = tokio::io::copy(&mut from_client, &mut to_broker) => {}
+                            _ = down => {}
                             _ = cut.changed() => {}
                         }
                     });
@@ -243,6 +265,7 @@ impl Proxy {
         Proxy {
             addr,
             refusing,
+            stalled,
             cut,
             task,
         }
@@ -260,6 +283,10 @@ impl Proxy {
 
     fn refuse(&self, refusing: bool) {
         self.refusing.store(refusing, Ordering::SeqCst);
+    }
+
+    fn stall(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
     }
 }
 
@@ -452,6 +479,40 @@ async fn publish_reconnects_after_the_connection_was_lost() {
         .await
         .unwrap_err();
     assert_eq!(e.status(), 503, "{e}");
+    side.delete(&queue).await;
+    side.close().await;
+}
+
+#[tokio::test]
+async fn publish_without_a_confirm_in_time_is_504() {
+    let Some(url) = broker_url().await else {
+        return;
+    };
+    let side = Side::open(&url).await;
+    let queue = side.queue("no-confirm").await;
+    let proxy = Proxy::start(endpoint(&url)).await;
+    let mut broker = Broker::new(proxy.url(&url));
+    Arc::get_mut(&mut broker.link)
+        .expect("nothing shares the link yet")
+        .confirm_timeout = Duration::from_millis(500);
+    broker
+        .publish("", &queue, Bytes::from_static(b"{\"n\":1}"))
+        .await
+        .unwrap();
+    proxy.stall(true);
+    let started = Instant::now();
+    let e = broker
+        .publish("", &queue, Bytes::from_static(b"{\"n\":2}"))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(e.status(), 504, "{e}");
+    assert!(
+        e.to_string()
+            .contains("did not confirm the message within 500 ms"),
+        "{e}"
+    );
+    proxy.stall(false);
     side.delete(&queue).await;
     side.close().await;
 }
