@@ -291,6 +291,10 @@ impl Runtime {
                         }
                         resp
                     }
+                    // Registrations are kept by the event registry, which calls them back.
+                    None if route.kind == OperationKind::Listener => {
+                        self.inner.events.listen(service, req).await
+                    }
                     None => operation::dispatch(&self.inner.shared, service, route, req).await,
                 }
             }

@@ -1,19 +1,28 @@
-//! Deployments: a multipart upload of one `.json` service definition or a `.zip` of several,
-//! validated as a whole and mounted atomically; listed, read, and deleted (unmounted).
+//! Deployments: a multipart upload of one service definition (`.json`), one event or
+//! channel definition of Flowable's Event Registry (`.event`, `.channel`), or an archive
+//! (`.zip`, `.bar`) of several of them, validated as a whole and mounted atomically;
+//! listed, read, and deleted (unmounted).
 //!
 //! Upload rules (after Flowable's deployment resource, with its quirks decided):
 //! - not `multipart/form-data` → 400 "Multipart request is required";
 //! - the first part with a filename is the file; other files are ignored; no file → 400;
 //! - the deployment name is the `deploymentName` query parameter, else the file field's
 //!   name; `category` is a query parameter, `tenantId` a form field;
-//! - the type comes from the original filename's extension, else the field name's:
-//!   `.json` (one definition) or `.zip` (its top-level `*.json` files are definitions,
-//!   everything else — scripts, data — is extracted beside them);
-//! - the body is bounded while it streams (413), and so is what a `.zip` unpacks to: the
+//! - the type comes from the original filename's extension, else the field name's (D7):
+//!   `.json` (one service definition), `.event` (one EventModel), `.channel` (one
+//!   ChannelModel), or `.zip`/`.bar`: its top-level `*.json` files are service
+//!   definitions, its `*.event` and `*.channel` files anywhere are event and channel
+//!   definitions (named by their path), everything else — scripts, data — is extracted
+//!   beside them; an archive with none of the three is refused (400);
+//! - every resource is parsed (`definition::parse_definition`, `event::model::parse_event`,
+//!   `parse_channel`) and every problem of every resource is listed in the one 400; two
+//!   events, or two channels, of one key in one deployment are a problem. An event may
+//!   name channels that are not deployed (yet);
+//! - the body is bounded while it streams (413), and so is what an archive unpacks to: the
 //!   entries it may list ([`MAX_ZIP_ENTRIES`], counted before the archive is parsed), the
 //!   bytes they inflate to (4 × the upload limit, counted while inflating, whatever sizes
-//!   the archive declares), and the bytes of its definitions, the only files held in
-//!   memory (the upload limit); every other file streams to disk as it inflates;
+//!   the archive declares), and the bytes of its definitions of every kind, the only files
+//!   held in memory (the upload limit); every other file streams to disk as it inflates;
 //! - a file or folder name of a deployment is at most [`MAX_RESOURCE_SEGMENT_BYTES`], a
 //!   zip entry's path at most [`MAX_RESOURCE_NAME_BYTES`] (400);
 //! - a full disk is `507` saying so.
@@ -24,6 +33,11 @@
 //! name makes a new version, which is mounted; deleting the deployment of the newest
 //! version mounts the newest remaining one. The folder of a deleted deployment is removed
 //! once the requests that were running on its services have finished.
+//!
+//! Event and channel definitions get versions the same way, per key and separately for
+//! events and channels; each takes the deployment's tenant. After every deploy and delete
+//! the Event Registry's catalog is rebuilt from the state and installed (`Admin::
+//! install_catalog`), so that the newest remaining version of a key is the latest.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -45,11 +59,14 @@ use crate::definition::{
     parse_definition, validate_set, LoadedDefinition, Problem, Problems, ServiceDefinition,
 };
 use crate::error::{Error, Result};
+use crate::event::model::{parse_channel, parse_event, ChannelModel, EventModel};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::header::content_disposition;
 use crate::router::Service;
 use crate::store::deployments::{self as store, Staging};
-use crate::store::registry::{Deployment, Resource, ServiceVersion};
+use crate::store::registry::{
+    DefinitionKind, Deployment, EventRegistryDefinition, Resource, ServiceVersion,
+};
 
 /// The most entries a `.zip` deployment may hold. Checked before the archive is parsed
 /// (the parser keeps every entry of the central directory in memory).
@@ -139,17 +156,28 @@ pub(super) fn resources(ctx: &Ctx, id: &str, repo: &str) -> Result<Response<ResB
         .resources
         .iter()
         .map(|r| {
-            let defines = st
+            let service = st
                 .services
                 .values()
                 .any(|s| s.deployment_id == d.id && s.resource_name == r.name);
+            let registered = st
+                .definitions
+                .values()
+                .find(|e| e.deployment_id == d.id && e.resource_name == r.name)
+                .map(|e| e.kind);
+            let kind = match (service, registered) {
+                (true, _) => "serviceDefinition",
+                (false, Some(DefinitionKind::Event)) => "eventDefinition",
+                (false, Some(DefinitionKind::Channel)) => "channelDefinition",
+                (false, None) => "resource",
+            };
             json!({
                 "id": r.name,
                 "url": format!("{base}/resources/{}", enc(&r.name)),
                 "contentUrl": format!("{base}/resourcedata/{}", enc(&r.name)),
                 "mediaType": r.mime_type,
                 "size": r.size,
-                "type": if defines { "serviceDefinition" } else { "resource" },
+                "type": kind,
             })
         })
         .collect();
@@ -203,7 +231,9 @@ pub(super) async fn resource_response(
 }
 
 /// `DELETE /api/repository/deployments/{id}`: unmounts its services (the newest remaining
-/// version of each is mounted instead), forgets it, and removes its folder once unused.
+/// version of each is mounted instead), forgets it and its event and channel definitions
+/// (the newest remaining version of each key becomes the latest), and removes its folder
+/// once unused.
 pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
     let admin = &ctx.admin;
     let _changes = admin.changes.lock().await;
@@ -222,6 +252,7 @@ pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
             .map(|s| s.key.clone())
             .collect();
         st.services.retain(|_, s| s.deployment_id != id);
+        st.remove_definitions_of(id);
         keys.into_iter().collect()
     };
     let dir = store::deployment_dir(admin.data_dir(), id);
@@ -236,6 +267,8 @@ pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
     tokio::task::spawn_blocking(move || a.reconcile(&keys))
         .await
         .map_err(Error::internal)?;
+    // Under the change lock: the newest remaining version of each key is the latest now.
+    admin.install_catalog();
     tracing::info!(deployment = %id, "Deployment deleted.");
     remove_when_unused(admin.data_dir().to_path_buf(), id.to_owned(), in_use);
     let mut resp = Response::new(body::full(Bytes::new()));
@@ -289,8 +322,12 @@ struct Unpacked {
     /// The folder holding the files, renamed into place on commit; removed when dropped.
     staging: Staging,
     files: Vec<UnpackedFile>,
-    /// The definitions, by the resource that holds them.
+    /// The service definitions, by the resource that holds them.
     definitions: Vec<(String, ServiceDefinition)>,
+    /// The event definitions, by the resource that holds them.
+    events: Vec<(String, EventModel)>,
+    /// The channel definitions, by the resource that holds them.
+    channels: Vec<(String, ChannelModel)>,
 }
 
 /// `POST {repo}/deployments`.
@@ -313,7 +350,7 @@ pub(super) async fn create(
         .ok_or_else(|| {
             Error::bad_request(
                 "Multipart request is required: send multipart/form-data with the \
-                 definition (.json) or archive (.zip) as a file part",
+                 definition (.json, .event, .channel) or archive (.zip, .bar) as a file part",
             )
         })?;
     let limit = ctx.admin.max_deployment_bytes;
@@ -385,17 +422,14 @@ pub(super) async fn create(
             .iter()
             .map(|f| Resource {
                 name: f.name.clone(),
-                mime_type: mime_guess::from_path(&f.name)
-                    .first_or_octet_stream()
-                    .essence_str()
-                    .to_owned(),
+                mime_type: media_type(&f.name),
                 size: f.size,
             })
             .collect(),
     };
-    let versions: Vec<ServiceVersion> = {
+    let (versions, registered): (Vec<ServiceVersion>, Vec<EventRegistryDefinition>) = {
         let st = admin.lock();
-        unpacked
+        let versions = unpacked
             .definitions
             .iter()
             .map(|(resource, def)| ServiceVersion {
@@ -406,12 +440,45 @@ pub(super) async fn create(
                 deployment_id: id.clone(),
                 resource_name: resource.clone(),
             })
-            .collect()
+            .collect();
+        let event_docs = unpacked
+            .events
+            .iter()
+            .map(|(r, m)| (DefinitionKind::Event, r, &m.key, &m.document));
+        let channel_docs = unpacked
+            .channels
+            .iter()
+            .map(|(r, m)| (DefinitionKind::Channel, r, &m.key, &m.document));
+        let registered = event_docs
+            .chain(channel_docs)
+            .map(|(kind, resource, key, doc)| EventRegistryDefinition {
+                id: uuid::Uuid::new_v4().to_string(),
+                kind,
+                key: key.clone(),
+                version: st.newest_definition(kind, key).map_or(1, |v| v + 1),
+                name: doc_text(doc, "name"),
+                category: doc_text(doc, "category"),
+                description: doc_text(doc, "description"),
+                deployment_id: id.clone(),
+                resource_name: resource.clone(),
+            })
+            .collect();
+        (versions, registered)
     };
 
     // 1. the folder
     let (staging, files, definitions) =
         (unpacked.staging, unpacked.files.len(), unpacked.definitions);
+    let models = unpacked
+        .events
+        .into_iter()
+        .map(|(_, m)| super::Model::Event(m))
+        .chain(
+            unpacked
+                .channels
+                .into_iter()
+                .map(|(_, m)| super::Model::Channel(Box::new(m))),
+        );
     let dir = tokio::task::spawn_blocking(move || staging.commit())
         .await
         .map_err(Error::internal)?
@@ -421,7 +488,7 @@ pub(super) async fn create(
         let _ = tokio::task::spawn_blocking(move || store::remove_deployment_dir(&dir, &id)).await;
     };
 
-    // 2. the mount
+    // 2. the mount (a deployment of event registry definitions alone mounts nothing)
     let defs: Vec<LoadedDefinition> = definitions
         .into_iter()
         .map(|(resource, definition)| LoadedDefinition {
@@ -430,32 +497,41 @@ pub(super) async fn create(
             base_dir: dir.clone(),
         })
         .collect();
-    let mounts = Arc::clone(&admin.mounts);
-    let mounted = tokio::task::spawn_blocking(move || mounts.mount(defs))
-        .await
-        .map_err(Error::internal)?;
-    if let Err(p) = mounted {
-        discard(Arc::clone(admin), id).await;
-        return Ok(problems_response(&p));
+    if !defs.is_empty() {
+        let mounts = Arc::clone(&admin.mounts);
+        let mounted = tokio::task::spawn_blocking(move || mounts.mount(defs))
+            .await
+            .map_err(Error::internal)?;
+        if let Err(p) = mounted {
+            discard(Arc::clone(admin), id).await;
+            return Ok(problems_response(&p));
+        }
     }
 
     // 3. the record
-    let (d, v) = (deployment.clone(), versions.clone());
-    if let Err(e) = admin.db(move |r| r.insert_deployment(&d, &v)).await {
+    let (d, v, e) = (deployment.clone(), versions.clone(), registered.clone());
+    if let Err(e) = admin.db(move |r| r.insert_deployment(&d, &v, &e)).await {
         let keys: Vec<String> = versions.iter().map(|s| s.key.clone()).collect();
         let a = Arc::clone(admin);
         let _ = tokio::task::spawn_blocking(move || a.reconcile(&keys)).await;
         discard(Arc::clone(admin), id).await;
         return Err(e);
     }
+    let definitions = registered.len();
     {
         let mut st = admin.lock();
         for s in &versions {
             st.services.insert(s.id.clone(), s.clone());
         }
+        for (d, model) in registered.into_iter().zip(models) {
+            st.add_definition(d, model, &deployment.tenant_id);
+        }
         st.deployments.insert(id.clone(), deployment);
     }
-    tracing::info!(deployment = %id, services = versions.len(), files, "Deployment mounted.");
+    // 4. the event registry (still under the change lock: installs are ordered)
+    admin.install_catalog();
+    tracing::info!(deployment = %id, services = versions.len(), definitions, files,
+        "Deployment mounted.");
     let st = admin.lock();
     let d = st
         .deployments
@@ -564,8 +640,45 @@ impl From<Error> for Refused {
 /// What a failed write of a deployment's files says (507 on a full disk).
 const WRITE_FILES: &str = "the deployment's files cannot be written";
 
-/// A definition's resource name and bytes, held in memory until parsed.
-type Source = (String, Bytes);
+/// A definition's resource name, kind and bytes, held in memory until parsed.
+#[derive(Debug)]
+struct Source {
+    name: String,
+    kind: SourceKind,
+    bytes: Bytes,
+}
+
+/// What a resource held in memory defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceKind {
+    /// A service definition: a `.json` (at the top level of an archive).
+    Service,
+    /// An EventModel: a `.event`, anywhere in an archive.
+    Event,
+    /// A ChannelModel: a `.channel`, anywhere in an archive.
+    Channel,
+}
+
+impl SourceKind {
+    /// What the zip entry `name` (a `/`-separated path) defines, if anything. Hidden files
+    /// (`._x.event`, as archivers of some systems add) define nothing.
+    fn of_entry(name: &str) -> Option<SourceKind> {
+        let file = name.rsplit('/').next().unwrap_or(name);
+        if file.starts_with('.') {
+            return None;
+        }
+        let lower = file.to_ascii_lowercase();
+        if lower.ends_with(".json") && !name.contains('/') {
+            Some(SourceKind::Service)
+        } else if lower.ends_with(".event") {
+            Some(SourceKind::Event)
+        } else if lower.ends_with(".channel") {
+            Some(SourceKind::Channel)
+        } else {
+            None
+        }
+    }
+}
 
 /// What unpacking an upload may take.
 #[derive(Debug, Clone, Copy)]
@@ -585,31 +698,21 @@ fn unpack(upload: Upload, data_dir: &Path, id: &str, budget: Budget) -> Result<U
     ]
     .into_iter()
     .flatten()
-    .find_map(|n| {
-        let lower = n.to_ascii_lowercase();
-        if lower.ends_with(".json") {
-            Some(Kind::Json)
-        } else if lower.ends_with(".zip") {
-            Some(Kind::Zip)
-        } else {
-            None
-        }
-    })
+    .find_map(|n| Kind::of_name(&n.to_ascii_lowercase()))
     .ok_or_else(|| {
         Error::bad_request(format!(
-            "File must be of type .json (one service definition) or .zip (several); \
-                 got '{}'",
+            "File must be of type .event, .channel, .json, .zip or .bar; got '{}'",
             shown(upload.file_name.as_deref().unwrap_or(&upload.field_name))
         ))
     })?;
     // Names are checked before anything touches the disk.
-    let json_name = match kind {
-        Kind::Json => Some(resource_name(&upload)?),
-        Kind::Zip => None,
+    let single = match kind {
+        Kind::Single(k) => Some((resource_name(&upload, k.default_name())?, k)),
+        Kind::Archive => None,
     };
     let staging = Staging::new(data_dir, id).map_err(|e| Error::io(WRITE_FILES, &e))?;
-    let (files, sources): (Vec<UnpackedFile>, Vec<Source>) = match json_name {
-        Some(name) => {
+    let (files, sources): (Vec<UnpackedFile>, Vec<Source>) = match single {
+        Some((name, kind)) => {
             let mut f = staging
                 .create(&name, None)
                 .map_err(|e| Error::io(WRITE_FILES, &e))?;
@@ -620,59 +723,154 @@ fn unpack(upload: Upload, data_dir: &Path, id: &str, budget: Budget) -> Result<U
                 name: name.clone(),
                 size: upload.bytes.len() as u64,
             };
-            (vec![file], vec![(name, upload.bytes)])
+            let source = Source {
+                name,
+                kind,
+                bytes: upload.bytes,
+            };
+            (vec![file], vec![source])
         }
         None => {
             let (files, defs) = unzip(&upload.bytes, &staging, budget)?;
             if defs.is_empty() {
                 return Err(Error::bad_request(
-                    "the .zip holds no service definition: put the *.json definitions at the \
-                     top level of the archive",
+                    "the archive holds no service definition (*.json at the top level), no \
+                     event definition (*.event) and no channel definition (*.channel)",
                 )
                 .into());
             }
             (files, defs)
         }
     };
+    let parsed = parse_sources(sources).map_err(Refused::Problems)?;
+    Ok(Unpacked {
+        staging,
+        files,
+        definitions: parsed.services,
+        events: parsed.events,
+        channels: parsed.channels,
+    })
+}
+
+/// The definitions of an upload, parsed.
+#[derive(Debug, Default)]
+struct Parsed {
+    services: Vec<(String, ServiceDefinition)>,
+    events: Vec<(String, EventModel)>,
+    channels: Vec<(String, ChannelModel)>,
+}
+
+/// Parses every source by its kind and checks them as one set: the services together
+/// (`validate_set`), and each event and channel key defined once.
+///
+/// # Errors
+///
+/// Every problem of every source.
+fn parse_sources(sources: Vec<Source>) -> Result<Parsed, Problems> {
     let mut problems = Vec::new();
     let mut loaded = Vec::new();
-    for (name, bytes) in sources {
-        match parse_definition(&name, &bytes) {
-            Ok(definition) => loaded.push(LoadedDefinition {
-                definition,
-                source: name,
-                base_dir: PathBuf::new(),
-            }),
-            Err(p) => problems.push(p),
+    let mut parsed = Parsed::default();
+    for Source { name, kind, bytes } in sources {
+        match kind {
+            SourceKind::Service => match parse_definition(&name, &bytes) {
+                Ok(definition) => loaded.push(LoadedDefinition {
+                    definition,
+                    source: name,
+                    base_dir: PathBuf::new(),
+                }),
+                Err(p) => problems.push(p),
+            },
+            SourceKind::Event => match parse_event(&name, &bytes) {
+                Ok(m) => {
+                    let first = parsed.events.iter().find(|(_, e)| e.key == m.key);
+                    if let Some((other, _)) = first {
+                        problems.push(twice("event", &name, &m.key, other));
+                    } else {
+                        parsed.events.push((name, m));
+                    }
+                }
+                Err(p) => problems.extend(p),
+            },
+            SourceKind::Channel => match parse_channel(&name, &bytes) {
+                Ok(m) => {
+                    let first = parsed.channels.iter().find(|(_, c)| c.key == m.key);
+                    if let Some((other, _)) = first {
+                        problems.push(twice("channel", &name, &m.key, other));
+                    } else {
+                        parsed.channels.push((name, m));
+                    }
+                }
+                Err(p) => problems.extend(p),
+            },
         }
     }
     problems.extend(validate_set(&loaded).0);
     if !problems.is_empty() {
-        return Err(Refused::Problems(Problems(problems)));
+        return Err(Problems(problems));
     }
-    Ok(Unpacked {
-        staging,
-        files,
-        definitions: loaded
-            .into_iter()
-            .map(|l| (l.source, l.definition))
-            .collect(),
-    })
+    parsed.services = loaded
+        .into_iter()
+        .map(|l| (l.source, l.definition))
+        .collect();
+    Ok(parsed)
 }
 
+/// The problem of a `what` key that resource `name` defines again after `first`.
+fn twice(what: &str, name: &str, key: &str, first: &str) -> Problem {
+    Problem::new(
+        name,
+        "/key",
+        format!(
+            "{what} key '{key}' is already defined by '{first}' of this deployment; a \
+             deployment defines each key once"
+        ),
+    )
+}
+
+/// The type of an upload, from its file (or field) name.
 #[derive(Clone, Copy)]
 enum Kind {
-    Json,
-    Zip,
+    /// One definition, written as uploaded.
+    Single(SourceKind),
+    /// A `.zip` or `.bar`.
+    Archive,
+}
+
+impl Kind {
+    /// The type named by the lower-case name `lower`.
+    fn of_name(lower: &str) -> Option<Kind> {
+        Some(if lower.ends_with(".json") {
+            Kind::Single(SourceKind::Service)
+        } else if lower.ends_with(".event") {
+            Kind::Single(SourceKind::Event)
+        } else if lower.ends_with(".channel") {
+            Kind::Single(SourceKind::Channel)
+        } else if lower.ends_with(".zip") || lower.ends_with(".bar") {
+            Kind::Archive
+        } else {
+            return None;
+        })
+    }
+}
+
+impl SourceKind {
+    /// The resource name of an upload of this kind that names no usable file.
+    fn default_name(self) -> &'static str {
+        match self {
+            SourceKind::Service => "definition.json",
+            SourceKind::Event => "definition.event",
+            SourceKind::Channel => "definition.channel",
+        }
+    }
 }
 
 /// The resource name of a single-file upload: the original file name without any folder
-/// part or control characters, else the field name, else `definition.json`.
+/// part or control characters, else the field name, else `default`.
 ///
 /// # Errors
 ///
 /// 400 when the name is longer than [`MAX_RESOURCE_SEGMENT_BYTES`].
-fn resource_name(upload: &Upload) -> Result<String> {
+fn resource_name(upload: &Upload, default: &str) -> Result<String> {
     let clean = |n: &str| -> Option<String> {
         let base = n.rsplit(['/', '\\']).next().unwrap_or(n);
         let s: String = base.chars().filter(|c| !c.is_control()).collect();
@@ -684,7 +882,7 @@ fn resource_name(upload: &Upload) -> Result<String> {
         .as_deref()
         .and_then(clean)
         .or_else(|| clean(&upload.field_name))
-        .unwrap_or_else(|| "definition.json".to_owned());
+        .unwrap_or_else(|| default.to_owned());
     if name.len() > MAX_RESOURCE_SEGMENT_BYTES {
         return Err(Error::bad_request(format!(
             "the file name '{}' is {} bytes long; at most {MAX_RESOURCE_SEGMENT_BYTES} bytes \
@@ -800,7 +998,7 @@ impl<R: Read> Read for Bounded<'_, R> {
 /// folder, links, duplicates, names over the limits, and archives that inflate past
 /// `budget` (checked while inflating, never from the sizes the archive declares). Answers
 /// the files and, held in memory, the bytes of the definitions (the top-level `*.json`
-/// files).
+/// files, the `*.event` and `*.channel` files anywhere).
 fn unzip(
     bytes: &[u8],
     staging: &Staging,
@@ -812,7 +1010,7 @@ fn unzip(
         .map_err(|e| bad(format!("the file is not a valid .zip archive: {e}")))?;
     if archive.len() > MAX_ZIP_ENTRIES {
         return Err(bad(format!(
-            "the .zip has {} entries; at most {MAX_ZIP_ENTRIES} are accepted",
+            "the archive has {} entries; at most {MAX_ZIP_ENTRIES} are accepted",
             archive.len()
         )));
     }
@@ -858,9 +1056,8 @@ fn unzip(
         if !seen.insert(name.clone()) {
             return Err(bad(format!("zip entry '{}' appears twice", shown(&name))));
         }
-        let is_definition = !name.contains('/')
-            && !name.starts_with('.')
-            && name.to_ascii_lowercase().ends_with(".json");
+        let held_as = SourceKind::of_entry(&name);
+        let is_definition = held_as.is_some();
         let mode = entry.unix_mode();
         let mut file = staging
             .create(&name, mode)
@@ -913,8 +1110,12 @@ fn unzip(
             name: name.clone(),
             size: before - unpacked_left,
         });
-        if is_definition {
-            definitions.push((name, Bytes::from(held)));
+        if let Some(kind) = held_as {
+            definitions.push(Source {
+                name,
+                kind,
+                bytes: Bytes::from(held),
+            });
         }
     }
     Ok((files, definitions))
@@ -942,8 +1143,8 @@ fn problems_response(p: &Problems) -> Response<ResBody> {
 
 // === rendering ===
 
-/// The deployment JSON (Flowable's fields, plus the service versions it made), its `url`
-/// under `repo`.
+/// The deployment JSON (Flowable's fields, plus the service versions and the event and
+/// channel definitions it made, each as `{id, key, version}`), its `url` under `repo`.
 fn render(ctx: &Ctx, st: &super::State, d: &Deployment, repo: &str) -> Value {
     let mut services: Vec<&ServiceVersion> = st
         .services
@@ -951,6 +1152,14 @@ fn render(ctx: &Ctx, st: &super::State, d: &Deployment, repo: &str) -> Value {
         .filter(|s| s.deployment_id == d.id)
         .collect();
     services.sort_by(|a, b| a.key.cmp(&b.key));
+    let registered = st.definitions_of(&d.id);
+    let listed = |kind: DefinitionKind| {
+        registered
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| json!({"id": e.id, "key": e.key, "version": e.version}))
+            .collect::<Vec<_>>()
+    };
     json!({
         "id": d.id,
         "name": d.name,
@@ -965,7 +1174,30 @@ fn render(ctx: &Ctx, st: &super::State, d: &Deployment, repo: &str) -> Value {
             "version": s.version,
             "path": super::services::service_path(&s.key),
         })).collect::<Vec<_>>(),
+        "eventDefinitions": listed(DefinitionKind::Event),
+        "channelDefinitions": listed(DefinitionKind::Channel),
     })
+}
+
+/// The media type of resource `name`: `.event` and `.channel` files are JSON documents,
+/// the rest goes by its extension.
+fn media_type(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".event") || lower.ends_with(".channel") {
+        return "application/json".to_owned();
+    }
+    mime_guess::from_path(name)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_owned()
+}
+
+/// The text of `field` of a definition document, when it is a non-empty string.
+fn doc_text(doc: &Value, field: &str) -> Option<String> {
+    doc.get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn no_deployment(id: &str) -> Error {
@@ -1135,14 +1367,85 @@ mod tests {
             bytes: Bytes::new(),
             tenant_id: None,
         };
-        let name = |file, field| resource_name(&up(file, field)).unwrap();
+        let name = |file, field| resource_name(&up(file, field), "definition.json").unwrap();
         assert_eq!(name(Some("../../x/Hot.json"), "f"), "Hot.json");
         assert_eq!(name(Some("C:\\a\\b.json"), "f"), "b.json");
         assert_eq!(name(Some(".."), "hot.json"), "hot.json");
         assert_eq!(name(None, ""), "definition.json");
         let long = format!("{}.json", "d".repeat(300));
-        let e = resource_name(&up(Some(&long), "f")).unwrap_err();
+        let e = resource_name(&up(Some(&long), "f"), "definition.json").unwrap_err();
         assert_eq!(e.status(), 400);
         assert!(e.to_string().contains("255 bytes"), "{e}");
+    }
+
+    #[test]
+    fn archives_hold_event_and_channel_definitions_anywhere() {
+        assert_eq!(SourceKind::of_entry("a.json"), Some(SourceKind::Service));
+        assert_eq!(SourceKind::of_entry("sub/a.json"), None);
+        assert_eq!(
+            SourceKind::of_entry("orders/o.EVENT"),
+            Some(SourceKind::Event)
+        );
+        assert_eq!(
+            SourceKind::of_entry("a/b/hook.channel"),
+            Some(SourceKind::Channel)
+        );
+        assert_eq!(SourceKind::of_entry("orders/._o.event"), None);
+        assert_eq!(SourceKind::of_entry("notes.txt"), None);
+        let z = zip_of(&[("orders/o.event", b"{}"), ("c.channel", b"[]")]);
+        let dir = tempfile::tempdir().unwrap();
+        let staging = Staging::new(dir.path(), "t").unwrap();
+        let (_, held) = unzip(&z, &staging, BUDGET).unwrap();
+        let held: Vec<(&str, SourceKind)> =
+            held.iter().map(|s| (s.name.as_str(), s.kind)).collect();
+        assert_eq!(
+            held,
+            [
+                ("orders/o.event", SourceKind::Event),
+                ("c.channel", SourceKind::Channel)
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_of_every_source_is_listed_and_keys_are_defined_once() {
+        let src = |name: &str, kind, v: Value| Source {
+            name: name.into(),
+            kind,
+            bytes: Bytes::from(v.to_string()),
+        };
+        let event = json!({"key": "orderPlaced", "payload": []});
+        let hook = json!({"key": "hook", "channelType": "inbound", "type": "http",
+            "channelEventKeyDetection": {"fixedValue": "orderPlaced"}});
+        let parsed = parse_sources(vec![
+            src("a.event", SourceKind::Event, event.clone()),
+            src("h.channel", SourceKind::Channel, hook.clone()),
+        ])
+        .unwrap();
+        assert_eq!(parsed.events.len(), 1);
+        assert_eq!(parsed.channels[0].0, "h.channel");
+        let p = parse_sources(vec![
+            src("a.event", SourceKind::Event, event.clone()),
+            src("b/a.event", SourceKind::Event, event),
+            src("h.channel", SourceKind::Channel, hook.clone()),
+            src("h2.channel", SourceKind::Channel, hook),
+            src("bad.event", SourceKind::Event, json!({"payload": 3})),
+        ])
+        .unwrap_err();
+        let at: Vec<(&str, &str)> =
+            p.0.iter()
+                .map(|p| (p.file.as_str(), p.path.as_str()))
+                .collect();
+        assert_eq!(
+            at,
+            [
+                ("b/a.event", "/key"),
+                ("h2.channel", "/key"),
+                ("bad.event", "/key"),
+                ("bad.event", "/payload")
+            ],
+            "{p}"
+        );
+        assert!(p.0[0].message.contains("'a.event'"), "{p}");
     }
 }

@@ -10,7 +10,7 @@
 //! | method | path | answer |
 //! | --- | --- | --- |
 //! | GET | `/api/repository/deployments` | deployments: `name`, `nameLike`, `category`, `categoryNotEquals`, `tenantId`, `tenantIdLike`, `withoutTenantId`; sort `id`, `name`, `deployTime`, `tenantId` |
-//! | POST | `/api/repository/deployments` | multipart: one `.json` definition or a `.zip` of several; 201 |
+//! | POST | `/api/repository/deployments` | multipart: one `.json`, `.event` or `.channel` definition, or a `.zip`/`.bar` of several; 201 |
 //! | GET, DELETE | `/api/repository/deployments/{id}` | one deployment; DELETE unmounts its services (204) |
 //! | GET | `/api/repository/deployments/{id}/resources` | its files |
 //! | GET | `/api/repository/deployments/{id}/resourcedata/{resourceId}` | a file's bytes (`/` as `%2F`) |
@@ -36,6 +36,16 @@
 //! | DELETE | `/api/oauth/configurations/{connector}/{provider}` | 204; 409 naming the services that use it |
 //! | DELETE | `/api/oauth/tokens/{connector}/{provider}` | drops its cached access tokens (204) |
 //! | POST | `/Thingworx/Subsystems/WorkflowSubsystem/Services/{name}` | the ThingWorx service names of the same (`oauth`) |
+//! | GET, POST | `/event-registry-api/event-registry-repository/deployments` | Flowable's Event Registry view of the same deployments (`event_registry`): the filters and sorts of `/api/repository/deployments`; POST as there, `.event`/`.channel` too |
+//! | GET, DELETE | `/event-registry-api/event-registry-repository/deployments/{id}` | one deployment; DELETE as at `/api/repository/deployments/{id}` (204) |
+//! | GET | `/event-registry-api/event-registry-repository/deployments/{id}/resources[/{resourceId}]` | its files; one file's `{id, url, contentUrl, mediaType, type}` |
+//! | GET | `/event-registry-api/event-registry-repository/deployments/{id}/resourcedata/{resourceId}` | a file's bytes (`/` as `%2F`) |
+//! | GET | `/event-registry-api/event-registry-repository/event-definitions` | event definition versions: `key`, `keyLike`, `keyLikeIgnoreCase`, `name`, `nameLike`, `nameLikeIgnoreCase`, `version`, `latest` (with a key filter only), `resourceName`, `resourceNameLike`, `category`, `categoryLike`, `categoryNotEquals`, `deploymentId`, `parentDeploymentId`, `tenantId`, `tenantIdLike`, `withoutTenantId`; sort `name`, `id`, `key`, `category`, `deploymentId`, `tenantId`, `version` |
+//! | GET | `/event-registry-api/event-registry-repository/event-definitions/{id}[/resourcedata, /model]` | one version; its `.event` file; its EventModel |
+//! | GET | `/event-registry-api/event-registry-repository/channel-definitions` | channel definition versions: the same, plus `onlyInbound`, `onlyOutbound`, `implementation` |
+//! | GET | `/event-registry-api/event-registry-repository/channel-definitions/{id}[/resourcedata, /model]` | one version; its `.channel` file; its ChannelModel |
+//! | POST | `/event-registry-api/event-registry-runtime/event-instances` | sends an event `{eventDefinitionKey \| eventDefinitionId, eventPayload, tenantId?, channelDefinitionKey?}`: 201, empty |
+//! | GET | `/event-registry-api/event-registry-management/engine` | `{"name": "default", "version": "6.6.0"}` |
 //!
 //! The keystore (`store::keystore`) is one JSON file, `<data>/keystore.key` unless
 //! `--keystore` moves it, mode 0600: `{"version": 1, "masterKey": "<base64 of 32 bytes>",
@@ -52,8 +62,11 @@
 //!
 //! State lives in memory (queries never touch the disk) and is written through to the
 //! registry (`store::registry`) before a change is acknowledged; users live in `auth`,
-//! deployments and service versions here. Changes (deploy, delete, user edits) are
-//! serialized; reads are not. Services defined by the operations folder are not
+//! deployments, service versions and event and channel definitions here. Changes (deploy,
+//! delete, user edits) are serialized; reads are not. What the deployments define of the
+//! Event Registry is installed into the runtime's `event::Events` as one `Catalog` at
+//! start and after every deploy and delete, from inside the change lock, so that installs
+//! happen in the order of the changes. Services defined by the operations folder are not
 //! deployments: a deployment may not replace one (409).
 
 mod api_keys;
@@ -78,13 +91,16 @@ use crate::auth::credentials::hash_password;
 use crate::auth::{Auth, Directory, PRIVILEGE_REST_API};
 use crate::definition::{parse_definition, LoadedDefinition, Problem, Problems};
 use crate::error::{Error, Result};
-use crate::event::Events;
+use crate::event::model::{parse_channel, parse_event};
+use crate::event::{Catalog, ChannelDefinition, DefinitionInfo, EventDefinition, Events};
 use crate::http::body::{ReqBody, ResBody};
 use crate::router::Mounts;
 use crate::shared::Shared;
 use crate::store::deployments as folders;
 use crate::store::keystore::KeystoreFile;
-use crate::store::registry::{Deployment, ServiceVersion, User};
+use crate::store::registry::{
+    DefinitionKind, Deployment, EventRegistryDefinition, ServiceVersion, User,
+};
 use crate::store::Registry;
 
 pub use crate::auth::{
@@ -181,8 +197,8 @@ pub struct Admin {
     shared: Shared,
     /// The runtime's one keystore handle; its writes are serialized inside it.
     keystore: Arc<KeystoreFile>,
-    /// The event registry of the runtime.
-    #[allow(dead_code)]
+    /// The event registry of the runtime: it gets a new [`Catalog`] whenever the
+    /// deployments change.
     events: Arc<Events>,
 }
 
@@ -194,12 +210,20 @@ impl std::fmt::Debug for Admin {
     }
 }
 
-/// Deployments and service versions, as persisted.
+/// Deployments, service versions and event and channel definitions, as persisted.
 #[derive(Debug, Default)]
 struct State {
     deployments: BTreeMap<String, Deployment>,
     /// Service versions by id.
     services: BTreeMap<String, ServiceVersion>,
+    /// Every version of every event and channel definition, by id, as persisted: what
+    /// versions are counted from and what the deployment JSON lists.
+    definitions: BTreeMap<String, EventRegistryDefinition>,
+    /// The event definitions with their parsed models, by id: what the catalog holds. A
+    /// definition whose file no longer parses at start is missing here (and only here).
+    events: BTreeMap<String, Arc<EventDefinition>>,
+    /// The channel definitions with their parsed models, by id (as `events`).
+    channels: BTreeMap<String, Arc<ChannelDefinition>>,
     /// Names mounted from the operations folder: deployments may not replace them.
     static_names: HashSet<String>,
 }
@@ -212,6 +236,79 @@ impl State {
             .filter(|s| s.key == key)
             .max_by_key(|s| s.version)
     }
+
+    /// The newest version of the event or channel definition `key`.
+    fn newest_definition(&self, kind: DefinitionKind, key: &str) -> Option<i64> {
+        self.definitions
+            .values()
+            .filter(|d| d.kind == kind && d.key == key)
+            .map(|d| d.version)
+            .max()
+    }
+
+    /// The definitions of deployment `id`, events then channels, each sorted by key.
+    fn definitions_of(&self, id: &str) -> Vec<&EventRegistryDefinition> {
+        let mut of: Vec<&EventRegistryDefinition> = self
+            .definitions
+            .values()
+            .filter(|d| d.deployment_id == id)
+            .collect();
+        of.sort_by(|a, b| {
+            (a.kind == DefinitionKind::Channel, &a.key)
+                .cmp(&(b.kind == DefinitionKind::Channel, &b.key))
+        });
+        of
+    }
+
+    /// Adds a definition of deployment `tenant_id`'s tenant with its parsed model.
+    fn add_definition(&mut self, d: EventRegistryDefinition, model: Model, tenant_id: &str) {
+        let info = DefinitionInfo {
+            id: d.id.clone(),
+            key: d.key.clone(),
+            version: d.version,
+            name: d.name.clone(),
+            category: d.category.clone(),
+            description: d.description.clone(),
+            deployment_id: d.deployment_id.clone(),
+            resource_name: d.resource_name.clone(),
+            tenant_id: tenant_id.to_owned(),
+        };
+        match model {
+            Model::Event(model) => {
+                self.events
+                    .insert(d.id.clone(), Arc::new(EventDefinition { info, model }));
+            }
+            Model::Channel(model) => {
+                let model = *model;
+                self.channels
+                    .insert(d.id.clone(), Arc::new(ChannelDefinition { info, model }));
+            }
+        }
+        self.definitions.insert(d.id.clone(), d);
+    }
+
+    /// Forgets the definitions of deployment `id`.
+    fn remove_definitions_of(&mut self, id: &str) {
+        self.definitions.retain(|_, d| d.deployment_id != id);
+        self.events.retain(|_, d| d.info.deployment_id != id);
+        self.channels.retain(|_, d| d.info.deployment_id != id);
+    }
+
+    /// What the deployments define of the Event Registry now.
+    fn catalog(&self) -> Catalog {
+        Catalog::new(
+            self.events.values().cloned().collect(),
+            self.channels.values().cloned().collect(),
+        )
+    }
+}
+
+/// The parsed model of an event or channel definition (a channel's is boxed: it is the
+/// larger by far).
+#[derive(Debug)]
+enum Model {
+    Event(crate::event::model::EventModel),
+    Channel(Box<crate::event::model::ChannelModel>),
 }
 
 /// Opens the admin API on `parts`: reads the registry, creates or reuses the bootstrap
@@ -232,7 +329,7 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
     if orphans > 0 {
         tracing::info!(orphans, "Orphan deployment folders removed.");
     }
-    let state = State {
+    let mut state = State {
         deployments: loaded
             .deployments
             .into_iter()
@@ -249,7 +346,25 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
             .services()
             .map(|s| s.name.to_string())
             .collect(),
+        ..State::default()
     };
+    for d in loaded.definitions {
+        let Some(tenant) = state
+            .deployments
+            .get(&d.deployment_id)
+            .map(|x| x.tenant_id.clone())
+        else {
+            continue;
+        };
+        match load_model(&data_dir, &d) {
+            Ok(model) => state.add_definition(d, model, &tenant),
+            Err(p) => {
+                tracing::warn!(kind = d.kind.as_str(), key = %d.key, version = d.version,
+                    problems = %p, "Deployed definition cannot be loaded; it is not installed.");
+                state.definitions.insert(d.id.clone(), d);
+            }
+        }
+    }
     let mut enabled = Enabled {
         deployments: state.deployments.len(),
         ..Enabled::default()
@@ -286,7 +401,28 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
         k
     };
     enabled.services_mounted = admin.reconcile(&keys);
+    // No change can run yet (the admin API is not served): no change lock is needed.
+    admin.install_catalog();
     Ok((admin, enabled))
+}
+
+/// Reads and parses event or channel definition `d` from its deployment folder.
+fn load_model(data_dir: &Path, d: &EventRegistryDefinition) -> Result<Model, Problems> {
+    let dir = folders::deployment_dir(data_dir, &d.deployment_id);
+    let bytes = std::fs::read(dir.join(&d.resource_name)).map_err(|e| {
+        Problems(vec![Problem::new(
+            &d.resource_name,
+            ".",
+            format!("cannot be read from {}: {e}", dir.display()),
+        )])
+    })?;
+    let model = match d.kind {
+        DefinitionKind::Event => parse_event(&d.resource_name, &bytes).map(Model::Event),
+        DefinitionKind::Channel => {
+            parse_channel(&d.resource_name, &bytes).map(|m| Model::Channel(Box::new(m)))
+        }
+    };
+    model.map_err(Problems)
 }
 
 /// Creates the bootstrap admin `id`, or grants `access-rest-api` to the user of that id;
@@ -421,6 +557,19 @@ impl Admin {
 
     fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Installs what the state defines of the Event Registry into the runtime's events.
+    /// Callers hold the change lock (or run before the admin API is served), so that
+    /// catalogs are installed in the order of the changes.
+    fn install_catalog(&self) {
+        let catalog = self.lock().catalog();
+        tracing::debug!(
+            events = catalog.events.len(),
+            channels = catalog.channels.len(),
+            "Event registry catalog installed."
+        );
+        self.events.install(catalog);
     }
 }
 

@@ -10,6 +10,7 @@ use super::{
     ProcessKind, ProcessSpec, ServiceDefinition, TemplatePart, TypeDefinition, ValueDefinition,
     ValueType, FILE_TYPE, HTTP_METHODS, LOAD_TEMPLATE_FIELDS, TEMPLATE_PROPERTIES,
 };
+use crate::event::model::MAX_KEY_CHARS;
 
 /// The builtin processes a message action may name.
 const ACTION_BUILTINS: &[Builtin] = &[Builtin::Echo];
@@ -125,6 +126,10 @@ fn validate_one(file: &str, def: &ServiceDefinition, problems: &mut Vec<Problem>
         );
     }
     check_api(def, &mut push);
+    for (i, a) in def.message_actions.iter().enumerate() {
+        check_event_keys(&format!("messageActions[{i}].events"), &a.events, &mut push);
+    }
+    check_event_keys("listenableEvents", &def.listenable_events, &mut push);
     for (i, d) in def.data_actions.iter().enumerate() {
         check_pass_headers(
             &format!("dataActions[{i}].passHeaders"),
@@ -452,6 +457,35 @@ fn check_pass_headers(at: &str, names: &[String], push: &mut impl FnMut(String, 
                 format!("{at}[{i}]"),
                 format!("the header '{n}' carries credentials and is never passed to processes"),
             );
+        }
+    }
+}
+
+/// Event keys an action subscribes to (`events`) or a service lets Flow listen for
+/// (`listenableEvents`): each names an event definition's `key`, so it is what such a key
+/// may be — not empty, without surrounding spaces (a key never matches them), within
+/// [`MAX_KEY_CHARS`] — and listed once.
+fn check_event_keys(at: &str, keys: &[String], push: &mut impl FnMut(String, String)) {
+    let mut seen = HashSet::new();
+    for (i, k) in keys.iter().enumerate() {
+        let here = format!("{at}[{i}]");
+        if k.trim().is_empty() {
+            push(here, "an event key must not be empty".into());
+        } else if k.trim() != k {
+            push(
+                here,
+                format!(
+                    "event key '{k}' has leading or trailing spaces; write it as '{}'",
+                    k.trim()
+                ),
+            );
+        } else if k.chars().count() > MAX_KEY_CHARS {
+            push(
+                here,
+                format!("an event key is at most {MAX_KEY_CHARS} characters"),
+            );
+        } else if !seen.insert(k.as_str()) {
+            push(here, format!("event key '{k}' is listed twice"));
         }
     }
 }
@@ -1119,6 +1153,37 @@ mod tests {
             .into_iter()
             .map(|p| p.to_string())
             .collect()
+    }
+
+    #[test]
+    fn event_keys_are_non_empty_trimmed_and_unique() {
+        let long = "k".repeat(256);
+        let p = problems_of(&format!(
+            r#"{{"name":"S","listenableEvents":["orderPlaced","orderPlaced",""],
+                "messageActions":[
+                {{"name":"A","process":{{"builtin":"echo"}},
+                  "events":["orderPlaced"," padded ","","{long}","orderPlaced"]}},
+                {{"name":"B","process":{{"builtin":"echo"}},"events":["orderPlaced"]}}]}}"#
+        ));
+        let all = p.join("\n");
+        for want in [
+            "messageActions[0].events[1]: event key ' padded ' has leading or trailing spaces",
+            "messageActions[0].events[2]: an event key must not be empty",
+            "messageActions[0].events[3]: an event key is at most 255 characters",
+            "messageActions[0].events[4]: event key 'orderPlaced' is listed twice",
+            "listenableEvents[1]: event key 'orderPlaced' is listed twice",
+            "listenableEvents[2]: an event key must not be empty",
+        ] {
+            assert!(all.contains(want), "missing {want} in:\n{all}");
+        }
+        assert_eq!(p.len(), 6, "{all}");
+        // one key in two actions, or in an action and listenableEvents, is fine
+        assert!(problems_of(
+            r#"{"name":"S","listenableEvents":["e"],"messageActions":[
+                {"name":"A","process":{"builtin":"echo"},"events":["e"]},
+                {"name":"B","process":{"builtin":"echo"},"events":["e"]}]}"#
+        )
+        .is_empty());
     }
 
     #[test]

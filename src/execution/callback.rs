@@ -1,10 +1,11 @@
 //! Callbacks: delivering a late ServiceResponse to the engine's `callbackUri`.
 //!
 //! When a message action outlives its sync budget the caller is answered `WAIT` and the
-//! final ServiceResponse is POSTed here once the process ends (the Flow wire protocol, `protocol`). The engine
-//! answers a JSON string invoke type; `"BUSY"`, a 5xx or a connection error is retried with
-//! exponential back-off, up to the configured attempts, and the outcome is logged and
-//! counted. Callbacks go through the runtime's one [`OutboundClient`]: `http://` or
+//! final ServiceResponse is POSTed here once the process ends (the Flow wire protocol,
+//! `protocol`); a Flow listener's ListenerServiceResponse goes the same way
+//! ([`Callbacks::deliver_json`]) when its event happens. The engine answers a JSON string
+//! invoke type; `"BUSY"`, a 5xx or a connection error is retried with exponential
+//! back-off, up to the configured attempts, and the outcome is logged and counted. Callbacks go through the runtime's one [`OutboundClient`]: `http://` or
 //! `https://` (the engine's `callbackUri` is HTTPS), certificates verified against the
 //! platform's roots and `--ca-file`. A receiver whose certificate does not verify gets no
 //! request; the attempt is retried like any connection failure, and the reason a record
@@ -113,6 +114,13 @@ impl Callbacks {
         response: &ServiceResponse,
     ) -> CallbackOutcome {
         let body = Bytes::from(serde_json::to_vec(response).expect("wire types serialize"));
+        self.deliver_json(target, body).await
+    }
+
+    /// POSTs the JSON `body` to `target` with the same headers, retry rules and counters
+    /// as a ServiceResponse: how every callback to the engine goes (a ListenerServiceResponse
+    /// too).
+    pub async fn deliver_json(&self, target: &CallbackTarget, body: Bytes) -> CallbackOutcome {
         let attempts = self.policy.attempts.max(1);
         let mut delay = self.policy.backoff;
         let mut reason = String::new();

@@ -115,7 +115,7 @@ pub(crate) fn describe(def: &ServiceDefinition) -> DescribeServiceResponse {
         provides_database: !def.data_actions.is_empty(),
         provides_files: !def.file_resources.is_empty(),
         provides_identity: false,
-        provides_listening: false,
+        provides_listening: !def.listenable_events.is_empty(),
         provides_logic: !def.message_actions.is_empty(),
         provides_notifications: false,
         provides_smart_save: false,

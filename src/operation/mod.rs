@@ -26,6 +26,7 @@ use std::time::{Instant, SystemTime};
 use http::{HeaderValue, Request, Response};
 
 use crate::definition::ValueType;
+use crate::error::Error;
 use crate::execution::new_execution_id;
 use crate::execution::records::{self, DebugCapture, ExecutionRecord};
 use crate::http::body::{self, ReqBody, ResBody};
@@ -44,8 +45,6 @@ pub(crate) async fn dispatch(
     let started = Instant::now();
     // A clone of the parsed URI shares its bytes: no allocation.
     let uri = req.uri().clone();
-    let slot = route.slot();
-    let label = route.label();
     let exec_id = route.kind.is_execution().then(new_execution_id);
     // Shared, not copied: recording an action costs no allocation for its name.
     let name = match route.kind {
@@ -77,12 +76,32 @@ pub(crate) async fn dispatch(
             let id = route.file_id.as_deref().unwrap_or_default();
             file_download::handle(&ctx, id, req).await
         }
+        // The runtime hands registrations to the event registry, which keeps them.
+        OperationKind::Listener => Err(Error::internal(
+            "a listener registration reached the operations instead of the event registry",
+        )),
     };
-    let mut resp =
-        result.unwrap_or_else(|e| e.into_execution_problem(uri.path(), exec_id.as_deref()));
+    let resp = result.unwrap_or_else(|e| e.into_execution_problem(uri.path(), exec_id.as_deref()));
+    let notes = ctx.notes.into_inner().unwrap_or_default();
+    conclude(shared, &service, &route, exec_id, started, notes, resp)
+}
+
+/// Counts the answer `resp` of `route` (started at `started`) in the service's counters
+/// and, for an execution (`exec_id`), sets `X-Execution-Id` and records it with `notes`:
+/// the end of every operation, and of the requests other parts of the runtime answer on
+/// a service's routes (listener registrations).
+pub(crate) fn conclude(
+    shared: &Shared,
+    service: &Service,
+    route: &Route,
+    exec_id: Option<String>,
+    started: Instant,
+    notes: Notes,
+    mut resp: Response<ResBody>,
+) -> Response<ResBody> {
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
-    if let Some(stats) = service.stats.get(slot) {
+    if let Some(stats) = service.stats.get(route.slot()) {
         stats.record(status, elapsed);
     }
     if let Some(id) = exec_id {
@@ -91,11 +110,10 @@ pub(crate) async fn dispatch(
         }
         let records = &shared.records;
         if records.is_enabled() {
-            let notes = ctx.notes.into_inner().unwrap_or_default();
             let mut record = ExecutionRecord::new(
                 id,
                 Arc::clone(&service.name),
-                label,
+                route.label(),
                 notes.name.unwrap_or_else(|| Arc::from("")),
                 SystemTime::now() - elapsed,
                 elapsed,

@@ -11,6 +11,7 @@ mod data;
 mod describe;
 mod enums;
 mod file;
+mod listener;
 mod value;
 
 pub use action::{OutcomeResponse, ServiceRequest, ServiceResponse, ValueFault};
@@ -25,6 +26,7 @@ pub use describe::{
 };
 pub use enums::{ComparisonType, ContentType, CriteriaType, InvokeType, OrderDirection};
 pub use file::{FileDataRequest, FileListFilter};
+pub use listener::{ListenerServiceRequest, ListenerServiceResponse};
 pub use value::{Culture, EngineValue, MObject, Property};
 
 use serde::Serialize;

@@ -18,6 +18,7 @@
 //! | POST | `/file/content`, `/files/content` | file upload |
 //! | POST | `/file/delete` | file delete |
 //! | GET | `/file/content/{id}` | file download |
+//! | POST | `/listener` | listener (services with `listenableEvents`) |
 
 use http::Method;
 
@@ -49,6 +50,8 @@ pub enum OperationKind {
     FileDownload,
     /// Delete a stored file.
     FileDelete,
+    /// Register a Flow listener (`listenableEvents`).
+    Listener,
 }
 
 /// What the table says of one kind.
@@ -66,10 +69,10 @@ struct KindRow {
 }
 
 /// How many fixed counter slots a service has; each action's follow.
-pub(crate) const FIXED_SLOTS: usize = 9;
+pub(crate) const FIXED_SLOTS: usize = 10;
 
 /// Every kind, in the order of [`OperationKind`].
-const KINDS: [KindRow; 11] = [
+const KINDS: [KindRow; 12] = [
     KindRow {
         kind: OperationKind::Describe,
         label: "describe",
@@ -147,6 +150,13 @@ const KINDS: [KindRow; 11] = [
         slot: 8,
         enabled: Some(Service::has_files),
     },
+    KindRow {
+        kind: OperationKind::Listener,
+        label: "listener",
+        title: "listener",
+        slot: 9,
+        enabled: Some(|s| !s.definition.listenable_events.is_empty()),
+    },
 ];
 
 /// The methods the table uses.
@@ -216,7 +226,7 @@ const fn row(kind: OperationKind, verb: Verb, path: &'static str, listed: bool) 
 }
 
 /// Every URL a service may answer, in the order of the routes listing.
-const ROUTES: [RouteRow; 15] = {
+const ROUTES: [RouteRow; 16] = {
     use OperationKind as K;
     [
         row(K::Describe, Verb::Get, "/metadata", true),
@@ -234,6 +244,7 @@ const ROUTES: [RouteRow; 15] = {
         row(K::FileUpload, Verb::Post, "/files/content", true),
         row(K::FileDelete, Verb::Post, "/file/delete", true),
         row(K::FileDownload, Verb::Get, "/file/content/{id}", true),
+        row(K::Listener, Verb::Post, "/listener", true),
     ]
 };
 
@@ -286,7 +297,8 @@ pub struct Route {
 }
 
 impl Route {
-    fn of(kind: OperationKind) -> Route {
+    /// The route of a kind that has no action and no file id.
+    pub(crate) fn of(kind: OperationKind) -> Route {
         Route {
             kind,
             action: 0,
@@ -432,7 +444,8 @@ mod tests {
                 "list",
                 "upload",
                 "download",
-                "fileDelete"
+                "fileDelete",
+                "listener"
             ]
         );
     }

@@ -19,6 +19,7 @@
 pub(crate) mod deployments;
 pub(crate) mod files;
 pub(crate) mod keystore;
+pub(crate) mod listeners;
 pub(crate) mod registry;
 pub(crate) mod runs;
 pub(crate) mod sqlite;

@@ -1,6 +1,6 @@
 //! The registry: what the control plane persists (users with their hashes and privileges,
 //! the records of their API keys, deployments with their resources, service versions,
-//! sealed OAuth providers), behind
+//! event and channel definitions, sealed OAuth providers), behind
 //! the [`Registry`] trait so that another database can hold it. `store::sqlite::SqliteRegistry` is the embedded one.
 
 use std::collections::BTreeSet;
@@ -22,10 +22,16 @@ pub(crate) trait Registry: Send + Sync + fmt::Debug {
     /// Marks the API key `id` revoked at `revoked_ms`; returns whether a key was revoked
     /// now (false: no such key, or it was revoked already).
     fn revoke_api_key(&self, id: &str, revoked_ms: i64) -> Result<bool>;
-    /// Inserts a deployment with its resources and service versions.
-    fn insert_deployment(&self, d: &Deployment, services: &[ServiceVersion]) -> Result<()>;
-    /// Deletes a deployment, its resources and its service versions; returns whether it
-    /// existed.
+    /// Inserts a deployment with its resources, service versions and event and channel
+    /// definitions, all or none.
+    fn insert_deployment(
+        &self,
+        d: &Deployment,
+        services: &[ServiceVersion],
+        definitions: &[EventRegistryDefinition],
+    ) -> Result<()>;
+    /// Deletes a deployment, its resources, its service versions and its event and channel
+    /// definitions; returns whether it existed.
     fn delete_deployment(&self, id: &str) -> Result<bool>;
     /// Every stored OAuth provider, sorted by connector and provider.
     fn oauth_providers(&self) -> Result<Vec<SealedProvider>>;
@@ -106,6 +112,54 @@ pub(crate) struct ServiceVersion {
     pub(crate) resource_name: String,
 }
 
+/// Which of Flowable's Event Registry formats a definition is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DefinitionKind {
+    /// A `.event` resource (an EventModel).
+    Event,
+    /// A `.channel` resource (a ChannelModel).
+    Channel,
+}
+
+impl DefinitionKind {
+    /// `event` or `channel`, as stored.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DefinitionKind::Event => "event",
+            DefinitionKind::Channel => "channel",
+        }
+    }
+
+    /// The kind stored as `s`.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "event" => Some(DefinitionKind::Event),
+            "channel" => Some(DefinitionKind::Channel),
+            _ => None,
+        }
+    }
+}
+
+/// One version of an event or channel definition, made by one deployment. The model
+/// itself is not stored: it is parsed again from the resource file at start, so that the
+/// file stays the one source of it. Its tenant is the deployment's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EventRegistryDefinition {
+    /// A UUID.
+    pub(crate) id: String,
+    pub(crate) kind: DefinitionKind,
+    /// The model's `key`.
+    pub(crate) key: String,
+    /// Per kind and key: 1, then one more for each deployment of the key.
+    pub(crate) version: i64,
+    pub(crate) name: Option<String>,
+    pub(crate) category: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) deployment_id: String,
+    /// The resource holding the definition (`orders/orderPlaced.event`).
+    pub(crate) resource_name: String,
+}
+
 /// One OAuth provider as stored: its names in clear, its parameters (a JSON object with
 /// `CLIENT_ID`, `CLIENT_SECRET` and the extras) sealed by the keystore.
 #[derive(Debug, Clone)]
@@ -126,4 +180,6 @@ pub(crate) struct Loaded {
     pub(crate) api_keys: Vec<ApiKey>,
     pub(crate) deployments: Vec<Deployment>,
     pub(crate) services: Vec<ServiceVersion>,
+    /// Every version of every event and channel definition.
+    pub(crate) definitions: Vec<EventRegistryDefinition>,
 }

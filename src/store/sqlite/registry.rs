@@ -1,5 +1,6 @@
 //! The SQLite [`Registry`]: users, the records of their API keys, deployments, their
-//! resources and service versions, OAuth providers in `<data>/admin.db`.
+//! resources, service versions and event and channel definitions, OAuth providers in
+//! `<data>/admin.db`.
 //!
 //! The schema is versioned with `PRAGMA user_version`; [`open`] applies the migrations a
 //! database lacks and refuses one written by a newer fss. Every write is one transaction,
@@ -15,7 +16,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 use crate::store::registry::{
-    ApiKey, Deployment, Loaded, Registry, Resource, SealedProvider, ServiceVersion, User,
+    ApiKey, DefinitionKind, Deployment, EventRegistryDefinition, Loaded, Registry, Resource,
+    SealedProvider, ServiceVersion, User,
 };
 
 /// The schema migrations, in order; `user_version` is the number applied.
@@ -81,6 +83,24 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_by_user ON api_keys(user_id);
 "#,
+    // 5: event and channel definitions (the Event Registry); deleting a deployment
+    // deletes them. Their models stay in the resource files.
+    r#"
+CREATE TABLE event_registry_definitions (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('event', 'channel')),
+    key           TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    name          TEXT,
+    category      TEXT,
+    description   TEXT,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    resource_name TEXT NOT NULL,
+    UNIQUE (kind, key, version)
+);
+CREATE INDEX event_registry_definitions_by_deployment
+    ON event_registry_definitions(deployment_id);
+"#,
 ];
 
 /// How long a registry call waits for another connection's lock.
@@ -116,7 +136,8 @@ fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Reads every user, API key record, deployment and service version.
+/// Reads every user, API key record, deployment, service version and event and channel
+/// definition.
 fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
     let mut users: Vec<User> = conn
         .prepare(
@@ -203,11 +224,35 @@ fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let definitions = conn
+        .prepare(
+            "SELECT id, kind, key, version, name, category, description, deployment_id,
+                    resource_name
+             FROM event_registry_definitions ORDER BY kind, key, version",
+        )?
+        .query_map([], |r| {
+            let kind: String = r.get(1)?;
+            Ok(EventRegistryDefinition {
+                id: r.get(0)?,
+                kind: DefinitionKind::parse(&kind).ok_or_else(|| {
+                    rusqlite::Error::InvalidColumnType(1, kind, rusqlite::types::Type::Text)
+                })?,
+                key: r.get(2)?,
+                version: r.get(3)?,
+                name: r.get(4)?,
+                category: r.get(5)?,
+                description: r.get(6)?,
+                deployment_id: r.get(7)?,
+                resource_name: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(Loaded {
         users,
         api_keys,
         deployments,
         services,
+        definitions,
     })
 }
 
@@ -271,11 +316,13 @@ fn revoke_api_key(conn: &mut Connection, id: &str, revoked_ms: i64) -> rusqlite:
     )? > 0)
 }
 
-/// Inserts a deployment with its resources and service versions, in one transaction.
+/// Inserts a deployment with its resources, service versions and event and channel
+/// definitions, in one transaction.
 fn insert_deployment(
     conn: &mut Connection,
     d: &Deployment,
     services: &[ServiceVersion],
+    definitions: &[EventRegistryDefinition],
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
@@ -303,10 +350,29 @@ fn insert_deployment(
             ],
         )?;
     }
+    for e in definitions {
+        tx.execute(
+            "INSERT INTO event_registry_definitions (id, kind, key, version, name, category,
+                 description, deployment_id, resource_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                e.id,
+                e.kind.as_str(),
+                e.key,
+                e.version,
+                e.name,
+                e.category,
+                e.description,
+                e.deployment_id,
+                e.resource_name
+            ],
+        )?;
+    }
     tx.commit()
 }
 
-/// Deletes a deployment, its resources and its service versions; returns whether it existed.
+/// Deletes a deployment; its resources, service versions and event and channel
+/// definitions cascade. Returns whether it existed.
 fn delete_deployment(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM deployments WHERE id = ?1", params![id])? > 0)
 }
@@ -429,8 +495,13 @@ impl Registry for SqliteRegistry {
         self.with(|c| revoke_api_key(c, id, revoked_ms))
     }
 
-    fn insert_deployment(&self, d: &Deployment, services: &[ServiceVersion]) -> Result<()> {
-        self.with(|c| insert_deployment(c, d, services))
+    fn insert_deployment(
+        &self,
+        d: &Deployment,
+        services: &[ServiceVersion],
+        definitions: &[EventRegistryDefinition],
+    ) -> Result<()> {
+        self.with(|c| insert_deployment(c, d, services, definitions))
     }
 
     fn delete_deployment(&self, id: &str) -> Result<bool> {
@@ -571,7 +642,7 @@ mod tests {
             deployment_id: "d1".into(),
             resource_name: "a.json".into(),
         };
-        insert_deployment(&mut conn, &d, std::slice::from_ref(&s)).unwrap();
+        insert_deployment(&mut conn, &d, std::slice::from_ref(&s), &[]).unwrap();
         let got = load(&conn).unwrap();
         assert_eq!(got.deployments.len(), 1);
         assert_eq!(got.deployments[0].resources.len(), 1);
@@ -583,5 +654,117 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM resources", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    fn definition(
+        id: &str,
+        kind: DefinitionKind,
+        key: &str,
+        version: i64,
+    ) -> EventRegistryDefinition {
+        EventRegistryDefinition {
+            id: id.into(),
+            kind,
+            key: key.into(),
+            version,
+            name: Some(format!("{key} v{version}")),
+            category: None,
+            description: Some("d".into()),
+            deployment_id: "d1".into(),
+            resource_name: format!("{key}.{}", kind.as_str()),
+        }
+    }
+
+    fn deployment(id: &str) -> Deployment {
+        Deployment {
+            id: id.into(),
+            name: "bundle.zip".into(),
+            category: None,
+            tenant_id: "t1".into(),
+            deploy_time_ms: 7,
+            resources: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn event_registry_definitions_round_trip_in_one_transaction_and_cascade() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(dir.path()).unwrap();
+        let defs = vec![
+            definition("e1", DefinitionKind::Event, "orderPlaced", 1),
+            definition("c1", DefinitionKind::Channel, "hook", 1),
+            // One key may be an event and a channel: versions are per kind.
+            definition("c2", DefinitionKind::Channel, "orderPlaced", 1),
+        ];
+        insert_deployment(&mut conn, &deployment("d1"), &[], &defs).unwrap();
+        let mut got = load(&conn).unwrap().definitions;
+        got.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut want = defs.clone();
+        want.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(got, want);
+        // A second version of a key (kind, key, version) already stored refuses the whole
+        // deployment: neither it nor its other definitions are left.
+        let mut again = definition("e2", DefinitionKind::Event, "orderPlaced", 1);
+        again.deployment_id = "d2".into();
+        let mut fine = definition("e3", DefinitionKind::Event, "other", 1);
+        fine.deployment_id = "d2".into();
+        assert!(insert_deployment(&mut conn, &deployment("d2"), &[], &[fine, again]).is_err());
+        let got = load(&conn).unwrap();
+        assert_eq!(got.deployments.len(), 1);
+        assert_eq!(got.definitions.len(), 3);
+        assert!(delete_deployment(&mut conn, "d1").unwrap());
+        assert!(load(&conn).unwrap().definitions.is_empty());
+    }
+
+    #[test]
+    fn a_schema_4_database_gains_the_event_registry_table() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute(
+                "INSERT INTO deployments (id, name, tenant_id, deploy_time_ms)
+                 VALUES ('d1', 'old.json', '', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut conn = open(dir.path()).unwrap();
+        let v: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 5);
+        let got = load(&conn).unwrap();
+        assert_eq!(got.deployments.len(), 1);
+        assert!(got.definitions.is_empty());
+        // The old deployment takes definitions now, and they go with it.
+        let e = definition("e1", DefinitionKind::Event, "k", 1);
+        conn.execute(
+            "INSERT INTO event_registry_definitions (id, kind, key, version, deployment_id,
+                 resource_name) VALUES (?1, 'event', ?2, 1, 'd1', 'k.event')",
+            params![e.id, e.key],
+        )
+        .unwrap();
+        assert_eq!(load(&conn).unwrap().definitions.len(), 1);
+        assert!(delete_deployment(&mut conn, "d1").unwrap());
+        assert!(load(&conn).unwrap().definitions.is_empty());
+        // A kind other than event or channel is refused by the table.
+        assert!(conn
+            .execute(
+                "INSERT INTO deployments (id, name, tenant_id, deploy_time_ms)
+                 VALUES ('d2', 'x', '', 1)",
+                [],
+            )
+            .is_ok());
+        assert!(conn
+            .execute(
+                "INSERT INTO event_registry_definitions (id, kind, key, version, deployment_id,
+                     resource_name) VALUES ('x', 'process', 'k', 1, 'd2', 'k.x')",
+                [],
+            )
+            .is_err());
     }
 }
