@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod pki;
+pub mod rabbit;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
