@@ -36,6 +36,16 @@
 //! | DELETE | `/api/oauth/configurations/{connector}/{provider}` | 204; 409 naming the services that use it |
 //! | DELETE | `/api/oauth/tokens/{connector}/{provider}` | drops its cached access tokens (204) |
 //! | POST | `/Thingworx/Subsystems/WorkflowSubsystem/Services/{name}` | the ThingWorx service names of the same (`oauth`) |
+//! | GET, POST | `/event-registry-api/event-registry-repository/deployments` | Flowable's Event Registry view of the same deployments (`event_registry`): the filters and sorts of `/api/repository/deployments`; POST as there, `.event`/`.channel` too |
+//! | GET, DELETE | `/event-registry-api/event-registry-repository/deployments/{id}` | one deployment; DELETE as at `/api/repository/deployments/{id}` (204) |
+//! | GET | `/event-registry-api/event-registry-repository/deployments/{id}/resources[/{resourceId}]` | its files; one file's `{id, url, contentUrl, mediaType, type}` |
+//! | GET | `/event-registry-api/event-registry-repository/deployments/{id}/resourcedata/{resourceId}` | a file's bytes (`/` as `%2F`) |
+//! | GET | `/event-registry-api/event-registry-repository/event-definitions` | event definition versions: `key`, `keyLike`, `keyLikeIgnoreCase`, `name`, `nameLike`, `nameLikeIgnoreCase`, `version`, `latest` (with a key filter only), `resourceName`, `resourceNameLike`, `category`, `categoryLike`, `categoryNotEquals`, `deploymentId`, `parentDeploymentId`, `tenantId`, `tenantIdLike`, `withoutTenantId`; sort `name`, `id`, `key`, `category`, `deploymentId`, `tenantId`, `version` |
+//! | GET | `/event-registry-api/event-registry-repository/event-definitions/{id}[/resourcedata, /model]` | one version; its `.event` file; its EventModel |
+//! | GET | `/event-registry-api/event-registry-repository/channel-definitions` | channel definition versions: the same, plus `onlyInbound`, `onlyOutbound`, `implementation` |
+//! | GET | `/event-registry-api/event-registry-repository/channel-definitions/{id}[/resourcedata, /model]` | one version; its `.channel` file; its ChannelModel |
+//! | POST | `/event-registry-api/event-registry-runtime/event-instances` | sends an event `{eventDefinitionKey \| eventDefinitionId, eventPayload, tenantId?, channelDefinitionKey?}`: 201, empty |
+//! | GET | `/event-registry-api/event-registry-management/engine` | `{"name": "default", "version": "6.6.0"}` |
 //!
 //! The keystore (`store::keystore`) is one JSON file, `<data>/keystore.key` unless
 //! `--keystore` moves it, mode 0600: `{"version": 1, "masterKey": "<base64 of 32 bytes>",
