@@ -18,6 +18,9 @@ use support::{basic, fixture, request, Answer, TestServer};
 const ADMIN: &str = "er-admin";
 const PASSWORD: &str = "er-s3cret-pw";
 const BOUNDARY: &str = "fss-event-deployments-boundary";
+/// The Event Registry's repository: its definition queries answer from the installed
+/// catalog.
+const ER: &str = "/event-registry-api/event-registry-repository";
 
 // === helpers ===
 
@@ -144,6 +147,26 @@ fn listed(d: &Value, field: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// The `(key, version, deploymentId)` of each definition a definitions query answers.
+async fn query(s: &TestServer, what: &str, query: &str) -> Vec<(String, i64, String)> {
+    let a = api(s, Method::GET, &format!("{ER}/{what}{query}")).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let mut got: Vec<(String, i64, String)> = a.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["key"].as_str().unwrap().to_owned(),
+                d["version"].as_i64().unwrap(),
+                d["deploymentId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
 fn id_of(d: &Value) -> String {
     d["id"].as_str().expect("a deployment has an id").to_owned()
 }
@@ -179,6 +202,37 @@ async fn a_zip_of_an_event_two_channels_and_a_service_deploys_them_all() {
         [("ordersToRabbit".into(), 1), ("ordersWebhook".into(), 1)]
     );
     assert_eq!(d["services"][0]["key"], "OrderEvents");
+    // Installed: the Event Registry lists them, with what their documents say.
+    let id = id_of(&d);
+    assert_eq!(
+        query(&s, "event-definitions", "").await,
+        [("orderPlaced".into(), 1, id.clone())]
+    );
+    assert_eq!(
+        query(&s, "channel-definitions", "").await,
+        [
+            ("ordersToRabbit".into(), 1, id.clone()),
+            ("ordersWebhook".into(), 1, id.clone())
+        ]
+    );
+    let a = api(
+        &s,
+        Method::GET,
+        &format!("{ER}/channel-definitions?key=ordersWebhook"),
+    )
+    .await;
+    let hook = &a.json()["data"][0];
+    assert_eq!(hook["name"], "Orders webhook");
+    assert_eq!(hook["category"], "orders");
+    assert_eq!(hook["description"], "Orders posted by the shop");
+    assert_eq!(hook["resourceName"], "channels/ordersWebhook.channel");
+    let a = api(
+        &s,
+        Method::GET,
+        &format!("{ER}/channel-definitions?key=ordersToRabbit"),
+    )
+    .await;
+    assert_eq!(a.json()["data"][0]["category"], Value::Null);
     assert_eq!(
         support::get(&s.url("/fs/OrderEvents/metadata"))
             .await
@@ -187,7 +241,6 @@ async fn a_zip_of_an_event_two_channels_and_a_service_deploys_them_all() {
     );
 
     // Each resource says what it defines; its path inside the archive is its name.
-    let id = id_of(&d);
     let a = api(
         &s,
         Method::GET,
@@ -334,6 +387,8 @@ async fn a_bad_event_and_a_bad_channel_are_refused_with_every_problem() {
         "{:?}",
         folders(data.path())
     );
+    assert_eq!(query(&s, "event-definitions", "").await, []);
+    assert_eq!(query(&s, "channel-definitions", "").await, []);
 
     // A single bad file is refused the same way.
     let a = upload(&s, "/api/repository", "x.event", "x.event", b"{ not json").await;
@@ -386,6 +441,11 @@ async fn redeploying_a_key_makes_version_2_and_deleting_it_leaves_version_1() {
         listed(&second, "eventDefinitions"),
         [("orderPlaced".into(), 2)]
     );
+    let latest = "?key=orderPlaced&latest=true";
+    assert_eq!(
+        query(&s, "event-definitions", latest).await,
+        [("orderPlaced".into(), 2, id_of(&second))]
+    );
     // Events and channels count their versions apart, even under one key.
     let same_key = bytes_of(&json!({"key": "orderPlaced", "channelType": "outbound",
         "type": "jms", "destination": "orders"}));
@@ -419,6 +479,15 @@ async fn redeploying_a_key_makes_version_2_and_deleting_it_leaves_version_1() {
         listed(&a.json(), "eventDefinitions"),
         [("orderPlaced".into(), 1)]
     );
+    // Version 1 is the latest again, and version 2 is gone from the catalog.
+    assert_eq!(
+        query(&s, "event-definitions", latest).await,
+        [("orderPlaced".into(), 1, id_of(&first))]
+    );
+    assert_eq!(
+        query(&s, "event-definitions", "?key=orderPlaced").await,
+        [("orderPlaced".into(), 1, id_of(&first))]
+    );
     // Version 1 is the newest now: the next deployment of the key makes version 2 again.
     let third = deploy(&s, "orderPlaced.event", &order_placed("third")).await;
     assert_eq!(
@@ -436,11 +505,17 @@ async fn definitions_ids_and_versions_survive_a_restart() {
         ("orderPlaced.event", &order_placed("v1")),
         ("ordersWebhook.channel", &webhook_channel()),
     ]);
-    let first = deploy(&s, "orders.bar", &z).await;
+    // Through the Event Registry's path, the same deployments as /api/repository.
+    let a = upload(&s, ER, "orders", "orders.bar", &z).await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let first = a.json();
     let second = deploy(&s, "orderPlaced.event", &order_placed("v2")).await;
     let path = |d: &Value| format!("/api/repository/deployments/{}", id_of(d));
     let before_first = api(&s, Method::GET, &path(&first)).await.json();
     let before_second = api(&s, Method::GET, &path(&second)).await.json();
+    let events_before = query(&s, "event-definitions", "").await;
+    let channels_before = query(&s, "channel-definitions", "").await;
+    assert_eq!(events_before.len(), 2);
     s.stop().await;
 
     let s = start(data.path()).await;
@@ -455,6 +530,19 @@ async fn definitions_ids_and_versions_survive_a_restart() {
     assert_eq!(
         listed(&before_second, "eventDefinitions"),
         [("orderPlaced".into(), 2)]
+    );
+    // Installed again at start, from the files of the deployments.
+    assert_eq!(query(&s, "event-definitions", "").await, events_before);
+    assert_eq!(query(&s, "channel-definitions", "").await, channels_before);
+    let a = api(
+        &s,
+        Method::GET,
+        &format!("{ER}/event-definitions?key=orderPlaced&latest=true"),
+    )
+    .await;
+    assert_eq!(
+        a.json()["data"][0]["id"],
+        before_second["eventDefinitions"][0]["id"]
     );
     // Versions go on from what was persisted.
     let third = deploy(&s, "orderPlaced.event", &order_placed("v3")).await;

@@ -848,7 +848,8 @@ async fn an_event_and_its_channels_deployed_in_a_zip_show_through_the_literal_pa
         ["ordersOut"]
     );
     let out = get_json(&s, &q("key=ordersOut")).await["data"][0].clone();
-    assert_eq!(out["type"], "http");
+    assert_eq!(out["type"], "outbound");
+    assert_eq!(out["implementation"], "http");
     assert_eq!(out["channelType"], "outbound");
     assert_eq!(out["description"], "POSTs every order to the warehouse");
     assert_eq!(out["resourceName"], "ordersOut.channel");
@@ -860,8 +861,8 @@ async fn an_event_and_its_channels_deployed_in_a_zip_show_through_the_literal_pa
     let jms = get_json(&s, &q("key=legacyQueue")).await["data"][0].clone();
     let jms_id = jms["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        (&jms["type"], &jms["channelType"]),
-        (&json!("jms"), &json!("inbound"))
+        (&jms["implementation"], &jms["type"], &jms["channelType"]),
+        (&json!("jms"), &json!("inbound"), &json!("inbound"))
     );
     let model = get_json(
         &s,

@@ -130,10 +130,11 @@ impl Definition for ChannelDefinition {
                 .is_none_or(|i| self.model.kind.eq_ignore_ascii_case(i))
     }
 
-    /// `type` and `channelType` as the ChannelModel names them, and `implementation`,
-    /// Flowable's name of the same `type`.
+    /// `type` and `implementation` as Flowable's channel definition names them (the
+    /// direction, `inbound`/`outbound`, and the model's `type`: `http`, `rabbit`, `jms`),
+    /// and `channelType`, the ChannelModel's name of the direction.
     fn extend(&self, json: &mut Map<String, Value>) {
-        json.insert("type".into(), json!(self.model.kind));
+        json.insert("type".into(), json!(self.model.direction.as_str()));
         json.insert("channelType".into(), json!(self.model.direction.as_str()));
         json.insert("implementation".into(), json!(self.model.kind));
     }
@@ -516,7 +517,7 @@ mod tests {
         );
         assert!(v.get("type").is_none());
         let v = render("http://h:1", &**c.channel("c2").unwrap());
-        assert_eq!(v["type"], "rabbit");
+        assert_eq!(v["type"], "outbound");
         assert_eq!(v["channelType"], "outbound");
         assert_eq!(v["implementation"], "rabbit");
         assert!(v["url"]
