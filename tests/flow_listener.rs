@@ -1,6 +1,7 @@
 //! Flow listeners over real sockets: `POST /fs/{service}/listener` registers a listener,
-//! an event sent through the Event Registry's `event-instances` calls it back once with a
-//! ListenerServiceResponse at a loopback engine, also after a restart, retried on BUSY.
+//! an event sent through the Event Registry's `event-instances` (or an inbound webhook)
+//! calls it back once with a ListenerServiceResponse at a loopback engine, also after a
+//! restart, retried on BUSY.
 
 mod support;
 
@@ -149,25 +150,38 @@ async fn register(s: &TestServer, body: &Value) -> String {
         .to_owned()
 }
 
-/// Deploys the event `orderPlaced` (correlated by `orderId`) through the Event
-/// Registry's deployments.
+/// Deploys the event `orderPlaced` (correlated by `orderId`) and its inbound webhook
+/// `orderHook` (anonymous, tenant `tenant-a`), one `.zip` through the deployments of
+/// the admin API.
 async fn deploy_event(s: &TestServer) {
-    let event = br#"{"key": "orderPlaced", "name": "Order placed",
+    let event = json!({"key": "orderPlaced", "name": "Order placed",
+        "inboundChannelKeys": ["orderHook"],
         "correlationParameters": [{"name": "orderId", "type": "string"}],
-        "payload": [{"name": "total", "type": "double"}]}"#;
+        "payload": [{"name": "total", "type": "double"}]});
+    let channel = json!({"key": "orderHook", "channelType": "inbound", "type": "http",
+        "deserializerType": "json", "allowAnonymous": true,
+        "channelEventKeyDetection": {"fixedValue": "orderPlaced"},
+        "channelEventTenantDetection": {"fixedValue": "tenant-a"}});
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, doc) in [("orderPlaced.event", event), ("orderHook.channel", channel)] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(&serde_json::to_vec(&doc).unwrap()).unwrap();
+    }
+    let zip = zip.finish().unwrap().into_inner();
     let boundary = "fss-listener-boundary";
     let mut body = Vec::new();
     write!(
         body,
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"orderPlaced.event\"; \
-         filename=\"orderPlaced.event\"\r\nContent-Type: application/json\r\n\r\n"
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"orders.zip\"; \
+         filename=\"orders.zip\"\r\nContent-Type: application/zip\r\n\r\n"
     )
     .unwrap();
-    body.extend_from_slice(event);
+    body.extend_from_slice(&zip);
     write!(body, "\r\n--{boundary}--\r\n").unwrap();
     let a = request(
         Method::POST,
-        &s.url("/event-registry-api/event-registry-repository/deployments"),
+        &s.url("/api/repository/deployments?deploymentName=Orders"),
         &[
             ("authorization", &basic(ADMIN, PASSWORD)),
             (
@@ -179,6 +193,13 @@ async fn deploy_event(s: &TestServer) {
     )
     .await;
     assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+}
+
+/// Sends `orderPlaced` with `payload` through the webhook `/events/orderHook`; asserts
+/// 202.
+async fn hook(s: &TestServer, payload: Value) {
+    let a = post_json(&s.url("/events/orderHook"), &payload).await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
 }
 
 /// Sends `orderPlaced` with `payload` from `tenant-a`; asserts 201.
@@ -368,7 +389,7 @@ async fn a_listener_registered_before_a_restart_is_called_back_after_it_retrying
     s.stop().await;
 
     let s = server(ops.path(), data.path()).await;
-    send(&s, json!({"orderId": "o-7", "total": 3.5})).await;
+    hook(&s, json!({"orderId": "o-7", "total": 3.5})).await;
     // BUSY, then OK: retried with the same body, as WAIT callbacks are.
     let seen = callbacks(&got, 2).await;
     assert_eq!(seen[0].1, seen[1].1);
