@@ -236,11 +236,16 @@ async fn deliver(
             exchange,
             routing_key,
             ..
-        } => events
-            .broker
-            .publish(exchange, routing_key.as_deref().unwrap_or_default(), body)
-            .await
-            .map_err(|e| naming(key, e)),
+        } => {
+            let routing_key = routing_key.as_deref().unwrap_or_default();
+            let published = if exchange.is_empty() {
+                // The destination is a queue: it is declared when absent.
+                events.broker.publish_to_queue(routing_key, body).await
+            } else {
+                events.broker.publish(exchange, routing_key, body).await
+            };
+            published.map_err(|e| naming(key, e))
+        }
         // Filtered out by `send`; nothing to carry.
         Transport::Other => Ok(()),
     };

@@ -18,10 +18,6 @@
 //! whole by the admin API when deployments change), the RabbitMQ broker connection
 //! (`rabbit`), and the listener registrations (`listener`).
 
-// Parts of this module are wired up step by step (issue 14); the allowance goes with
-// the last of them.
-#![allow(dead_code)]
-
 pub(crate) mod catalog;
 pub(crate) mod model;
 
@@ -44,7 +40,6 @@ use crate::http::body::{ReqBody, ResBody};
 use crate::router::{Mounts, Service};
 use crate::shared::Shared;
 use crate::store::keystore::KeystoreFile;
-#[allow(unused_imports)]
 pub(crate) use catalog::{Catalog, ChannelDefinition, DefinitionInfo, EventDefinition};
 
 /// The URL prefix of inbound HTTP channels: `/events/{channelKey}`.

@@ -92,7 +92,6 @@ pub(crate) struct PayloadField {
 #[derive(Debug, Clone)]
 pub(crate) struct EventModel {
     pub(crate) key: String,
-    pub(crate) name: Option<String>,
     /// The payload fields, the correlation parameters among them.
     pub(crate) payload: Vec<PayloadField>,
     /// The channels that carry this event in (`inboundChannelKeys`).
@@ -220,9 +219,6 @@ pub(crate) enum Transport {
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelModel {
     pub(crate) key: String,
-    pub(crate) name: Option<String>,
-    pub(crate) category: Option<String>,
-    pub(crate) description: Option<String>,
     pub(crate) direction: Direction,
     /// `type` as written (`http`, `rabbit`, `jms`, …), lower case.
     pub(crate) kind: String,
@@ -251,7 +247,8 @@ pub(crate) fn parse_event(resource: &str, bytes: &[u8]) -> Result<EventModel, Ve
     let doc = parse_object(resource, bytes)?;
     let mut p = Problems::new(resource);
     let key = p.key(&doc);
-    let name = p.opt_string(&doc, "name");
+    // Checked to be a string; the definition's name is read from the document.
+    p.opt_string(&doc, "name");
     let mut payload: Vec<PayloadField> = Vec::new();
     let fields =
         |list: &str, correlation: bool, p: &mut Problems<'_>, out: &mut Vec<PayloadField>| {
@@ -309,7 +306,6 @@ pub(crate) fn parse_event(resource: &str, bytes: &[u8]) -> Result<EventModel, Ve
     let outbound_channel_keys = p.keys(&doc, "outboundChannelKeys");
     p.finish(EventModel {
         key,
-        name,
         payload,
         inbound_channel_keys,
         outbound_channel_keys,
@@ -326,9 +322,10 @@ pub(crate) fn parse_channel(resource: &str, bytes: &[u8]) -> Result<ChannelModel
     let doc = parse_object(resource, bytes)?;
     let mut p = Problems::new(resource);
     let key = p.key(&doc);
-    let name = p.opt_string(&doc, "name");
-    let category = p.opt_string(&doc, "category");
-    let description = p.opt_string(&doc, "description");
+    // Checked to be strings; the definition's fields are read from the document.
+    for field in ["name", "category", "description"] {
+        p.opt_string(&doc, field);
+    }
     let direction = match doc.get("channelType").and_then(Value::as_str) {
         Some(t) if t.eq_ignore_ascii_case("inbound") => Direction::Inbound,
         Some(t) if t.eq_ignore_ascii_case("outbound") => Direction::Outbound,
@@ -455,9 +452,6 @@ pub(crate) fn parse_channel(resource: &str, bytes: &[u8]) -> Result<ChannelModel
     }
     p.finish(ChannelModel {
         key,
-        name,
-        category,
-        description,
         direction,
         kind,
         transport,

@@ -22,7 +22,6 @@ use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
-    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::Channel;
@@ -130,29 +129,10 @@ pub(super) async fn run(
 /// Opens a channel, makes sure `queue` exists (declared durable when absent) and starts
 /// consuming it with manual acknowledgements.
 async fn open(link: &Link, queue: &str) -> Result<(Channel, lapin::Consumer)> {
-    let mut amqp = link.channel().await?;
-    // A passive declare leaves an existing queue's settings alone; when the queue is
-    // absent the broker closes the channel (404), and a fresh one declares it.
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..QueueDeclareOptions::default()
-    };
-    if let Err(e) = amqp
-        .queue_declare(queue.into(), passive, FieldTable::default())
-        .await
-    {
-        if !e.is_amqp_soft_error() {
-            return Err(link.unreachable(&e));
-        }
-        amqp = link.channel().await?;
-        amqp.queue_declare(
-            queue.into(),
-            QueueDeclareOptions::durable(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| link.refused_queue(queue, &e))?;
-    }
+    // Checked afresh on every (re)connection: the queue may have been deleted meanwhile.
+    link.forget_queue(queue);
+    link.ensure_queue(queue).await?;
+    let amqp = link.channel().await?;
     amqp.basic_qos(PREFETCH, BasicQosOptions::default())
         .await
         .map_err(|e| link.unreachable(&e))?;

@@ -15,14 +15,15 @@ mod consumer;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -107,6 +108,28 @@ impl Broker {
         }
     }
 
+    /// Publishes `body` to the queue `queue` through the default exchange, as a channel
+    /// whose `destination` is a queue and that names no exchange: the queue is declared
+    /// (durable) when it does not exist yet, once per queue and connection, so that the
+    /// first event is kept even before anyone consumes. A queue deleted later is
+    /// declared again on the next publish.
+    ///
+    /// # Errors
+    ///
+    /// What [`Broker::publish`] fails with; 502 when the broker refuses the queue.
+    pub(super) async fn publish_to_queue(&self, queue: &str, body: Bytes) -> Result<()> {
+        self.link.ensure_queue(queue).await?;
+        match self.publish("", queue, body.clone()).await {
+            // Deleted since it was declared: declare it again, publish once more.
+            Err(Error::BadGateway(m)) if m.contains("no queue is bound") => {
+                self.link.forget_queue(queue);
+                self.link.ensure_queue(queue).await?;
+                self.publish("", queue, body).await
+            }
+            r => r,
+        }
+    }
+
     /// Consumes the queue of each of `channels` with `handler`, and stops the consumers of
     /// channels no longer listed (their unacknowledged messages go back to the queue). A
     /// listed channel whose consumer runs already is left alone.
@@ -177,6 +200,9 @@ struct Link {
     publisher: tokio::sync::Mutex<Option<Channel>>,
     /// How long a publish waits for its confirm: [`CONFIRM_TIMEOUT`] (shorter in tests).
     confirm_timeout: Duration,
+    /// The queues [`Link::ensure_queue`] found or declared. Held briefly, never across
+    /// `.await`.
+    declared: Mutex<HashSet<String>>,
 }
 
 /// The outcome of one publish attempt that failed.
@@ -197,7 +223,59 @@ impl Link {
             connection: tokio::sync::Mutex::new(None),
             publisher: tokio::sync::Mutex::new(None),
             confirm_timeout: CONFIRM_TIMEOUT,
+            declared: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Makes sure `queue` exists: a passive declare leaves an existing queue's settings
+    /// alone; when the queue is absent the broker closes that channel (404), and a fresh
+    /// one declares it durable. Remembered, so that publishing pays it once per queue.
+    ///
+    /// # Errors
+    ///
+    /// 503 when the broker cannot be reached; 502 when it refuses the queue.
+    pub(super) async fn ensure_queue(&self, queue: &str) -> Result<()> {
+        if self.declared().contains(queue) {
+            return Ok(());
+        }
+        let amqp = self.channel().await?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let found = amqp
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await;
+        let amqp = match found {
+            Ok(_) => amqp,
+            Err(e) if !e.is_amqp_soft_error() => return Err(self.unreachable(&e)),
+            Err(_) => {
+                let amqp = self.channel().await?;
+                amqp.queue_declare(
+                    queue.into(),
+                    QueueDeclareOptions::durable(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(|e| self.refused_queue(queue, &e))?;
+                amqp
+            }
+        };
+        // The channel served its purpose; a close that fails changes nothing.
+        let _ = amqp.close(200, "declared".into()).await;
+        self.declared().insert(queue.to_owned());
+        Ok(())
+    }
+
+    /// Forgets that `queue` was declared (it was deleted since).
+    fn forget_queue(&self, queue: &str) {
+        self.declared().remove(queue);
+    }
+
+    fn declared(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.declared
+            .lock()
+            .expect("declared-queues lock is never poisoned: nothing panics under it")
     }
 
     /// The open connection; opens one when there is none or it was lost.

@@ -668,3 +668,34 @@ async fn consumer_loses_nothing_when_the_connection_is_cut() {
     side.delete(&queue).await;
     side.close().await;
 }
+
+#[tokio::test]
+async fn publish_to_queue_declares_a_missing_queue_and_again_after_it_was_deleted() {
+    let Some(url) = broker_url().await else {
+        return;
+    };
+    let side = Side::open(&url).await;
+    let queue = format!("fss-test-to-queue-{}", uuid::Uuid::new_v4().simple());
+    let broker = Broker::new(url);
+    broker
+        .publish_to_queue(&queue, Bytes::from_static(b"{\"n\":1}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        side.counts(&queue).await,
+        (1, 0),
+        "the queue was declared and holds the message"
+    );
+    side.delete(&queue).await;
+    broker
+        .publish_to_queue(&queue, Bytes::from_static(b"{\"n\":2}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        side.counts(&queue).await,
+        (1, 0),
+        "declared again after its deletion"
+    );
+    side.delete(&queue).await;
+    side.close().await;
+}
