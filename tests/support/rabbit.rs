@@ -103,7 +103,7 @@ impl Amqp {
             .queue_declare(
                 name.as_str().into(),
                 QueueDeclareOptions::durable(),
-                FieldTable::default(),
+                expiring(),
             )
             .await
             .expect("the test declares its queue");
@@ -248,4 +248,15 @@ impl Drop for Proxy {
         self.cut_all();
         self.task.abort();
     }
+}
+
+/// The arguments of a test queue: the broker deletes it after ten unused minutes, so
+/// that a test that failed before its cleanup leaves nothing behind for long.
+fn expiring() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-expires".into(),
+        lapin::types::AMQPValue::LongInt(600_000),
+    );
+    args
 }

@@ -71,7 +71,7 @@ impl Side {
             .queue_declare(
                 name.as_str().into(),
                 QueueDeclareOptions::durable(),
-                FieldTable::default(),
+                expiring(),
             )
             .await
             .expect("declare test queue");
@@ -698,4 +698,15 @@ async fn publish_to_queue_declares_a_missing_queue_and_again_after_it_was_delete
     );
     side.delete(&queue).await;
     side.close().await;
+}
+
+/// The arguments of a test queue: the broker deletes it after ten unused minutes, so
+/// that a test that failed before its cleanup leaves nothing behind for long.
+fn expiring() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-expires".into(),
+        lapin::types::AMQPValue::LongInt(600_000),
+    );
+    args
 }
