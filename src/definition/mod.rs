@@ -33,6 +33,10 @@ pub use validate::{slugify, validate_set};
 pub const DEFAULT_SYNC_TIMEOUT_SECONDS: u64 = 30;
 /// Default largest upload of a file resource: 1 GiB, the Flow file upload limit.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
+/// The longest event or channel key, in characters: of `events` and `listenableEvents`
+/// here, and of the keys of event and channel definitions.
+pub const MAX_EVENT_KEY_CHARS: usize = 255;
+
 /// The system type of files.
 pub const FILE_TYPE: &str = "$File";
 

@@ -8,9 +8,9 @@ use super::{
     parse_template, valid_oauth_name, AuthDefinition, Builtin, DataActionDefinition,
     HttpProcessDefinition, LoadedDefinition, MessageActionDefinition, Problem, Problems,
     ProcessKind, ProcessSpec, ServiceDefinition, TemplatePart, TypeDefinition, ValueDefinition,
-    ValueType, FILE_TYPE, HTTP_METHODS, LOAD_TEMPLATE_FIELDS, TEMPLATE_PROPERTIES,
+    ValueType, FILE_TYPE, HTTP_METHODS, LOAD_TEMPLATE_FIELDS, MAX_EVENT_KEY_CHARS,
+    TEMPLATE_PROPERTIES,
 };
-use crate::event::model::MAX_KEY_CHARS;
 
 /// The builtin processes a message action may name.
 const ACTION_BUILTINS: &[Builtin] = &[Builtin::Echo];
@@ -464,7 +464,7 @@ fn check_pass_headers(at: &str, names: &[String], push: &mut impl FnMut(String, 
 /// Event keys an action subscribes to (`events`) or a service lets Flow listen for
 /// (`listenableEvents`): each names an event definition's `key`, so it is what such a key
 /// may be — not empty, without surrounding spaces (a key never matches them), within
-/// [`MAX_KEY_CHARS`] — and listed once.
+/// [`MAX_EVENT_KEY_CHARS`] — and listed once.
 fn check_event_keys(at: &str, keys: &[String], push: &mut impl FnMut(String, String)) {
     let mut seen = HashSet::new();
     for (i, k) in keys.iter().enumerate() {
@@ -479,10 +479,10 @@ fn check_event_keys(at: &str, keys: &[String], push: &mut impl FnMut(String, Str
                     k.trim()
                 ),
             );
-        } else if k.chars().count() > MAX_KEY_CHARS {
+        } else if k.chars().count() > MAX_EVENT_KEY_CHARS {
             push(
                 here,
-                format!("an event key is at most {MAX_KEY_CHARS} characters"),
+                format!("an event key is at most {MAX_EVENT_KEY_CHARS} characters"),
             );
         } else if !seen.insert(k.as_str()) {
             push(here, format!("event key '{k}' is listed twice"));

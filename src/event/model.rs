@@ -9,11 +9,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::definition::{Problem, SignatureDefinition};
+use crate::definition::{Problem, SignatureDefinition, MAX_EVENT_KEY_CHARS};
 use crate::error::{Error, Result};
-
-/// The longest event or channel key, in characters.
-pub(crate) const MAX_KEY_CHARS: usize = 255;
 
 /// The type of one payload field (Flowable's `EventPayloadTypes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -513,13 +510,16 @@ impl<'a> Problems<'a> {
         }
     }
 
-    /// The required `key`: a non-empty string of at most [`MAX_KEY_CHARS`] characters,
+    /// The required `key`: a non-empty string of at most [`MAX_EVENT_KEY_CHARS`] characters,
     /// without `/` (it names the channel's webhook URL).
     fn key(&mut self, doc: &Value) -> String {
         match doc.get("key") {
             Some(Value::String(k)) if !k.trim().is_empty() => {
-                if k.chars().count() > MAX_KEY_CHARS {
-                    self.add("/key", format!("is longer than {MAX_KEY_CHARS} characters"));
+                if k.chars().count() > MAX_EVENT_KEY_CHARS {
+                    self.add(
+                        "/key",
+                        format!("is longer than {MAX_EVENT_KEY_CHARS} characters"),
+                    );
                 } else if k.contains(['/', '\\']) || k.chars().any(char::is_control) {
                     self.add("/key", "may not hold '/', '\\' or control characters");
                 }
