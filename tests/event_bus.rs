@@ -158,8 +158,7 @@ fn channels(peer: &Peer) -> Vec<(&'static str, Value)> {
             "signedHook.channel",
             inbound(
                 "signedHook",
-                json!({"allowAnonymous": true,
-                       "signature": {"secretAlias": "order-hook", "header": "X-Hub-Signature-256",
+                json!({"signature": {"secretAlias": "order-hook", "header": "X-Hub-Signature-256",
                                      "algorithm": "sha256", "encoding": "hex", "prefix": "sha256=",
                                      "timestampHeader": null, "template": "{body}"}}),
             ),

@@ -2,10 +2,11 @@
 //!
 //! The key (percent-decoded) names the newest inbound `http` channel of that key (of no
 //! tenant); any other path under `/events/` is 404. The caller authenticates as the
-//! channel says: admin Basic credentials (a user holding `access-rest-api`, 401/403 as
-//! the admin API answers) unless the channel is `allowAnonymous`; a channel with a
-//! `signature` also needs the HMAC of the raw body, verified as the incoming API
-//! verifies it (the header before a byte is read, the digest after the last). The body
+//! channel says: a channel with a `signature` needs the HMAC of the raw body, verified as
+//! the incoming API verifies it (the header before a byte is read, the digest after the
+//! last) — the signature is then the credential, since the senders of webhooks sign
+//! rather than log in; any other channel needs admin Basic credentials (a user holding
+//! `access-rest-api`, 401/403 as the admin API answers) unless it is `allowAnonymous`. The body
 //! is read up to the runtime's `max_request_bytes` (413 past it) and must be a JSON
 //! object; it becomes an event as an inbound RabbitMQ message does (`bus::resolve`),
 //! and is sent without waiting for its subscribers.
@@ -91,7 +92,7 @@ async fn accept(events: &Events, req: Request<ReqBody>) -> Result<Response<ResBo
         return Err(unknown());
     };
     let (parts, body) = req.into_parts();
-    if !allow_anonymous {
+    if !allow_anonymous && signature.is_none() {
         events
             .auth
             .open()
