@@ -12,7 +12,6 @@
 
 mod support;
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -27,6 +26,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use sha2::Sha256;
+use support::deploy::{upload, zip_of};
 use support::{basic, request, Answer, TestServer};
 
 const ADMIN: &str = "event-admin";
@@ -191,31 +191,6 @@ fn service(runs: &Path) -> Value {
     })
 }
 
-fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(bytes).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-const BOUNDARY: &str = "fss-event-bus-boundary";
-
-fn multipart(field: &str, filename: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    write!(
-        out,
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
-         filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .unwrap();
-    out.extend_from_slice(bytes);
-    write!(out, "\r\n--{BOUNDARY}--\r\n").unwrap();
-    out
-}
-
 fn text(a: &Answer) -> String {
     String::from_utf8_lossy(&a.body).into_owned()
 }
@@ -261,15 +236,16 @@ impl Env {
         for (name, c) in channels(&env.peer) {
             entries.push((name, serde_json::to_vec(&c).unwrap()));
         }
+        let entries: Vec<(&str, &[u8])> = entries.iter().map(|(n, b)| (*n, &b[..])).collect();
         let z = zip_of(&entries);
         let auth = basic(ADMIN, PASSWORD);
-        let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-        let a = request(
-            Method::POST,
-            &env.server
-                .url("/api/repository/deployments?deploymentName=Orders"),
-            &[("authorization", &auth), ("content-type", &ct)],
-            multipart("orders.zip", "orders.zip", &z),
+        let a = upload(
+            &env.server,
+            "/api/repository",
+            (ADMIN, PASSWORD),
+            "Orders",
+            "orders.zip",
+            &z,
         )
         .await;
         assert_eq!(a.status, 201, "deploy: {}", text(&a));

@@ -7,17 +7,16 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::Path;
 
 use bytes::Bytes;
 use http::Method;
 use serde_json::{json, Value};
+use support::deploy::zip_of;
 use support::{basic, fixture, request, Answer, TestServer};
 
 const ADMIN: &str = "er-admin";
 const PASSWORD: &str = "er-s3cret-pw";
-const BOUNDARY: &str = "fss-event-deployments-boundary";
 /// The Event Registry's repository: its definition queries answer from the installed
 /// catalog.
 const ER: &str = "/event-registry-api/event-registry-repository";
@@ -42,24 +41,7 @@ async fn api(s: &TestServer, method: Method, path: &str) -> Answer {
 
 /// POSTs one file part named `field` with `filename` to the deployments of `repo`.
 async fn upload(s: &TestServer, repo: &str, field: &str, filename: &str, bytes: &[u8]) -> Answer {
-    let mut body = Vec::new();
-    write!(
-        body,
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
-         filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .unwrap();
-    body.extend_from_slice(bytes);
-    write!(body, "\r\n--{BOUNDARY}--\r\n").unwrap();
-    let auth = basic(ADMIN, PASSWORD);
-    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-    request(
-        Method::POST,
-        &s.url(&format!("{repo}/deployments")),
-        &[("authorization", &auth), ("content-type", &ct)],
-        body,
-    )
-    .await
+    support::deploy::upload(s, repo, (ADMIN, PASSWORD), field, filename, bytes).await
 }
 
 /// Deploys one file at `/api/repository`; asserts 201 and returns the deployment JSON.
@@ -81,16 +63,6 @@ fn admin_error(a: &Answer, status: u16) -> Value {
     assert_eq!(v["statusCode"], status);
     assert!(v["errorMessage"].is_string(), "{v}");
     v
-}
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(bytes).unwrap();
-    }
-    w.finish().unwrap().into_inner()
 }
 
 fn bytes_of(v: &Value) -> Vec<u8> {

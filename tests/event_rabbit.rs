@@ -12,7 +12,6 @@
 mod support;
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,6 @@ use support::{basic, request, Answer, TestServer};
 
 const ADMIN: &str = "rabbit-admin";
 const PASSWORD: &str = "s3cret-rabbit-pw";
-const BOUNDARY: &str = "fss-test-boundary-rabbit";
 
 // === helpers ===
 
@@ -61,39 +59,25 @@ fn orders_zip(inbound_queue: &str, outbound_queue: &str, log: &Path) -> Vec<u8> 
          print(json.dumps({{'outputs': {{}}}}))\n",
         log = log.display().to_string()
     );
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in [
-        ("orderPlaced.event", event.to_string().into_bytes()),
-        ("ordersIn.channel", inbound.to_string().into_bytes()),
-        ("ordersOut.channel", outbound.to_string().into_bytes()),
-        ("OrderEvents.json", service.to_string().into_bytes()),
-        ("scripts/record.py", record.into_bytes()),
-    ] {
-        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
-        w.start_file(name, options).unwrap();
-        w.write_all(&bytes).unwrap();
-    }
-    w.finish().unwrap().into_inner()
+    let docs = [event, inbound, outbound, service].map(|d| d.to_string());
+    support::deploy::zip_of(&[
+        ("orderPlaced.event", docs[0].as_bytes()),
+        ("ordersIn.channel", docs[1].as_bytes()),
+        ("ordersOut.channel", docs[2].as_bytes()),
+        ("OrderEvents.json", docs[3].as_bytes()),
+        ("scripts/record.py", record.as_bytes()),
+    ])
 }
 
 /// Deploys `zip` through `/api/repository/deployments`; asserts 201.
 async fn deploy(s: &TestServer, zip: &[u8]) {
-    let mut body = Vec::new();
-    write!(
-        body,
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"orders-events.zip\"; \
-         filename=\"bundle.zip\"\r\nContent-Type: application/zip\r\n\r\n"
-    )
-    .unwrap();
-    body.extend_from_slice(zip);
-    write!(body, "\r\n--{BOUNDARY}--\r\n").unwrap();
-    let auth = basic(ADMIN, PASSWORD);
-    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-    let a = request(
-        Method::POST,
-        &s.url("/api/repository/deployments"),
-        &[("authorization", &auth), ("content-type", &ct)],
-        body,
+    let a = support::deploy::upload(
+        s,
+        "/api/repository",
+        (ADMIN, PASSWORD),
+        "orders-events.zip",
+        "bundle.zip",
+        zip,
     )
     .await;
     assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));

@@ -9,7 +9,6 @@
 mod support;
 
 use std::convert::Infallible;
-use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +20,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
+use support::deploy::zip_of;
 use support::{basic, fixture, request, Answer, TestServer};
 
 const ADMIN: &str = "er-admin";
@@ -29,7 +29,6 @@ const PREFIX: &str = "/event-registry-api";
 const REPO: &str = "/event-registry-api/event-registry-repository";
 const INSTANCES: &str = "/event-registry-api/event-registry-runtime/event-instances";
 const ENGINE: &str = "/event-registry-api/event-registry-management/engine";
-const BOUNDARY: &str = "fss-er-boundary-41c9";
 
 // === helpers ===
 
@@ -95,42 +94,11 @@ fn admin_error(a: &Answer, status: u16) -> String {
         .to_owned()
 }
 
-fn multipart(field: &str, filename: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    write!(
-        out,
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
-         filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .unwrap();
-    out.extend_from_slice(bytes);
-    write!(out, "\r\n--{BOUNDARY}--\r\n").unwrap();
-    out
-}
-
 /// Deploys one file through the Event Registry's path; asserts 201, returns the JSON.
 async fn deploy(s: &TestServer, field: &str, filename: &str, bytes: &[u8]) -> Value {
-    let auth = basic(ADMIN, PASSWORD);
-    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-    let a = request(
-        Method::POST,
-        &s.url(&format!("{REPO}/deployments")),
-        &[("authorization", &auth), ("content-type", &ct)],
-        multipart(field, filename, bytes),
-    )
-    .await;
+    let a = support::deploy::upload(s, REPO, (ADMIN, PASSWORD), field, filename, bytes).await;
     assert_eq!(a.status, 201, "{}", text(&a));
     a.json()
-}
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(bytes).unwrap();
-    }
-    w.finish().unwrap().into_inner()
 }
 
 fn echo_service(name: &str) -> Vec<u8> {

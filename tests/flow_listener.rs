@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -162,34 +161,18 @@ async fn deploy_event(s: &TestServer) {
         "deserializerType": "json", "allowAnonymous": true,
         "channelEventKeyDetection": {"fixedValue": "orderPlaced"},
         "channelEventTenantDetection": {"fixedValue": "tenant-a"}});
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, doc) in [("orderPlaced.event", event), ("orderHook.channel", channel)] {
-        zip.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zip.write_all(&serde_json::to_vec(&doc).unwrap()).unwrap();
-    }
-    let zip = zip.finish().unwrap().into_inner();
-    let boundary = "fss-listener-boundary";
-    let mut body = Vec::new();
-    write!(
-        body,
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"orders.zip\"; \
-         filename=\"orders.zip\"\r\nContent-Type: application/zip\r\n\r\n"
-    )
-    .unwrap();
-    body.extend_from_slice(&zip);
-    write!(body, "\r\n--{boundary}--\r\n").unwrap();
-    let a = request(
-        Method::POST,
-        &s.url("/api/repository/deployments?deploymentName=Orders"),
-        &[
-            ("authorization", &basic(ADMIN, PASSWORD)),
-            (
-                "content-type",
-                &format!("multipart/form-data; boundary={boundary}"),
-            ),
-        ],
-        body,
+    let (event, channel) = (event.to_string(), channel.to_string());
+    let zip = support::deploy::zip_of(&[
+        ("orderPlaced.event", event.as_bytes()),
+        ("orderHook.channel", channel.as_bytes()),
+    ]);
+    let a = support::deploy::upload(
+        s,
+        "/api/repository",
+        (ADMIN, PASSWORD),
+        "Orders",
+        "orders.zip",
+        &zip,
     )
     .await;
     assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));

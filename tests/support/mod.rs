@@ -5,6 +5,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod deploy;
 pub mod pki;
 pub mod rabbit;
 
