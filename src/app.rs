@@ -60,7 +60,7 @@ impl Runtime {
             Some(path) => KeystoreFile::new(path.clone()),
             None => KeystoreFile::in_data_dir(&config.data_dir),
         });
-        let stores = Stores::open_with_keystore(&config.data_dir, config.durability, keystore);
+        let stores = Stores::for_config(&config, keystore);
         let store = Arc::new(StoreProcess::new(stores.clone()));
         let keystore = Arc::clone(&stores.keystore);
         let oauth = Arc::new(OAuth::new(
@@ -85,6 +85,7 @@ impl Runtime {
             Arc::clone(&mounts),
             Arc::clone(&auth),
             Arc::clone(&stores.keystore),
+            Arc::clone(&stores.listeners),
         );
         Runtime {
             inner: Arc::new(Inner {
@@ -94,6 +95,7 @@ impl Runtime {
                     Arc::clone(&mounts),
                     Arc::clone(&auth),
                     Arc::clone(&stores.keystore),
+                    Arc::clone(&stores.runs),
                 ),
                 mounts,
                 auth,

@@ -61,6 +61,10 @@ pub const ENV_PUBLIC_BASE_URL: &str = "FSS_PUBLIC_BASE_URL";
 pub const ENV_API_KEY_HEADER: &str = "FSS_API_KEY_HEADER";
 /// `FSS_AMQP_URL`: the RabbitMQ broker of `rabbit` event channels.
 pub const ENV_AMQP_URL: &str = "FSS_AMQP_URL";
+/// `FSS_DATABASE_URL`: the PostgreSQL database of every durable thing.
+pub const ENV_DATABASE_URL: &str = "FSS_DATABASE_URL";
+/// `FSS_FILES_DIR`: the folder of stored files.
+pub const ENV_FILES_DIR: &str = "FSS_FILES_DIR";
 /// `FSS_DURABILITY`: `full` (default) or `relaxed` syncing of the tables and file index.
 pub const ENV_DURABILITY: &str = "FSS_DURABILITY";
 
@@ -163,6 +167,12 @@ Options (each also from the environment variable shown):
   --api-key-header NAME      header the API keys of /api/1/ arrive in: Authorization
                              carries 'Bearer <key>', any other header the key alone
                                                            [FSS_API_KEY_HEADER, default Authorization]
+  --database URL             postgres://user:pw@host:port/db: every durable thing in
+                             PostgreSQL, so that several fss share it
+                                                           [FSS_DATABASE_URL, default none: SQLite
+                                                           under --data]
+  --files-dir DIR            stored files (shared by every instance on one database)
+                                                           [FSS_FILES_DIR, default DATA/files]
   --amqp-url URL             RabbitMQ broker of rabbit event channels (connected when a
                              channel needs it)             [FSS_AMQP_URL, default
                                                            amqp://guest:guest@127.0.0.1:5672/%2f]
@@ -285,6 +295,8 @@ pub fn parse(
         "--durability",
         "--api-key-header",
         "--amqp-url",
+        "--database",
+        "--files-dir",
         "--admin-user",
         "--admin-password",
         FLAG_TLS_CERT,
@@ -403,6 +415,17 @@ pub fn parse(
             return Err(format!("{n}: '{v}' is not an amqp:// URL"));
         }
         o.runtime.amqp_url = v;
+    }
+    if let Some((n, v)) = get("--database", ENV_DATABASE_URL) {
+        if !v.is_empty() {
+            if !(v.starts_with("postgres://") || v.starts_with("postgresql://")) {
+                return Err(format!("{n}: not a postgres:// URL"));
+            }
+            o.runtime.database_url = Some(v);
+        }
+    }
+    if let Some((_, v)) = get("--files-dir", ENV_FILES_DIR) {
+        o.runtime.files_dir = Some(v.into()).filter(|p: &PathBuf| !p.as_os_str().is_empty());
     }
     if let Some((_, v)) = get("--admin-user", ENV_ADMIN_USER) {
         o.admin.bootstrap_user = Some(v).filter(|v| !v.is_empty());

@@ -83,6 +83,7 @@ pub use app::{check, Runtime};
 pub use error::{Error, Result};
 pub use operation_api::describe;
 pub use shared::RuntimeConfig;
+pub use store::folder_lock::FolderLock;
 pub use store::Durability;
 
 /// Public entry points of otherwise private operation modules.

@@ -7,7 +7,7 @@ use fss::config::{self, Command};
 use fss::definition;
 use fss::server;
 use fss::server::tls::Tls;
-use fss::Runtime;
+use fss::{FolderLock, Runtime};
 
 /// Exit status for invalid definitions or usage (`EX_USAGE`).
 const EX_USAGE: u8 = 64;
@@ -81,6 +81,14 @@ fn main() -> ExitCode {
             );
             return ExitCode::FAILURE;
         }
+        // Held until exit: a second fss on this folder refuses to start.
+        let _lock = match FolderLock::take(&options.runtime.data_dir) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("fss: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let runtime = Runtime::new(options.runtime.clone());
         if let Err(problems) = runtime.mount(defs) {
             eprintln!("{problems}");

@@ -74,6 +74,14 @@ pub struct RuntimeConfig {
     /// The RabbitMQ broker of `rabbit` event channels (`--amqp-url`), connected when a
     /// channel first needs it. Default [`DEFAULT_AMQP_URL`].
     pub amqp_url: String,
+    /// The PostgreSQL database of every durable thing (`--database`); `None`: the
+    /// embedded SQLite databases under the data folder. Several instances may share one.
+    /// Secret: it may carry a password, so it is never logged.
+    pub database_url: Option<String>,
+    /// Where stored files live (`--files-dir`); `None`: `files` in the data folder.
+    /// Instances sharing a database share this folder (one file system, so that an
+    /// upload's rename stays atomic).
+    pub files_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -95,6 +103,8 @@ impl Default for RuntimeConfig {
             idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
             api_key_header: http::header::AUTHORIZATION,
             amqp_url: DEFAULT_AMQP_URL.to_owned(),
+            database_url: None,
+            files_dir: None,
         }
     }
 }

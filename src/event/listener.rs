@@ -27,7 +27,6 @@
 //! registration is not kept, and its callback carries none.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,8 +48,6 @@ use crate::protocol::{Culture, EngineValue, ListenerServiceRequest, ListenerServ
 use crate::router::{Mounts, OperationKind, Route, Service};
 use crate::shared::Shared;
 use crate::store::listeners::{ListenerRow, ListenerStore};
-use crate::store::sqlite::SqliteListeners;
-use crate::store::Durability;
 
 /// The most registrations that wait on one service; one more is refused with 400.
 pub(crate) const MAX_PER_SERVICE: usize = 10_000;
@@ -103,13 +100,10 @@ impl Registration {
 }
 
 impl Listeners {
-    /// The listeners kept in `listeners.db` under `data_dir` (every write synced: they
-    /// are few and each is a promise to Flow); nothing is opened until needed.
-    pub(super) fn new(data_dir: &Path) -> Self {
-        Self::with_store(Arc::new(SqliteListeners::new(data_dir, Durability::Full)))
-    }
-
-    fn with_store(store: Arc<dyn ListenerStore>) -> Self {
+    /// The listeners kept in `store` (`listeners.db` under the data folder, every write
+    /// synced: they are few and each is a promise to Flow); nothing is opened until
+    /// needed.
+    pub(super) fn with_store(store: Arc<dyn ListenerStore>) -> Self {
         Listeners {
             inner: Arc::new(Inner {
                 store,
@@ -652,7 +646,7 @@ mod tests {
                 base_dir: data.to_path_buf(),
             }])
             .unwrap();
-        Events::new(shared, mounts, auth, stores.keystore)
+        Events::new(shared, mounts, auth, stores.keystore, stores.listeners)
     }
 
     /// The event `orderPlaced` with the correlation parameter `orderId`.

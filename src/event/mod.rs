@@ -40,6 +40,7 @@ use crate::http::body::{ReqBody, ResBody};
 use crate::router::{Mounts, Service};
 use crate::shared::Shared;
 use crate::store::keystore::KeystoreFile;
+use crate::store::listeners::ListenerStore;
 pub(crate) use catalog::{Catalog, ChannelDefinition, DefinitionInfo, EventDefinition};
 
 /// The URL prefix of inbound HTTP channels: `/events/{channelKey}`.
@@ -64,9 +65,10 @@ impl Events {
         mounts: Arc<Mounts>,
         auth: Arc<Auth>,
         keystore: Arc<KeystoreFile>,
+        listeners: Arc<dyn ListenerStore>,
     ) -> Arc<Self> {
         let broker = rabbit::Broker::new(shared.config.amqp_url.clone());
-        let listeners = listener::Listeners::new(&shared.config.data_dir);
+        let listeners = listener::Listeners::with_store(listeners);
         Arc::new(Events {
             catalog: ArcSwap::from_pointee(Catalog::default()),
             shared,

@@ -45,7 +45,6 @@ use crate::router::{Mounts, Service, Snapshot};
 use crate::shared::Shared;
 use crate::store::keystore::KeystoreFile;
 use crate::store::runs::{RunRow, RunStore, FAILED, RUNNING};
-use crate::store::sqlite::SqliteRuns;
 use answer::Outcome;
 use runs::KeysInFlight;
 
@@ -217,11 +216,8 @@ impl Incoming {
         mounts: Arc<Mounts>,
         auth: Arc<Auth>,
         keystore: Arc<KeystoreFile>,
+        runs: Arc<dyn RunStore>,
     ) -> Self {
-        let runs = Arc::new(SqliteRuns::new(
-            &shared.config.data_dir,
-            shared.config.durability,
-        ));
         Incoming {
             shared,
             mounts,

@@ -3,7 +3,9 @@
 //!
 //! Each kind of data is a trait — [`TableStore`], [`FileIndex`], [`Registry`] — so that a
 //! backend is one folder that implements them plus one line in [`Stores::open`]. The
-//! embedded backend is SQLite ([`sqlite`]), files and databases under the data folder.
+//! embedded backend is SQLite ([`sqlite`]), files and databases under the data folder;
+//! `--database postgres://…` puts them all in PostgreSQL ([`postgres`]), shared by
+//! several instances.
 //! What is the same whatever the database holds the index stays here: the bytes of stored
 //! files on disk ([`files`]), the extracted folders of deployments ([`deployments`]), and
 //! the keystore of named secrets whose keys seal secrets at rest ([`keystore`]).
@@ -18,8 +20,10 @@
 
 pub(crate) mod deployments;
 pub(crate) mod files;
+pub mod folder_lock;
 pub(crate) mod keystore;
 pub(crate) mod listeners;
+pub(crate) mod postgres;
 pub(crate) mod registry;
 pub(crate) mod runs;
 pub(crate) mod sqlite;
@@ -35,6 +39,7 @@ use bytes::Bytes;
 use crate::definition::TypeDefinition;
 use crate::error::Result;
 use crate::protocol::{ListFilter, MObject};
+use crate::shared::RuntimeConfig;
 
 pub(crate) use files::{
     FileIndex, FileRecord, Files, Finished, ListQuery, NewFile, OrderColumn, Sink,
@@ -157,8 +162,14 @@ pub(crate) struct Stores {
     pub(crate) files: Files,
     /// Users, deployments and service versions.
     pub(crate) registry: Arc<dyn Registry>,
+    /// The runs of the incoming API.
+    pub(crate) runs: Arc<dyn runs::RunStore>,
+    /// Flow listener registrations.
+    pub(crate) listeners: Arc<dyn listeners::ListenerStore>,
     /// The keystore: the tables' key, the OAuth providers' key, the operator's aliases.
     pub(crate) keystore: Arc<keystore::KeystoreFile>,
+    /// The shared database, when `--database` names one.
+    pub(crate) database: Option<Arc<postgres::Pg>>,
 }
 
 impl Stores {
@@ -169,8 +180,8 @@ impl Stores {
         Self::open_with_keystore(data_dir, durability, keystore)
     }
 
-    /// The same, with the keystore `keystore` (`--keystore` moves it out of the data
-    /// folder).
+    /// The embedded stores, with the keystore `keystore` (`--keystore` moves it out of
+    /// the data folder).
     pub(crate) fn open_with_keystore(
         data_dir: &Path,
         durability: Durability,
@@ -190,7 +201,50 @@ impl Stores {
                 ),
             ),
             registry: Arc::new(sqlite::SqliteRegistry::new(data_dir)),
+            runs: Arc::new(sqlite::SqliteRuns::new(data_dir, durability)),
+            listeners: Arc::new(sqlite::SqliteListeners::new(data_dir, Durability::Full)),
             keystore,
+            database: None,
+        }
+    }
+
+    /// The stores `config` asks for: PostgreSQL when it names a database, else the
+    /// embedded ones; stored files under `--files-dir` when it is set.
+    pub(crate) fn for_config(
+        config: &RuntimeConfig,
+        keystore: Arc<keystore::KeystoreFile>,
+    ) -> Self {
+        let data_dir = &config.data_dir;
+        let Some(url) = &config.database_url else {
+            let mut stores = Self::open_with_keystore(data_dir, config.durability, keystore);
+            if let Some(dir) = &config.files_dir {
+                stores.files = Files::in_folder(
+                    dir,
+                    Arc::new(
+                        sqlite::SqliteFileIndex::new(data_dir.join(sqlite::FILE_INDEX))
+                            .with_durability(config.durability),
+                    ),
+                );
+            }
+            return stores;
+        };
+        let pg = postgres::Pg::new(url);
+        let index: Arc<dyn FileIndex> = Arc::new(postgres::PgFileIndex::new(Arc::clone(&pg)));
+        let files = match &config.files_dir {
+            Some(dir) => Files::in_folder(dir, index),
+            None => Files::new(data_dir, index),
+        };
+        Stores {
+            tables: Arc::new(postgres::PgTables::new(
+                Arc::clone(&pg),
+                Arc::clone(&keystore),
+            )),
+            files,
+            registry: Arc::new(postgres::PgRegistry::new(Arc::clone(&pg))),
+            runs: Arc::new(postgres::PgRuns::new(Arc::clone(&pg))),
+            listeners: Arc::new(postgres::PgListeners::new(Arc::clone(&pg))),
+            keystore,
+            database: Some(pg),
         }
     }
 }

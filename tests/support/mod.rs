@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod deploy;
+pub mod pg;
 pub mod pki;
 pub mod rabbit;
 

@@ -64,7 +64,11 @@ pub(crate) struct Files {
 
 #[derive(Debug)]
 struct Inner {
-    data_dir: PathBuf,
+    /// What the index's `rel_path` of a stored file is relative to.
+    base: PathBuf,
+    /// The folder of every service's files: `files` under the data folder, or the
+    /// `--files-dir` instances share.
+    root: PathBuf,
     index: Arc<dyn FileIndex>,
     /// The services whose folders were reconciled with the index in this process; a
     /// service is reconciled once, at its first mount, when none of its uploads can be
@@ -108,9 +112,21 @@ pub(crate) struct NewFile {
 impl Files {
     /// The files under `data_dir`, named by `index`; nothing is opened until first use.
     pub(crate) fn new(data_dir: &Path, index: Arc<dyn FileIndex>) -> Self {
+        Self::with_root(data_dir.to_path_buf(), data_dir.join(FILES_DIR), index)
+    }
+
+    /// The files in `folder` itself (`--files-dir`, shared by the instances of one
+    /// database), named by `index`; the index's paths are relative to `folder`, so each
+    /// instance may mount the shared storage where it likes.
+    pub(crate) fn in_folder(folder: &Path, index: Arc<dyn FileIndex>) -> Self {
+        Self::with_root(folder.to_path_buf(), folder.to_path_buf(), index)
+    }
+
+    fn with_root(base: PathBuf, root: PathBuf, index: Arc<dyn FileIndex>) -> Self {
         Files {
             inner: Arc::new(Inner {
-                data_dir: data_dir.to_path_buf(),
+                base,
+                root,
                 index,
                 reconciled: Mutex::new(HashSet::new()),
             }),
@@ -136,7 +152,7 @@ impl Files {
 
     /// The folder of every file of `service`.
     fn service_folder(&self, service: &str) -> PathBuf {
-        let mut p = self.inner.data_dir.join(FILES_DIR);
+        let mut p = self.inner.root.clone();
         p.push(disk_segment(service));
         p
     }
@@ -258,7 +274,7 @@ impl Files {
             sink.persist(&target).map_err(|e| Error::io(STORE, &e))?;
             sync_dir(&folder);
             let rel = target
-                .strip_prefix(&this.inner.data_dir)
+                .strip_prefix(&this.inner.base)
                 .unwrap_or(&target)
                 .to_string_lossy()
                 .into_owned();
@@ -332,7 +348,7 @@ impl Files {
 
     /// Where the bytes of `record` are.
     pub(crate) fn path_of(&self, record: &FileRecord) -> PathBuf {
-        self.inner.data_dir.join(&record.rel_path)
+        self.inner.base.join(&record.rel_path)
     }
 }
 
