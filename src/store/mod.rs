@@ -27,6 +27,7 @@ pub(crate) mod postgres;
 pub(crate) mod registry;
 pub(crate) mod runs;
 pub(crate) mod sqlite;
+pub(crate) mod table;
 
 use std::fmt;
 use std::future::Future;

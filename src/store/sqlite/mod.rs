@@ -7,7 +7,7 @@ mod file_index;
 mod listeners;
 mod registry;
 mod runs;
-mod tables;
+pub(crate) mod tables;
 
 pub(crate) use file_index::SqliteFileIndex;
 pub(crate) use listeners::SqliteListeners;

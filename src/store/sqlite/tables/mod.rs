@@ -23,9 +23,7 @@
 
 mod page;
 mod query;
-mod render;
-mod schema;
-mod value;
+pub(crate) mod schema;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -33,17 +31,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
-use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::definition::TypeDefinition;
 use crate::error::{Error, Result};
-use crate::protocol::{ListFilter, MObject, Property};
+use crate::protocol::{ListFilter, MObject};
 use crate::store::keystore::{Keystore, KeystoreFile, EXCHANGE_ADMIN_KEY};
+use crate::store::table::{render, write};
 use crate::store::{Durability, StoreFuture, TableStore};
 use schema::{quote, sql_error, Table, ID_COLUMN};
-use value::Kind;
 
 /// The database file under the data folder.
 pub(crate) const DB_FILE: &str = "tables.db";
@@ -179,7 +177,12 @@ impl SqliteTables {
                             more = true;
                             break;
                         }
-                        render::object(&mut out, &table, row, n == 0)?;
+                        render::object(
+                            &mut out,
+                            &table,
+                            |i| row.get_ref(i).map_err(sql_error),
+                            n == 0,
+                        )?;
                         n += 1;
                     }
                     more
@@ -220,14 +223,14 @@ impl SqliteTables {
         let (db, table) = self.get(service, type_name)?;
         let rows = objects
             .iter()
-            .map(|o| RowWrite::from_object(&table, o))
+            .map(|o| write::RowWrite::from_object(&table, o))
             .collect::<Result<Vec<_>>>()?;
         db.write(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql_error)?;
             for r in &rows {
-                let sql = r.upsert_sql(&table);
+                let sql = upsert_sql(r, &table);
                 let mut stmt = tx.prepare_cached(&sql).map_err(sql_error)?;
                 let params = std::iter::once(SqlValue::Text(r.id.clone()))
                     .chain(r.values.iter().map(|(_, v)| v.clone()));
@@ -238,7 +241,9 @@ impl SqliteTables {
             let mut saved = Vec::with_capacity(rows.len());
             for r in &rows {
                 let o = stmt
-                    .query_row([&r.id], |row| Ok(render_row(&table, row)))
+                    .query_row([&r.id], |row| {
+                        Ok(write::object(&table, |i| row.get_ref(i).map_err(sql_error)))
+                    })
                     .map_err(sql_error)??;
                 saved.push(o);
             }
@@ -508,7 +513,12 @@ fn fetch(conn: &Connection, table: &Table, ids: &[i64], out: &mut Vec<u8>) -> Re
             continue;
         };
         let start = scratch.len();
-        render::object(&mut scratch, table, row, true)?;
+        render::object(
+            &mut scratch,
+            table,
+            |i| row.get_ref(i).map_err(sql_error),
+            true,
+        )?;
         spans[wanted[at].1] = (start, scratch.len());
         found += 1;
     }
@@ -553,174 +563,31 @@ impl Drop for Snapshot<'_> {
     }
 }
 
-/// One stored row as an object of the table's type.
-///
-/// # Errors
-///
-/// A revealed Password value does not open with the keystore; any SQLite failure.
-fn render_row(table: &Table, row: &rusqlite::Row<'_>) -> Result<MObject> {
-    let id: String = row.get(0).map_err(sql_error)?;
-    let mut properties = Vec::with_capacity(table.columns.len());
-    for (i, c) in table.columns.iter().enumerate() {
-        let v = row.get_ref(i + 1).map_err(sql_error)?;
-        let mut p = Property {
-            developer_name: Some(c.name.clone()),
-            content_type: Some(c.value_type.content_type()),
-            ..Property::default()
-        };
-        if c.kind.is_object() {
-            p.object_data = Some(value::render_objects(v).unwrap_or_default());
-        } else if c.reveal {
-            p.content_value = render::revealed(table, c, v)?;
-        } else {
-            p.content_value = value::render(c.kind, v);
+/// `INSERT ... ON CONFLICT("$externalId") DO UPDATE SET` the columns carried.
+fn upsert_sql(row: &write::RowWrite, table: &Table) -> String {
+    let id = quote(ID_COLUMN);
+    let mut cols = id.clone();
+    let mut marks = String::from("?");
+    let mut set = String::new();
+    for (i, _) in &row.values {
+        let q = &table.columns[*i].quoted;
+        cols.push_str(", ");
+        cols.push_str(q);
+        marks.push_str(", ?");
+        if !set.is_empty() {
+            set.push_str(", ");
         }
-        properties.push(p);
+        set.push_str(&format!("{q} = excluded.{q}"));
     }
-    Ok(MObject {
-        external_id: Some(id),
-        developer_name: Some(table.type_name.clone()),
-        order: Some(0),
-        properties: Some(properties),
-        is_selected: Some(false),
-        ..MObject::default()
-    })
-}
-
-/// One object of a save, parsed and ready to write.
-#[derive(Debug)]
-struct RowWrite {
-    /// The external id the row is stored under.
-    id: String,
-    /// The columns to write, by column index, in ascending order.
-    values: Vec<(usize, SqlValue)>,
-}
-
-impl RowWrite {
-    /// Parses `o` for `table`, resolving its id.
-    fn from_object(table: &Table, o: &MObject) -> Result<Self> {
-        let mut values: Vec<(usize, SqlValue)> = Vec::new();
-        for p in o.properties.as_deref().unwrap_or_default() {
-            let name = p.developer_name.as_deref().ok_or_else(|| {
-                Error::bad_request(format!(
-                    "a property of a '{}' object has no developerName",
-                    table.type_name
-                ))
-            })?;
-            let (i, col) = table.column(name).ok_or_else(|| {
-                Error::bad_request(format!(
-                    "'{name}' is not a property of type '{}'",
-                    table.type_name
-                ))
-            })?;
-            let v = if col.kind.is_object() {
-                match p.object_data.as_deref() {
-                    None => SqlValue::Null,
-                    Some(objs) if col.kind == Kind::Object && objs.len() > 1 => {
-                        return Err(Error::bad_request(format!(
-                            "property '{name}' is an Object and holds at most one object, got {}",
-                            objs.len()
-                        )))
-                    }
-                    Some(objs) => {
-                        SqlValue::Text(serde_json::to_string(objs).map_err(Error::internal)?)
-                    }
-                }
-            } else {
-                value::parse(col.kind, p.content_value.as_deref()).map_err(|why| {
-                    Error::bad_request(format!(
-                        "property '{name}' of type '{}': '{}' {why}",
-                        table.type_name,
-                        p.content_value.as_deref().unwrap_or_default()
-                    ))
-                })?
-            };
-            let v = match (col.kind, v) {
-                // Answers may leave passwords out, so "no value" means "unchanged".
-                (Kind::Password, SqlValue::Null) => continue,
-                (Kind::Password, SqlValue::Text(clear)) => {
-                    SqlValue::Text(table.keystore.seal(clear.as_bytes(), &col.context))
-                }
-                (_, v) => v,
-            };
-            match values.iter_mut().find(|(j, _)| *j == i) {
-                Some(slot) => slot.1 = v,
-                None => values.push((i, v)),
-            }
-        }
-        let key = table.key.map(|k| (k, &table.columns[k]));
-        let key_value = key.and_then(|(k, c)| {
-            values
-                .iter()
-                .find(|(j, _)| *j == k)
-                .and_then(|(_, v)| value::render(c.kind, ValueRef::from(v)))
-        });
-        let id = match o.external_id.as_deref().filter(|s| !s.is_empty()) {
-            None => match key_value {
-                Some(k) if !k.is_empty() => k,
-                _ => {
-                    let id = uuid::Uuid::new_v4().to_string();
-                    if let Some((k, _)) = key {
-                        values.retain(|(j, _)| *j != k);
-                        values.push((k, SqlValue::Text(id.clone())));
-                    }
-                    id
-                }
-            },
-            Some(ext) => {
-                if let Some((k, c)) = key {
-                    match key_value {
-                        Some(kv) if kv != ext => {
-                            return Err(Error::bad_request(format!(
-                            "key property '{}' is '{kv}' but the object's externalId is '{ext}'; \
-                                 the key of a stored row cannot change",
-                            c.name
-                        )))
-                        }
-                        Some(_) => {}
-                        None => {
-                            let v = value::parse(c.kind, Some(ext))
-                                .ok()
-                                .filter(|v| *v != SqlValue::Null)
-                                .unwrap_or_else(|| SqlValue::Text(ext.to_owned()));
-                            values.retain(|(j, _)| *j != k);
-                            values.push((k, v));
-                        }
-                    }
-                }
-                ext.to_owned()
-            }
-        };
-        values.sort_by_key(|(i, _)| *i);
-        Ok(RowWrite { id, values })
-    }
-
-    /// `INSERT ... ON CONFLICT("$externalId") DO UPDATE SET` the columns carried.
-    fn upsert_sql(&self, table: &Table) -> String {
-        let id = quote(ID_COLUMN);
-        let mut cols = id.clone();
-        let mut marks = String::from("?");
-        let mut set = String::new();
-        for (i, _) in &self.values {
-            let q = &table.columns[*i].quoted;
-            cols.push_str(", ");
-            cols.push_str(q);
-            marks.push_str(", ?");
-            if !set.is_empty() {
-                set.push_str(", ");
-            }
-            set.push_str(&format!("{q} = excluded.{q}"));
-        }
-        let action = if set.is_empty() {
-            "NOTHING".to_owned()
-        } else {
-            format!("UPDATE SET {set}")
-        };
-        format!(
-            "INSERT INTO {} ({cols}) VALUES ({marks}) ON CONFLICT({id}) DO {action}",
-            table.quoted
-        )
-    }
+    let action = if set.is_empty() {
+        "NOTHING".to_owned()
+    } else {
+        format!("UPDATE SET {set}")
+    };
+    format!(
+        "INSERT INTO {} ({cols}) VALUES ({marks}) ON CONFLICT({id}) DO {action}",
+        table.quoted
+    )
 }
 
 #[cfg(test)]

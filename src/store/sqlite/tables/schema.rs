@@ -41,11 +41,11 @@ use std::sync::Arc;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::render::Template;
-use super::value::Kind;
 use crate::definition::{TypeDefinition, ValueType};
 use crate::error::{Error, Result};
 use crate::store::keystore::{Keystore, PREFIX as SEALED_PREFIX};
+use crate::store::table::render::Template;
+use crate::store::table::value::Kind;
 
 /// The hidden column holding each row's external id.
 pub(crate) const ID_COLUMN: &str = "$externalId";

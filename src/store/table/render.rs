@@ -8,8 +8,8 @@
 
 use rusqlite::types::ValueRef;
 
-use super::schema::{sql_error, Column, Table};
 use super::value::{self, Kind};
+use super::{Column, Table};
 use crate::error::{Error, Result};
 
 /// What precedes the objects of a response.
@@ -109,23 +109,24 @@ fn unreadable(table: &Table, col: &Column) -> Error {
     ))
 }
 
-/// Appends the object of `row` (`$externalId` then the table's columns, as
-/// [`Table::select`] reads them), preceded by a comma unless it is the first.
+/// Appends the object of a row whose values `cell(i)` gives (`$externalId` at 0, then the
+/// table's columns, as [`Table::select`] reads them), preceded by a comma unless it is the
+/// first.
 ///
 /// # Errors
 ///
-/// A revealed Password value does not open with the keystore; any SQLite failure.
-pub(crate) fn object(
+/// A revealed Password value does not open with the keystore; what `cell` answers.
+pub(crate) fn object<'v>(
     out: &mut Vec<u8>,
     table: &Table,
-    row: &rusqlite::Row<'_>,
+    cell: impl Fn(usize) -> Result<ValueRef<'v>>,
     first: bool,
 ) -> Result<()> {
     if !first {
         out.push(b',');
     }
     out.extend_from_slice(OBJECT_OPEN);
-    match row.get_ref(0).map_err(sql_error)? {
+    match cell(0)? {
         ValueRef::Null => out.extend_from_slice(b"null"),
         v => string(out, &value::text(Kind::Text, v).unwrap_or_default()),
     }
@@ -135,7 +136,7 @@ pub(crate) fn object(
             out.push(b',');
         }
         out.extend_from_slice(head.as_bytes());
-        let v = row.get_ref(i + 1).map_err(sql_error)?;
+        let v = cell(i + 1)?;
         if c.kind.is_object() {
             out.extend_from_slice(b"null");
             out.extend_from_slice(OBJECTS_OPEN);
