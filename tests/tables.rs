@@ -9,12 +9,19 @@ use fss::definition::{parse_definition, LoadedDefinition};
 use fss::server::ServerConfig;
 use http::Method;
 use serde_json::{json, Value};
+use support::pg::Backend;
 use support::{fixture, post_json, send_json, Answer, TestServer};
 
 // === helpers ===
 
-async fn shop() -> TestServer {
-    TestServer::start(&fixture("tables")).await
+async fn shop(backend: &Backend) -> TestServer {
+    TestServer::start_config(
+        &fixture("tables"),
+        |c| backend.configure(c),
+        |_| {},
+        ServerConfig::default(),
+    )
+    .await
 }
 
 fn odt(type_name: &str) -> Value {
@@ -111,8 +118,8 @@ fn where_(column: &str, criteria: &str, value: Option<&str>) -> Value {
 }
 
 /// Five items with distinct values of every type.
-async fn seeded() -> TestServer {
-    let s = shop().await;
+async fn seeded(backend: &Backend) -> TestServer {
+    let s = shop(backend).await;
     let a = save(
         &s,
         "Item",
@@ -159,9 +166,8 @@ async fn seeded() -> TestServer {
 
 // === load by id, save, update, delete ===
 
-#[tokio::test]
-async fn save_then_load_by_id() {
-    let s = shop().await;
+async fn save_then_load_by_id(backend: Backend) {
+    let s = shop(&backend).await;
     let a = save(
         &s,
         "Item",
@@ -203,9 +209,8 @@ async fn save_then_load_by_id() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn save_without_key_gets_a_generated_id_and_answers_in_input_order() {
-    let s = shop().await;
+async fn save_without_key_gets_a_generated_id_and_answers_in_input_order(backend: Backend) {
+    let s = shop(&backend).await;
     let objs = vec![
         object("Note", None, &[("Text", "ContentString", Some("first"))]),
         object(
@@ -240,9 +245,8 @@ async fn save_without_key_gets_a_generated_id_and_answers_in_input_order() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn update_changes_the_given_properties_and_answers_stored_values() {
-    let s = seeded().await;
+async fn update_changes_the_given_properties_and_answers_stored_values(backend: Backend) {
+    let s = seeded(&backend).await;
     let upd = object(
         "Item",
         Some("a"),
@@ -280,9 +284,8 @@ async fn update_changes_the_given_properties_and_answers_stored_values() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn delete_by_external_id_and_by_list_filter_id() {
-    let s = seeded().await;
+async fn delete_by_external_id_and_by_list_filter_id(backend: Backend) {
+    let s = seeded(&backend).await;
     let a = delete(
         &s,
         "Item",
@@ -315,9 +318,8 @@ async fn delete_by_external_id_and_by_list_filter_id() {
 
 // === filters ===
 
-#[tokio::test]
-async fn and_or_and_nested_filters() {
-    let s = seeded().await;
+async fn and_or_and_nested_filters(backend: Backend) {
+    let s = seeded(&backend).await;
     let in_stock = where_("InStock", "EQUAL", Some("true"));
     let cheap = where_("Price", "LESS_THAN", Some("10"));
     assert_eq!(
@@ -393,9 +395,8 @@ async fn and_or_and_nested_filters() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn contains_starts_with_ends_with() {
-    let s = seeded().await;
+async fn contains_starts_with_ends_with(backend: Backend) {
+    let s = seeded(&backend).await;
     assert_eq!(
         ids(
             &s,
@@ -431,9 +432,8 @@ async fn contains_starts_with_ends_with() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn is_empty_both_ways() {
-    let s = seeded().await;
+async fn is_empty_both_ways(backend: Backend) {
+    let s = seeded(&backend).await;
     // Notes: a "red fruit", b "", c null, d "sweet", e "dark".
     assert_eq!(
         ids(
@@ -470,9 +470,8 @@ async fn is_empty_both_ways() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn where_entries_without_values_are_ignored() {
-    let s = seeded().await;
+async fn where_entries_without_values_are_ignored(backend: Backend) {
+    let s = seeded(&backend).await;
     let f = json!({ "comparisonType": "AND", "where": [
         { "columnName": "Name", "criteriaType": "EQUAL", "contentValue": null, "value": null },
         where_("Price", "GREATER_THAN", Some("10")),
@@ -483,9 +482,8 @@ async fn where_entries_without_values_are_ignored() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn quotes_commas_percent_and_underscore_match_literally() {
-    let s = shop().await;
+async fn quotes_commas_percent_and_underscore_match_literally(backend: Backend) {
+    let s = shop(&backend).await;
     let names = [
         "it's",
         "a,b",
@@ -528,9 +526,8 @@ async fn quotes_commas_percent_and_underscore_match_literally() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn search_is_a_case_insensitive_substring_of_string_properties() {
-    let s = seeded().await;
+async fn search_is_a_case_insensitive_substring_of_string_properties(backend: Backend) {
+    let s = seeded(&backend).await;
     assert_eq!(ids(&s, json!({ "search": "APP" })).await, ["a"]);
     assert_eq!(
         ids(&s, json!({ "search": "e" })).await,
@@ -553,9 +550,8 @@ async fn search_is_a_case_insensitive_substring_of_string_properties() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn order_by_each_type_both_directions() {
-    let s = seeded().await;
+async fn order_by_each_type_both_directions(backend: Backend) {
+    let s = seeded(&backend).await;
     let by =
         |col: &str, dir: &str| json!({ "orderBy": [ { "columnName": col, "direction": dir } ] });
     assert_eq!(ids(&s, by("Name", "ASC")).await, ["a", "c", "e", "b", "d"]); // binary: upper case first
@@ -597,9 +593,8 @@ async fn order_by_each_type_both_directions() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn offset_and_limit_with_has_more_results_on_both_sides_of_the_boundary() {
-    let s = shop().await;
+async fn offset_and_limit_with_has_more_results_on_both_sides_of_the_boundary(backend: Backend) {
+    let s = shop(&backend).await;
     let objs = (0..10)
         .map(|i| {
             object(
@@ -642,9 +637,8 @@ async fn offset_and_limit_with_has_more_results_on_both_sides_of_the_boundary() 
     s.stop().await;
 }
 
-#[tokio::test]
-async fn any_equal_and_all_equal() {
-    let s = seeded().await;
+async fn any_equal_and_all_equal(backend: Backend) {
+    let s = seeded(&backend).await;
     let tag = |id: &str| json!({ "externalId": id, "developerName": "Tag", "properties": [ { "developerName": "Label", "contentValue": id } ] });
     let upd = |id: &str, tags: Vec<Value>| {
         json!({ "externalId": id, "developerName": "Item",
@@ -712,9 +706,8 @@ async fn any_equal_and_all_equal() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn filters_naming_unknown_columns_or_criteria_are_400() {
-    let s = seeded().await;
+async fn filters_naming_unknown_columns_or_criteria_are_400(backend: Backend) {
+    let s = seeded(&backend).await;
     let msg = load(
         &s,
         "Item",
@@ -751,9 +744,8 @@ async fn filters_naming_unknown_columns_or_criteria_are_400() {
 
 // === values ===
 
-#[tokio::test]
-async fn number_boolean_and_datetime_round_trip() {
-    let s = shop().await;
+async fn number_boolean_and_datetime_round_trip(backend: Backend) {
+    let s = shop(&backend).await;
     let cases = [
         ("19.99", "19.99"),
         ("0.1", "0.1"),
@@ -834,9 +826,8 @@ async fn number_boolean_and_datetime_round_trip() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn passwords_are_stored_but_never_rendered() {
-    let s = shop().await;
+async fn passwords_are_stored_but_never_rendered(backend: Backend) {
+    let s = shop(&backend).await;
     let o = object(
         "Item",
         None,
@@ -869,9 +860,8 @@ async fn passwords_are_stored_but_never_rendered() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn bad_property_values_are_400_and_nothing_is_written() {
-    let s = seeded().await;
+async fn bad_property_values_are_400_and_nothing_is_written(backend: Backend) {
+    let s = seeded(&backend).await;
     let before = load(&s, "Item", json!({})).await.json();
     let cases = [
         ("Price", "ContentNumber", "abc", "not a number"),
@@ -918,9 +908,8 @@ async fn bad_property_values_are_400_and_nothing_is_written() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn sql_in_every_string_field_is_stored_literally() {
-    let s = seeded().await;
+async fn sql_in_every_string_field_is_stored_literally(backend: Backend) {
+    let s = seeded(&backend).await;
     let evil = [
         "'; DROP TABLE \"Shop/Item\"; --",
         "\" OR 1=1 --",
@@ -993,9 +982,8 @@ async fn sql_in_every_string_field_is_stored_literally() {
 
 // === requests and routing ===
 
-#[tokio::test]
-async fn requests_without_a_type_or_with_an_undeclared_operation_are_refused() {
-    let s = seeded().await;
+async fn requests_without_a_type_or_with_an_undeclared_operation_are_refused(backend: Backend) {
+    let s = seeded(&backend).await;
     let url = s.url("/fs/Shop/data");
     let msg = post_json(&url, &json!({ "listFilter": {} }))
         .await
@@ -1048,9 +1036,8 @@ async fn requests_without_a_type_or_with_an_undeclared_operation_are_refused() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn command_data_actions_get_plain_filters_and_objects() {
-    let s = shop().await;
+async fn command_data_actions_get_plain_filters_and_objects(backend: Backend) {
+    let s = shop(&backend).await;
     let f = json!({ "comparisonType": "OR",
                     "where": [ where_("Qty", "GREATER_THAN", Some("2.5")), where_("Code", "CONTAINS", Some("x")),
                                where_("Code", "EQUAL", None) ],
@@ -1124,9 +1111,8 @@ fn evolve(props: &str) -> Vec<LoadedDefinition> {
     ))
 }
 
-#[tokio::test]
-async fn mounting_adds_columns_and_refuses_a_changed_property_type() {
-    let s = shop().await;
+async fn mounting_adds_columns_and_refuses_a_changed_property_type(backend: Backend) {
+    let s = shop(&backend).await;
     s.runtime
         .mount(evolve(r#"{"name":"Id"},{"name":"Size","type":"Number"}"#))
         .unwrap();
@@ -1179,15 +1165,17 @@ async fn mounting_adds_columns_and_refuses_a_changed_property_type() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn data_survives_a_server_restart() {
+async fn data_survives_a_server_restart(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let ops = fixture("tables");
     let start = || {
         let path = dir.path().to_path_buf();
         TestServer::start_config(
             &ops,
-            move |c| c.data_dir = path,
+            |c| {
+                c.data_dir = path;
+                backend.configure(c);
+            },
             |_| {},
             ServerConfig::default(),
         )
@@ -1208,7 +1196,9 @@ async fn data_survives_a_server_restart() {
     .await;
     assert_eq!(a.status, 200);
     s.stop().await;
-    assert!(dir.path().join("tables.db").exists());
+    if let Backend::Sqlite = backend {
+        assert!(dir.path().join("tables.db").exists());
+    }
 
     let s = start().await;
     let v = load(&s, "Item", json!({ "id": "keep" })).await.json();
@@ -1218,11 +1208,10 @@ async fn data_survives_a_server_restart() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_saves_and_loads_from_16_clients_lose_nothing() {
+async fn concurrent_saves_and_loads_from_16_clients_lose_nothing(backend: Backend) {
     const CLIENTS: usize = 16;
     const ROWS: usize = 25;
-    let s = shop().await;
+    let s = shop(&backend).await;
     let url = s.url("/fs/Shop/data");
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
@@ -1303,9 +1292,8 @@ const NAMES: [&str; 16] = [
     "ÉCOLE blue",
 ];
 
-#[tokio::test]
-async fn substring_criteria_answer_what_like_answers_for_short_and_long_values() {
-    let s = shop().await;
+async fn substring_criteria_answer_what_like_answers_for_short_and_long_values(backend: Backend) {
+    let s = shop(&backend).await;
     named(&s, &NAMES).await;
     let needles = [
         "b",
@@ -1386,9 +1374,8 @@ async fn substring_criteria_answer_what_like_answers_for_short_and_long_values()
     s.stop().await;
 }
 
-#[tokio::test]
-async fn the_text_index_follows_saves_updates_and_deletes() {
-    let s = shop().await;
+async fn the_text_index_follows_saves_updates_and_deletes(backend: Backend) {
+    let s = shop(&backend).await;
     named(&s, &["alpha one", "beta two", "gamma three"]).await;
     let contains = |v: &str| json!({ "where": [where_("Name", "CONTAINS", Some(v))] });
     assert_eq!(ids(&s, contains("two")).await, ["t1"]);
@@ -1492,9 +1479,8 @@ async fn tables_stored_before_the_text_index_are_indexed_at_mount() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn ordered_pages_with_ties_nulls_and_mixed_numbers_tile_the_whole_order() {
-    let s = shop().await;
+async fn ordered_pages_with_ties_nulls_and_mixed_numbers_tile_the_whole_order(backend: Backend) {
+    let s = shop(&backend).await;
     // Prices with ties, NULLs, integers and reals that are equal in value.
     let prices = [
         Some("2"),
@@ -1580,3 +1566,32 @@ async fn ordered_pages_with_ties_nulls_and_mixed_numbers_tile_the_whole_order() 
     }
     s.stop().await;
 }
+
+crate::both_backends!(
+    save_then_load_by_id,
+    save_without_key_gets_a_generated_id_and_answers_in_input_order,
+    update_changes_the_given_properties_and_answers_stored_values,
+    delete_by_external_id_and_by_list_filter_id,
+    and_or_and_nested_filters,
+    contains_starts_with_ends_with,
+    is_empty_both_ways,
+    where_entries_without_values_are_ignored,
+    quotes_commas_percent_and_underscore_match_literally,
+    search_is_a_case_insensitive_substring_of_string_properties,
+    order_by_each_type_both_directions,
+    offset_and_limit_with_has_more_results_on_both_sides_of_the_boundary,
+    any_equal_and_all_equal,
+    filters_naming_unknown_columns_or_criteria_are_400,
+    number_boolean_and_datetime_round_trip,
+    passwords_are_stored_but_never_rendered,
+    bad_property_values_are_400_and_nothing_is_written,
+    sql_in_every_string_field_is_stored_literally,
+    requests_without_a_type_or_with_an_undeclared_operation_are_refused,
+    command_data_actions_get_plain_filters_and_objects,
+    mounting_adds_columns_and_refuses_a_changed_property_type,
+    data_survives_a_server_restart,
+    concurrent_saves_and_loads_from_16_clients_lose_nothing,
+    substring_criteria_answer_what_like_answers_for_short_and_long_values,
+    the_text_index_follows_saves_updates_and_deletes,
+    ordered_pages_with_ties_nulls_and_mixed_numbers_tile_the_whole_order,
+);

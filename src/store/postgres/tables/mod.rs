@@ -276,8 +276,7 @@ impl PgTables {
                     .map_err(|e| db_error("beginning a save", &e))?;
                 for r in &rows {
                     let (sql, params) = t.upsert(r);
-                    let refs: Vec<&(dyn ToSql + Sync)> =
-                        params.iter().map(Param::as_sql).collect();
+                    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
                     tx.execute(&sql, &refs)
                         .await
                         .map_err(|e| db_error("saving a row", &e))?;
@@ -437,7 +436,11 @@ impl PgTable {
         }
         sql.push_str(" ORDER BY ");
         for (col, desc) in &f.keys {
-            let dir = if *desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" };
+            let dir = if *desc {
+                "DESC NULLS LAST"
+            } else {
+                "ASC NULLS FIRST"
+            };
             write!(sql, "{} {dir}, ", self.col(col)).expect("writing to a String cannot fail");
         }
         params.push(Param::Int(f.page + 1));
@@ -596,9 +599,7 @@ impl Param {
 
 /// Value `i` of a row read by [`PgTable::select`]: every column is read as text.
 fn cell(row: &tokio_postgres::Row, i: usize) -> Result<ValueRef<'_>> {
-    let v: Option<&str> = row
-        .try_get(i)
-        .map_err(|e| db_error("reading a row", &e))?;
+    let v: Option<&str> = row.try_get(i).map_err(|e| db_error("reading a row", &e))?;
     Ok(v.map_or(ValueRef::Null, |s| ValueRef::Text(s.as_bytes())))
 }
 
