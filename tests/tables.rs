@@ -1595,3 +1595,79 @@ crate::both_backends!(
     the_text_index_follows_saves_updates_and_deletes,
     ordered_pages_with_ties_nulls_and_mixed_numbers_tile_the_whole_order,
 );
+
+// === timings (run by hand) ===
+
+/// Times saves and loads on both backends through a real socket, same data, same client:
+/// `cargo test --test tables -- --ignored --nocapture timings_of_saves_and_loads`.
+#[tokio::test]
+#[ignore = "a measurement, run by hand"]
+async fn timings_of_saves_and_loads() {
+    const ROWS: usize = 2000;
+    const BATCH: usize = 100;
+    const SINGLE: usize = 200;
+    const LOADS: usize = 100;
+    let mut backends = vec![Backend::Sqlite];
+    if let Some(s) = support::pg::schema("timings").await {
+        backends.push(Backend::Postgres(s));
+    }
+    for backend in backends {
+        let s = shop(&backend).await;
+        let rows: Vec<Value> = (0..ROWS)
+            .map(|i| {
+                item(
+                    &format!("r{i:05}"),
+                    &format!("name {i} blue"),
+                    &format!("{}.5", i % 97),
+                    if i % 2 == 0 { "true" } else { "false" },
+                    "2026-01-21T00:00:00Z",
+                    Some("notes"),
+                )
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        for chunk in rows.chunks(BATCH) {
+            assert_eq!(save(&s, "Item", chunk.to_vec()).await.status, 200);
+        }
+        let batches = t.elapsed();
+        let t = std::time::Instant::now();
+        for r in rows.iter().take(SINGLE) {
+            assert_eq!(save(&s, "Item", vec![r.clone()]).await.status, 200);
+        }
+        let singles = t.elapsed();
+        let filters = [
+            ("page of 100", json!({ "limit": 100 })),
+            (
+                "ordered page of 100",
+                json!({ "limit": 100, "orderByPropertyDeveloperName": "Price", "orderByDirectionType": "DESC" }),
+            ),
+            (
+                "CONTAINS",
+                json!({ "where": [where_("Name", "CONTAINS", Some("99 bl"))] }),
+            ),
+            ("by id", json!({ "id": "r00042" })),
+            ("all 2000 rows", json!({ "limit": 0 })),
+        ];
+        eprintln!(
+            "{}: {} saves of {BATCH} rows {:?} ({:?} each); {SINGLE} saves of one row {:?} ({:?} each)",
+            backend.name(),
+            ROWS / BATCH,
+            batches,
+            batches / (ROWS / BATCH) as u32,
+            singles,
+            singles / SINGLE as u32
+        );
+        for (what, f) in filters {
+            let t = std::time::Instant::now();
+            for _ in 0..LOADS {
+                assert_eq!(load(&s, "Item", f.clone()).await.status, 200);
+            }
+            eprintln!(
+                "{}: load {what}: {:?} each ({LOADS} loads)",
+                backend.name(),
+                t.elapsed() / LOADS as u32
+            );
+        }
+        s.stop().await;
+    }
+}
