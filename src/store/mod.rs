@@ -240,7 +240,7 @@ impl Stores {
             )),
             files,
             registry: Arc::new(postgres::PgRegistry::new(Arc::clone(&pg))),
-            runs: Arc::new(postgres::PgRuns::new(Arc::clone(&pg))),
+            runs: Arc::new(postgres::PgRuns::new(Arc::clone(&pg), data_dir)),
             listeners: Arc::new(postgres::PgListeners::new(Arc::clone(&pg))),
             keystore,
             database: Some(pg),

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
-pub(crate) use record::{FileRecord, ListQuery, OrderColumn};
+pub(crate) use record::{contains_pattern, FileRecord, ListQuery, OrderColumn};
 pub(crate) use sink::{Finished, Sink};
 
 /// The folder under the data folder that holds stored files.
