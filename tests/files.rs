@@ -186,6 +186,23 @@ fn stored_files(server: &TestServer) -> Vec<PathBuf> {
     files_under(&server.data.path().join("files"))
 }
 
+/// How many trigram indexes of file names the schema of `url` has.
+async fn trigram_indexes(url: &str) -> i64 {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("the test database answers");
+    tokio::spawn(conn);
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename = 'file' AND indexdef LIKE '%gin_trgm_ops%'",
+            &[],
+        )
+        .await
+        .expect("pg_indexes answers")
+        .get(0)
+}
+
 /// Waits (bounded) until `cond` holds.
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..500 {
@@ -698,6 +715,13 @@ async fn list_orders_pages_and_searches(backend: Backend) {
     assert_eq!((found, more), (vec!["delta.txt".to_owned()], false));
     let (none, _) = names(&page(json!({"search": "%"})).await);
     assert!(none.is_empty());
+    if let Some(url) = backend.url() {
+        assert_eq!(
+            trigram_indexes(url).await,
+            1,
+            "the name search is indexed with pg_trgm"
+        );
+    }
 
     let a = page(json!({"orderByPropertyDeveloperName": "Colour"})).await;
     assert!(a.problem(400).contains("Colour"));
@@ -1089,6 +1113,71 @@ async fn a_256_mib_upload_streams_with_flat_memory(backend: Backend) {
         assert!(buf == big_chunk(&block, i), "chunk {i} differs");
     }
     server.stop().await;
+}
+
+// === several instances ===
+
+/// Two instances on one database and one `--files-dir`: a file uploaded through one is
+/// listed, downloaded and deleted through the other, and the second instance's first
+/// mount leaves alone what the first may be writing (a fresh temp file) or about to index
+/// (a fresh stored file the index does not know yet).
+#[tokio::test]
+async fn two_instances_share_the_files_folder() {
+    let _g = GATE.read().await;
+    let Some(schema) = support::pg::schema("files::two_instances_share_the_files_folder").await
+    else {
+        return;
+    };
+    let backend = Backend::Postgres(schema);
+    let shared = tempfile::tempdir().unwrap();
+    let ops = fixture("files");
+    let start_on_shared = || {
+        TestServer::start_config(
+            &ops,
+            |c| {
+                backend.configure(c);
+                c.files_dir = Some(shared.path().to_path_buf());
+            },
+            |_| {},
+            ServerConfig::default(),
+        )
+    };
+    let a = start_on_shared().await;
+    let up = upload(
+        &a,
+        "Files",
+        &[
+            json_part("FileDataRequest", &json!({})),
+            file_part("FileData", "shared.txt", None, b"on both"),
+        ],
+    )
+    .await;
+    let file = only_file(&up);
+    let stored = files_under(&shared.path().join("files"));
+    assert_eq!(stored.len(), 1, "the bytes are in the shared folder");
+    assert!(files_under(&a.data.path().join("files")).is_empty());
+    let folder = stored[0].parent().unwrap().to_path_buf();
+    std::fs::write(folder.join(".upload-live.part"), b"half").unwrap();
+    std::fs::write(folder.join("not-indexed-yet"), b"renamed").unwrap();
+
+    let b = start_on_shared().await;
+    assert_eq!(names(&list(&b, "Files", json!({})).await).0, ["shared.txt"]);
+    let got = get(&b.url(&format!("/fs/Files/file/content/{}", file["Id"]))).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body.as_ref(), b"on both");
+    assert!(folder.join(".upload-live.part").exists());
+    assert!(folder.join("not-indexed-yet").exists());
+
+    let del = post_json(
+        &b.url("/fs/Files/file/delete"),
+        &json!({"resourceFile": file["Id"]}),
+    )
+    .await;
+    assert_eq!(del.status, 200, "{}", String::from_utf8_lossy(&del.body));
+    assert!(names(&list(&a, "Files", json!({})).await).0.is_empty());
+    assert!(!stored[0].exists(), "the bytes are gone for both");
+    b.stop().await;
+    a.stop().await;
 }
 
 crate::both_backends!(
