@@ -487,6 +487,19 @@ impl Directory {
         self.api_keys.records().retain(|_, k| k.user_id != user_id);
     }
 
+    /// Replaces every API key record with `records` (another instance revoked or made
+    /// one); returns whether anything changed.
+    pub(super) fn replace_api_keys(&self, records: Vec<ApiKey>) -> bool {
+        let fresh: HashMap<String, ApiKey> =
+            records.into_iter().map(|k| (k.id.clone(), k)).collect();
+        let mut current = self.api_keys.records();
+        let changed = *current != fresh;
+        if changed {
+            *current = fresh;
+        }
+        changed
+    }
+
     /// Creates the signing key when it is absent. Blocking.
     ///
     /// # Errors
