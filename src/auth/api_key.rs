@@ -263,9 +263,13 @@ fn read_or_create(keystore: &KeystoreFile, creating: &Mutex<()>) -> Result<(u64,
     }
     let mut value = vec![0u8; MIN_API_KEY_SIGNING_BYTES];
     aes_gcm::aead::rand_core::RngCore::fill_bytes(&mut aes_gcm::aead::OsRng, &mut value);
-    keystore.put(PHIXFLOW_API_KEY, &value)?;
-    tracing::info!(alias = PHIXFLOW_API_KEY, "API key signing key created.");
-    Ok((keystore.generation(), value))
+    // Another instance sharing the keystore may have made it a moment ago: its key is
+    // the one then.
+    let stored = keystore.value_or_put(PHIXFLOW_API_KEY, &value)?;
+    if stored == value {
+        tracing::info!(alias = PHIXFLOW_API_KEY, "API key signing key created.");
+    }
+    Ok((keystore.generation(), stored))
 }
 
 fn unauthorized(why: &'static str) -> Error {
