@@ -25,6 +25,14 @@
 //! service (past it, 400), each keeps at most [`MAX_KEPT_BYTES`] (past it, 413), and each
 //! expires after the runtime's wait timeout (`--wait-timeout`). No credential is stored: the `Authorization` header of the
 //! registration is not kept, and its callback carries none.
+//!
+//! Several instances: the runtime keeps its registrations in an index loaded once from
+//! the store, which is all there is to know when the store is its own (SQLite). When other
+//! instances share the store (PostgreSQL), the index is read again before each event is
+//! matched and before a registration is counted against the bound, so a registration
+//! made through any instance fires for an event sent to any other; and each registration
+//! an event matches is claimed in the store before its callback goes out, so that it fires
+//! once even when two instances match it at the same moment.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

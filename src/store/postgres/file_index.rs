@@ -62,6 +62,28 @@ impl PgFileIndex {
     }
 }
 
+impl PgFileIndex {
+    /// The record `statement` answers for the file `id` of `service` (`$1`, `$2`).
+    fn one(
+        &self,
+        statement: String,
+        service: &str,
+        id: &str,
+        what: &'static str,
+    ) -> Result<Option<FileRecord>> {
+        let pg = Arc::clone(&self.pg);
+        let (service, id) = (service.to_owned(), id.to_owned());
+        self.pg.block(async move {
+            let c = pg.client().await?;
+            let row = c
+                .query_opt(&statement, &[&id, &service])
+                .await
+                .map_err(|e| index_error(what, &e))?;
+            Ok(row.as_ref().map(record))
+        })
+    }
+}
+
 impl FileIndex for PgFileIndex {
     fn open(&self) -> Result<()> {
         let pg = Arc::clone(&self.pg);
@@ -109,35 +131,21 @@ impl FileIndex for PgFileIndex {
     }
 
     fn get(&self, service: &str, id: &str) -> Result<Option<FileRecord>> {
-        let pg = Arc::clone(&self.pg);
-        let (service, id) = (service.to_owned(), id.to_owned());
-        self.pg.block(async move {
-            let c = pg.client().await?;
-            let row = c
-                .query_opt(
-                    &format!("SELECT {COLUMNS} FROM file WHERE id = $1 AND service = $2"),
-                    &[&id, &service],
-                )
-                .await
-                .map_err(|e| index_error("reading the file index", &e))?;
-            Ok(row.as_ref().map(record))
-        })
+        self.one(
+            format!("SELECT {COLUMNS} FROM file WHERE id = $1 AND service = $2"),
+            service,
+            id,
+            "reading the file index",
+        )
     }
 
     fn delete(&self, service: &str, id: &str) -> Result<Option<FileRecord>> {
-        let pg = Arc::clone(&self.pg);
-        let (service, id) = (service.to_owned(), id.to_owned());
-        self.pg.block(async move {
-            let c = pg.client().await?;
-            let row = c
-                .query_opt(
-                    &format!("DELETE FROM file WHERE id = $1 AND service = $2 RETURNING {COLUMNS}"),
-                    &[&id, &service],
-                )
-                .await
-                .map_err(|e| index_error("deleting from the file index", &e))?;
-            Ok(row.as_ref().map(record))
-        })
+        self.one(
+            format!("DELETE FROM file WHERE id = $1 AND service = $2 RETURNING {COLUMNS}"),
+            service,
+            id,
+            "deleting from the file index",
+        )
     }
 
     fn list(
