@@ -454,7 +454,8 @@ async fn until_the_event_is_known(s: &TestServer) {
 
 /// A listener registered through one runtime is called back, once, for an event sent
 /// to another runtime of the same database — even one that loaded its listeners before
-/// the registration, and even when two runtimes receive the event at once.
+/// the registration, and even when two runtimes receive the event at once; a registration
+/// of the same state through another runtime replaces it.
 async fn a_listener_fires_once_for_an_event_sent_to_another_runtime(backend: Backend) {
     let ops = services();
     let (data, other, files) = (tempdir(), tempdir(), tempdir());
@@ -472,8 +473,12 @@ async fn a_listener_fires_once_for_an_event_sent_to_another_runtime(backend: Bac
     // `b` has read its listeners (none) before anything is registered.
     until_the_event_is_known(&b).await;
     let registrar = a.as_ref().unwrap_or(&b);
+    // Flow registers again each time a state listens: the registration of `s1` made
+    // through `b` replaces the one made through the other runtime.
+    let (replaced, got_replaced) = engine(vec![r#""OK""#]).await;
+    register(registrar, &listen(&replaced, "s1", Some("o-9"))).await;
     let (uri, got) = engine(vec![r#""OK""#]).await;
-    register(registrar, &listen(&uri, "s1", Some("o-9"))).await;
+    register(&b, &listen(&uri, "s1", Some("o-9"))).await;
     send(&b, json!({"orderId": "o-9", "total": 9.5})).await;
     let seen = callbacks(&got, 1).await;
     assert_eq!(property(&seen[0].1, 0), "o-9");
