@@ -506,6 +506,10 @@ async fn a_listener_fires_once_for_an_event_sent_to_another_runtime(backend: Bac
         1,
         "the second listener fired once"
     );
+    assert!(
+        got_replaced.lock().unwrap().is_empty(),
+        "a replaced registration is never called"
+    );
     b.stop().await;
     if let Some(a) = a {
         a.stop().await;
