@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::edge::EdgeConfig;
 use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
-use crate::execution::{CallbackPolicy, Callbacks, Records};
+use crate::execution::{CallbackPolicy, Callbacks, OutboxTiming, Records};
 use crate::http::client::{OutboundClient, OutboundConfig};
 use crate::oauth::OAuth;
 use crate::process::StoreProcess;
@@ -78,6 +78,9 @@ pub struct RuntimeConfig {
     /// embedded SQLite databases under the data folder. Several instances may share one.
     /// Secret: it may carry a password, so it is never logged.
     pub database_url: Option<String>,
+    /// The timing of the callback outbox and the leases of running executions, on a
+    /// shared database (`execution::outbox`): not a flag; tests shorten it.
+    pub outbox: OutboxTiming,
     /// Where stored files live (`--files-dir`); `None`: `files` in the data folder.
     /// Instances sharing a database share this folder (one file system, so that an
     /// upload's rename stays atomic).
@@ -104,6 +107,7 @@ impl Default for RuntimeConfig {
             api_key_header: http::header::AUTHORIZATION,
             amqp_url: DEFAULT_AMQP_URL.to_owned(),
             database_url: None,
+            outbox: OutboxTiming::default(),
             files_dir: None,
         }
     }

@@ -12,12 +12,14 @@
 //! keeps says why ("TLS: the certificate of HOST is not trusted (UnknownIssuer)").
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request};
 use http_body_util::Full;
 
+use super::outbox::Outbox;
 use crate::http::client::OutboundClient;
 use crate::http::header::MANYWHO_TENANT;
 use crate::protocol::ServiceResponse;
@@ -47,6 +49,26 @@ impl Default for CallbackPolicy {
     }
 }
 
+impl CallbackPolicy {
+    /// The delay between attempt `attempt` (from 1) and the next: the back-off, doubled
+    /// after each attempt.
+    pub(crate) fn delay_after(&self, attempt: u32) -> Duration {
+        self.backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+    }
+}
+
+/// What one attempt of a callback came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// The engine accepted it.
+    Delivered,
+    /// It failed in a way a later attempt may mend, and the policy allows one.
+    Retry(String),
+    /// It failed for good: refused, or the policy's last attempt.
+    GaveUp(String),
+}
+
 /// How one callback ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallbackOutcome {
@@ -73,6 +95,9 @@ pub struct Callbacks {
     delivered: AtomicU64,
     retried: AtomicU64,
     failed: AtomicU64,
+    /// The durable outbox WAIT callbacks go through when the runtime has a shared
+    /// database; unset, they are delivered from memory.
+    outbox: OnceLock<Arc<Outbox>>,
 }
 
 /// What is sent, besides the body.
@@ -95,7 +120,19 @@ impl Callbacks {
             delivered: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            outbox: OnceLock::new(),
         }
+    }
+
+    /// Sends the WAIT callbacks of this runtime through `outbox` from now on; the first
+    /// outbox set stays.
+    pub(crate) fn use_outbox(&self, outbox: Arc<Outbox>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    /// The durable outbox, when the runtime has one.
+    pub(crate) fn outbox(&self) -> Option<&Arc<Outbox>> {
+        self.outbox.get()
     }
 
     /// Counts so far: (delivered, retried attempts, given up).
@@ -121,37 +158,61 @@ impl Callbacks {
     /// as a ServiceResponse: how every callback to the engine goes (a ListenerServiceResponse
     /// too).
     pub async fn deliver_json(&self, target: &CallbackTarget, body: Bytes) -> CallbackOutcome {
-        let attempts = self.policy.attempts.max(1);
-        let mut delay = self.policy.backoff;
-        let mut reason = String::new();
-        for attempt in 1..=attempts {
-            if attempt > 1 {
-                self.retried.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2);
-            }
-            match self.attempt(target, body.clone()).await {
-                Ok(()) => {
-                    self.delivered.fetch_add(1, Ordering::Relaxed);
-                    return CallbackOutcome::Delivered { attempts: attempt };
-                }
-                Err((e, retry)) => {
-                    reason = e;
-                    if !retry {
-                        tracing::debug!(uri = %target.uri, attempt, %reason, "Callback refused.");
-                        self.failed.fetch_add(1, Ordering::Relaxed);
-                        return CallbackOutcome::GaveUp {
-                            attempts: attempt,
-                            reason,
-                        };
+        let mut attempt = 1;
+        loop {
+            match self.try_once(target, body.clone(), attempt).await {
+                Attempt::Delivered => return CallbackOutcome::Delivered { attempts: attempt },
+                Attempt::GaveUp(reason) => {
+                    return CallbackOutcome::GaveUp {
+                        attempts: attempt,
+                        reason,
                     }
                 }
+                Attempt::Retry(_) => {
+                    tokio::time::sleep(self.policy.delay_after(attempt)).await;
+                    attempt += 1;
+                }
             }
-            tracing::debug!(uri = %target.uri, attempt, %reason, "Callback attempt failed.");
         }
-        self.failed.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(uri = %target.uri, attempts, %reason, "Callback given up.");
-        CallbackOutcome::GaveUp { attempts, reason }
+    }
+
+    /// The retry policy.
+    pub(crate) fn policy(&self) -> CallbackPolicy {
+        self.policy
+    }
+
+    /// Attempt number `attempt` (from 1) of a callback: one POST, counted, and what the
+    /// policy says follows it. The in-memory loop ([`Callbacks::deliver_json`]) and the
+    /// durable outbox (`execution::outbox`) both go through it, so that a callback is
+    /// retried and counted the same whichever keeps it.
+    pub(crate) async fn try_once(
+        &self,
+        target: &CallbackTarget,
+        body: Bytes,
+        attempt: u32,
+    ) -> Attempt {
+        if attempt > 1 {
+            self.retried.fetch_add(1, Ordering::Relaxed);
+        }
+        let reason = match self.attempt(target, body).await {
+            Ok(()) => {
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+                return Attempt::Delivered;
+            }
+            Err((reason, false)) => {
+                tracing::debug!(uri = %target.uri, attempt, %reason, "Callback refused.");
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                return Attempt::GaveUp(reason);
+            }
+            Err((reason, true)) => reason,
+        };
+        tracing::debug!(uri = %target.uri, attempt, %reason, "Callback attempt failed.");
+        if attempt >= self.policy.attempts.max(1) {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(uri = %target.uri, attempts = attempt, %reason, "Callback given up.");
+            return Attempt::GaveUp(reason);
+        }
+        Attempt::Retry(reason)
     }
 
     /// One attempt: `Ok` when the engine accepted, else the reason and whether a retry may
