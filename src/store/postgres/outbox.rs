@@ -104,7 +104,7 @@ pub(crate) struct PgOutbox {
     keystore: Arc<KeystoreFile>,
 }
 
-/// Milliseconds of `d`, for `$n * interval '1 millisecond'`.
+/// Milliseconds of `d`, for `$n::bigint * interval '1 millisecond'`.
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -153,7 +153,7 @@ impl PgOutbox {
                 c.execute(
                     "INSERT INTO fss_wait_lease (execution_id, instance_id, lease_until,
                          target_uri, tenant_id, authorization_sealed, fault_body)
-                     VALUES ($1, $2, now() + $3 * interval '1 millisecond', $4, $5, $6, $7)",
+                     VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond', $4, $5, $6, $7)",
                     &[
                         &fault.execution_id,
                         &instance,
@@ -241,7 +241,7 @@ impl PgOutbox {
             .run(async move {
                 let c = pg.client().await?;
                 c.execute(
-                    "UPDATE fss_wait_lease SET lease_until = now() + $3 * interval '1 millisecond'
+                    "UPDATE fss_wait_lease SET lease_until = now() + $3::bigint * interval '1 millisecond'
                      WHERE instance_id = $1 AND execution_id = ANY($2)",
                     &[&instance, &executions, &millis(lease_for)],
                 )
@@ -293,7 +293,7 @@ impl PgOutbox {
                     .query(
                         "UPDATE fss_callback_outbox
                          SET claimed_by = $1,
-                             claimed_until = now() + $2 * interval '1 millisecond'
+                             claimed_until = now() + $2::bigint * interval '1 millisecond'
                          WHERE id IN (
                              SELECT id FROM fss_callback_outbox
                              WHERE delivered_at IS NULL AND given_up_at IS NULL
@@ -371,7 +371,7 @@ impl PgOutbox {
                     Settled::Retry { after, reason } => {
                         c.execute(
                             "UPDATE fss_callback_outbox SET attempts = $3, last_error = $4,
-                                 next_attempt_at = now() + $5 * interval '1 millisecond',
+                                 next_attempt_at = now() + $5::bigint * interval '1 millisecond',
                                  claimed_by = NULL, claimed_until = NULL
                              WHERE id = $1 AND claimed_by = $2",
                             &[&id, &instance, &attempts, &reason, &millis(after)],
@@ -404,7 +404,7 @@ impl PgOutbox {
                     "DELETE FROM fss_callback_outbox
                      WHERE (delivered_at IS NOT NULL OR given_up_at IS NOT NULL)
                        AND coalesce(delivered_at, given_up_at)
-                           < now() - $1 * interval '1 millisecond'",
+                           < now() - $1::bigint * interval '1 millisecond'",
                     &[&millis(older_than)],
                 )
                 .await
