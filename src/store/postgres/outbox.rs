@@ -126,7 +126,8 @@ impl PgOutbox {
         &self,
         work: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>,
     ) {
-        let _ = self.pg.spawn(work);
+        // Detached: the work ends on its own (the outbox loops end with their runtime).
+        drop(self.pg.spawn(work));
     }
 
     /// The sealed form of `c`'s `Authorization`.
