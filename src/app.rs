@@ -58,9 +58,12 @@ struct Inner {
 impl Runtime {
     /// A runtime with nothing mounted. Nothing is opened until a service needs it.
     pub fn new(config: RuntimeConfig) -> Self {
-        let keystore = Arc::new(match &config.keystore_file {
-            Some(path) => KeystoreFile::new(path.clone()),
-            None => KeystoreFile::in_data_dir(&config.data_dir),
+        // With a shared database the keystore must be shared too (the tables' sealed
+        // values, the API keys' signature): by default it lives in the shared files folder.
+        let keystore = Arc::new(match (&config.keystore_file, &config.files_dir) {
+            (Some(path), _) => KeystoreFile::new(path.clone()),
+            (None, Some(dir)) if config.database_url.is_some() => KeystoreFile::in_data_dir(dir),
+            (None, _) => KeystoreFile::in_data_dir(&config.data_dir),
         });
         let stores = Stores::for_config(&config, keystore);
         let store = Arc::new(StoreProcess::new(stores.clone()));
@@ -194,10 +197,22 @@ impl Runtime {
             },
             config,
         )?;
+        let admin = Arc::new(admin);
         self.inner
             .admin
-            .set(Arc::new(admin))
+            .set(Arc::clone(&admin))
             .map_err(|_| Error::internal("the admin API of this runtime is already enabled"))?;
+        // A registry that other instances write is followed from now on (on the
+        // runtime's own tasks, ending with them).
+        if let Some(changes) = self.inner.stores.registry.watch() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn(admin.follow(changes))),
+                Err(_) => tracing::warn!(
+                    "The admin API was enabled outside a tokio runtime: changes of other \
+                     instances are not followed."
+                ),
+            }
+        }
         Ok(enabled)
     }
 
