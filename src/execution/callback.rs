@@ -5,7 +5,12 @@
 //! `protocol`); a Flow listener's ListenerServiceResponse goes the same way
 //! ([`Callbacks::deliver_json`]) when its event happens. The engine answers a JSON string
 //! invoke type; `"BUSY"`, a 5xx or a connection error is retried with exponential
-//! back-off, up to the configured attempts, and the outcome is logged and counted. Callbacks go through the runtime's one [`OutboundClient`]: `http://` or
+//! back-off, up to the configured attempts, and the outcome is logged and counted. On a
+//! shared database a WAIT callback is kept in the durable outbox (`outbox`) instead of in
+//! memory, and tried one attempt at a time ([`Callbacks::try_once`]) by whichever instance
+//! claims it, under the same policy and counters; a listener's callback is still sent
+//! from memory (its registration, not a run, is what the database keeps).
+//! Callbacks go through the runtime's one [`OutboundClient`]: `http://` or
 //! `https://` (the engine's `callbackUri` is HTTPS), certificates verified against the
 //! platform's roots and `--ca-file`. A receiver whose certificate does not verify gets no
 //! request; the attempt is retried like any connection failure, and the reason a record

@@ -13,8 +13,8 @@
 //! The callback's `Authorization` header is a credential: it is sealed with the keystore's
 //! `oauth-admin-key` (the key of the credentials the registry keeps), bound to its
 //! execution id, and never written, logged or answered in clear. Instances that share a
-//! database must share that key (`--keystore`) to deliver each other's callbacks; one
-//! whose key differs gives the callback up, saying why.
+//! database share the keystore (in `--files-dir` unless `--keystore` says otherwise), so
+//! any of them opens it; one whose keystore differs gives the callback up, saying why.
 //!
 //! What to do with the rows — when to renew, retry, give up — is `execution::outbox`'s;
 //! this file only says it in SQL.
@@ -67,7 +67,7 @@ CREATE INDEX fss_callback_outbox_settled
 
 /// Why a claimed callback cannot be sent here.
 const UNOPENED: &str = "the callback's Authorization does not open with this instance's \
-                        keystore: instances sharing a database must share --keystore";
+                        keystore: instances sharing a database must share their keystore";
 
 /// One callback, its `Authorization` in clear (sealed only in the database).
 #[derive(Debug, Clone)]
