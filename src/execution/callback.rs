@@ -268,3 +268,18 @@ impl Callbacks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_doubles_after_each_attempt() {
+        let policy = CallbackPolicy {
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+        };
+        let delays: Vec<u128> = (1..=4).map(|a| policy.delay_after(a).as_millis()).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000]);
+    }
+}

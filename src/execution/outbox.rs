@@ -507,3 +507,38 @@ fn gone() -> CallbackRecord {
 fn body_of(response: &ServiceResponse) -> Bytes {
     Bytes::from(serde_json::to_vec(response).expect("wire types serialize"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_outlasts_twice_the_longest_attempt() {
+        let t = OutboxTiming::default();
+        assert_eq!(
+            t.outlasting(Duration::from_secs(5)).claim_for,
+            DEFAULT_CLAIM_FOR
+        );
+        assert_eq!(
+            t.outlasting(Duration::from_secs(45)).claim_for,
+            Duration::from_secs(90)
+        );
+    }
+
+    #[test]
+    fn a_retry_is_recorded_as_not_delivered_with_its_reason() {
+        let retry = Settle::Retry {
+            attempts: 2,
+            after: Duration::from_secs(1),
+            reason: "engine answered BUSY".into(),
+        };
+        let r = retry.record();
+        assert_eq!((r.attempts, r.delivered), (2, false));
+        assert_eq!(r.reason.as_deref(), Some("engine answered BUSY"));
+        let done = Settle::Delivered { attempts: 3 }.record();
+        assert_eq!(
+            (done.attempts, done.delivered, done.reason),
+            (3, true, None)
+        );
+    }
+}
