@@ -77,16 +77,16 @@ impl Runtime {
             Arc::clone(&stores.keystore),
             config.api_key_header.clone(),
         ));
-        let shared = Shared::new(config, store, oauth);
+        let mut shared = Shared::new(config, store, oauth);
         if let Some(pg) = &stores.database {
             let outbox = PgOutbox::new(Arc::clone(pg), Arc::clone(&stores.keystore));
             let config = &shared.config;
-            Outbox::start(
+            shared.outbox = Some(Outbox::start(
                 Arc::new(outbox),
                 config.outbox.outlasting(config.outbound.request_timeout),
                 &shared.callbacks,
                 &shared.records,
-            );
+            ));
         }
         let builtins = Builtins {
             store: Arc::clone(&shared.store),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::edge::EdgeConfig;
+use crate::execution::outbox::Outbox;
 use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
 use crate::execution::{CallbackPolicy, Callbacks, OutboxTiming, Records};
 use crate::http::client::{OutboundClient, OutboundConfig};
@@ -135,6 +136,9 @@ pub struct Shared {
     pub callbacks: Arc<Callbacks>,
     /// The ring of recent executions.
     pub records: Arc<Records>,
+    /// The durable outbox of WAIT callbacks, when the runtime has a shared database
+    /// (set once at start, by `Runtime::new`); `None`: callbacks go from memory.
+    pub(crate) outbox: Option<Arc<Outbox>>,
     /// Requests being answered right now.
     pub in_flight: Arc<AtomicI64>,
     /// The OAuth provider store and token cache of `http` processes.
@@ -164,6 +168,7 @@ impl Shared {
                 config.execution_records,
                 config.execution_records_bytes,
             )),
+            outbox: None,
             in_flight: Arc::new(AtomicI64::new(0)),
             config: Arc::new(config),
             store,

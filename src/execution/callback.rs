@@ -17,14 +17,12 @@
 //! keeps says why ("TLS: the certificate of HOST is not trusted (UnknownIssuer)").
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request};
 use http_body_util::Full;
 
-use super::outbox::Outbox;
 use crate::http::client::OutboundClient;
 use crate::http::header::MANYWHO_TENANT;
 use crate::protocol::ServiceResponse;
@@ -100,9 +98,6 @@ pub struct Callbacks {
     delivered: AtomicU64,
     retried: AtomicU64,
     failed: AtomicU64,
-    /// The durable outbox WAIT callbacks go through when the runtime has a shared
-    /// database; unset, they are delivered from memory.
-    outbox: OnceLock<Arc<Outbox>>,
 }
 
 /// What is sent, besides the body.
@@ -125,19 +120,7 @@ impl Callbacks {
             delivered: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            outbox: OnceLock::new(),
         }
-    }
-
-    /// Sends the WAIT callbacks of this runtime through `outbox` from now on; the first
-    /// outbox set stays.
-    pub(crate) fn use_outbox(&self, outbox: Arc<Outbox>) {
-        let _ = self.outbox.set(outbox);
-    }
-
-    /// The durable outbox, when the runtime has one.
-    pub(crate) fn outbox(&self) -> Option<&Arc<Outbox>> {
-        self.outbox.get()
     }
 
     /// Counts so far: (delivered, retried attempts, given up).

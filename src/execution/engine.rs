@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::callback::{CallbackTarget, Callbacks};
-use super::outbox::INSTANCE_STOPPED;
+use super::outbox::{Outbox, INSTANCE_STOPPED};
 use super::records::Records;
 use crate::error::{Error, Result};
 use crate::protocol::{EngineValue, ServiceResponse};
@@ -98,6 +98,8 @@ pub(crate) struct Late {
     pub(crate) execution_id: String,
     /// The callback client.
     pub(crate) callbacks: Arc<Callbacks>,
+    /// The durable outbox, on a shared database: then the callback goes through it.
+    pub(crate) outbox: Option<Arc<Outbox>>,
     /// The records.
     pub(crate) records: Arc<Records>,
 }
@@ -143,7 +145,7 @@ pub(crate) async fn run<H: Send + 'static>(
     };
     // Before the caller hears WAIT: once it has, an instance that dies leaves a lease
     // for another to fail, never a flow waiting forever.
-    let lease = match late.callbacks.outbox() {
+    let lease = match &late.outbox {
         Some(outbox) => {
             let stopped = fault(
                 late.template.clone(),

@@ -258,14 +258,14 @@ impl Drop for Lease {
 }
 
 impl Outbox {
-    /// Starts this instance's outbox on `store`: WAIT callbacks of `callbacks` go through
-    /// it from now on, and the renewal and the sweep run until `callbacks` is dropped.
+    /// Starts this instance's outbox on `store`, delivering through `callbacks`: the
+    /// renewal and the sweep run until `callbacks` is dropped (the runtime is gone).
     pub(crate) fn start(
         store: Arc<dyn OutboxStore>,
         timing: OutboxTiming,
         callbacks: &Arc<Callbacks>,
         records: &Arc<Records>,
-    ) {
+    ) -> Arc<Outbox> {
         let outbox = Arc::new(Outbox {
             store,
             instance: uuid::Uuid::new_v4().to_string(),
@@ -276,13 +276,13 @@ impl Outbox {
             deliveries: Arc::new(Semaphore::new(MAX_DELIVERIES)),
         });
         tracing::info!(instance = %outbox.instance, "Callback outbox started.");
-        callbacks.use_outbox(Arc::clone(&outbox));
         outbox
             .store
             .spawn(Box::pin(Arc::clone(&outbox).renew_loop()));
         outbox
             .store
             .spawn(Box::pin(Arc::clone(&outbox).sweep_loop()));
+        outbox
     }
 
     fn live_set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
