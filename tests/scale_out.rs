@@ -284,7 +284,7 @@ http {{\n\
       proxy_buffering off;\n\
       proxy_request_buffering off;\n\
       proxy_connect_timeout 2s;\n\
-      proxy_read_timeout 30s;\n\
+      proxy_read_timeout 60s;\n\
       proxy_next_upstream error timeout http_502 http_503 non_idempotent;\n\
       proxy_next_upstream_tries 2;\n\
     }}\n\
