@@ -56,9 +56,12 @@ struct Inner {
 impl Runtime {
     /// A runtime with nothing mounted. Nothing is opened until a service needs it.
     pub fn new(config: RuntimeConfig) -> Self {
-        let keystore = Arc::new(match &config.keystore_file {
-            Some(path) => KeystoreFile::new(path.clone()),
-            None => KeystoreFile::in_data_dir(&config.data_dir),
+        // With a shared database the keystore must be shared too (the tables' sealed
+        // values, the API keys' signature): by default it lives in the shared files folder.
+        let keystore = Arc::new(match (&config.keystore_file, &config.files_dir) {
+            (Some(path), _) => KeystoreFile::new(path.clone()),
+            (None, Some(dir)) if config.database_url.is_some() => KeystoreFile::in_data_dir(dir),
+            (None, _) => KeystoreFile::in_data_dir(&config.data_dir),
         });
         let stores = Stores::for_config(&config, keystore);
         let store = Arc::new(StoreProcess::new(stores.clone()));

@@ -218,7 +218,7 @@ impl Stores {
         let Some(url) = &config.database_url else {
             let mut stores = Self::open_with_keystore(data_dir, config.durability, keystore);
             if let Some(dir) = &config.files_dir {
-                stores.files = Files::in_folder(
+                stores.files = Files::new(
                     dir,
                     Arc::new(
                         sqlite::SqliteFileIndex::new(data_dir.join(sqlite::FILE_INDEX))
@@ -230,10 +230,9 @@ impl Stores {
         };
         let pg = postgres::Pg::new(url);
         let index: Arc<dyn FileIndex> = Arc::new(postgres::PgFileIndex::new(Arc::clone(&pg)));
-        let files = match &config.files_dir {
-            Some(dir) => Files::in_folder(dir, index),
-            None => Files::new(data_dir, index),
-        };
+        // `--files-dir DIR` holds `DIR/files/…` (and, unless `--keystore` says otherwise,
+        // the keystore every instance shares: see `Runtime::new`).
+        let files = Files::new(config.files_dir.as_deref().unwrap_or(data_dir), index);
         Stores {
             tables: Arc::new(postgres::PgTables::new(
                 Arc::clone(&pg),

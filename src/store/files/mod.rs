@@ -64,11 +64,7 @@ pub(crate) struct Files {
 
 #[derive(Debug)]
 struct Inner {
-    /// What the index's `rel_path` of a stored file is relative to.
-    base: PathBuf,
-    /// The folder of every service's files: `files` under the data folder, or the
-    /// `--files-dir` instances share.
-    root: PathBuf,
+    data_dir: PathBuf,
     index: Arc<dyn FileIndex>,
     /// The services whose folders were reconciled with the index in this process; a
     /// service is reconciled once, at its first mount, when none of its uploads can be
@@ -112,21 +108,9 @@ pub(crate) struct NewFile {
 impl Files {
     /// The files under `data_dir`, named by `index`; nothing is opened until first use.
     pub(crate) fn new(data_dir: &Path, index: Arc<dyn FileIndex>) -> Self {
-        Self::with_root(data_dir.to_path_buf(), data_dir.join(FILES_DIR), index)
-    }
-
-    /// The files in `folder` itself (`--files-dir`, shared by the instances of one
-    /// database), named by `index`; the index's paths are relative to `folder`, so each
-    /// instance may mount the shared storage where it likes.
-    pub(crate) fn in_folder(folder: &Path, index: Arc<dyn FileIndex>) -> Self {
-        Self::with_root(folder.to_path_buf(), folder.to_path_buf(), index)
-    }
-
-    fn with_root(base: PathBuf, root: PathBuf, index: Arc<dyn FileIndex>) -> Self {
         Files {
             inner: Arc::new(Inner {
-                base,
-                root,
+                data_dir: data_dir.to_path_buf(),
                 index,
                 reconciled: Mutex::new(HashSet::new()),
             }),
@@ -152,7 +136,7 @@ impl Files {
 
     /// The folder of every file of `service`.
     fn service_folder(&self, service: &str) -> PathBuf {
-        let mut p = self.inner.root.clone();
+        let mut p = self.inner.data_dir.join(FILES_DIR);
         p.push(disk_segment(service));
         p
     }
@@ -274,7 +258,7 @@ impl Files {
             sink.persist(&target).map_err(|e| Error::io(STORE, &e))?;
             sync_dir(&folder);
             let rel = target
-                .strip_prefix(&this.inner.base)
+                .strip_prefix(&this.inner.data_dir)
                 .unwrap_or(&target)
                 .to_string_lossy()
                 .into_owned();
@@ -348,7 +332,7 @@ impl Files {
 
     /// Where the bytes of `record` are.
     pub(crate) fn path_of(&self, record: &FileRecord) -> PathBuf {
-        self.inner.base.join(&record.rel_path)
+        self.inner.data_dir.join(&record.rel_path)
     }
 }
 
