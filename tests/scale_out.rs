@@ -75,15 +75,15 @@ struct Spawned {
     /// What it is, for messages.
     name: &'static str,
     child: Child,
-    /// Where its stderr (and, for nginx, stdout) goes.
+    /// Where its stderr goes.
     log: PathBuf,
 }
 
 impl Spawned {
     fn spawn(name: &'static str, mut cmd: Command, log: PathBuf) -> Spawned {
         let err = std::fs::File::create(&log).expect("a log file in the temp folder");
-        // A group of its own: nginx's workers die with their master, and a signal the
-        // test sends reaches no one else.
+        // A group of its own: one kill reaches nginx's workers with their master, and
+        // nothing outside the test.
         cmd.stdin(Stdio::null()).stderr(err).process_group(0);
         let child = cmd
             .spawn()
