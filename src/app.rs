@@ -185,10 +185,22 @@ impl Runtime {
             },
             config,
         )?;
+        let admin = Arc::new(admin);
         self.inner
             .admin
-            .set(Arc::new(admin))
+            .set(Arc::clone(&admin))
             .map_err(|_| Error::internal("the admin API of this runtime is already enabled"))?;
+        // A registry that other instances write is followed from now on (on the
+        // runtime's own tasks, ending with them).
+        if let Some(changes) = self.inner.stores.registry.watch() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn(admin.follow(changes))),
+                Err(_) => tracing::warn!(
+                    "The admin API was enabled outside a tokio runtime: changes of other \
+                     instances are not followed."
+                ),
+            }
+        }
         Ok(enabled)
     }
 

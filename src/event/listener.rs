@@ -524,6 +524,7 @@ fn changed(value: Option<&EngineValue>, payload: &Map<String, Value>) -> Option<
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::sync::Mutex as StdMutex;
 
     use http_body_util::BodyExt;
@@ -540,7 +541,7 @@ mod tests {
     use crate::execution::CallbackPolicy;
     use crate::process::Builtins;
     use crate::shared::RuntimeConfig;
-    use crate::store::Stores;
+    use crate::store::{Durability, Stores};
 
     /// What the callback peer received: the `ManyWhoTenant` header and the body.
     type Received = Arc<StdMutex<Vec<(Option<String>, Value)>>>;

@@ -20,7 +20,7 @@
 
 pub(crate) mod deployments;
 pub(crate) mod files;
-pub mod folder_lock;
+pub(crate) mod folder_lock;
 pub(crate) mod keystore;
 pub(crate) mod listeners;
 pub(crate) mod postgres;
@@ -239,7 +239,7 @@ impl Stores {
                 Arc::clone(&keystore),
             )),
             files,
-            registry: Arc::new(postgres::PgRegistry::new(Arc::clone(&pg))),
+            registry: Arc::new(postgres::PgRegistry::new(Arc::clone(&pg), data_dir)),
             runs: Arc::new(postgres::PgRuns::new(Arc::clone(&pg))),
             listeners: Arc::new(postgres::PgListeners::new(Arc::clone(&pg))),
             keystore,
