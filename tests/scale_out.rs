@@ -46,13 +46,11 @@ const CLIENTS: usize = 8;
 const DEPLOY_REACH: Duration = Duration::from_secs(2);
 /// The longest any one HTTP exchange of the test may take.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(15);
-/// The lease of a running execution, set short so the test need not wait long: after it
+/// The lease of a running execution (the binary's default; it is no flag): after it
 /// expires without renewal, another instance fails the execution and calls back.
-const LEASE_SECONDS: u64 = 3;
-/// The environment setting of the execution lease.
-const ENV_LEASE: &str = "FSS_EXECUTION_LEASE_SECONDS";
+const LEASE: Duration = Duration::from_secs(10);
 /// Time beyond the lease a dead instance's callback may take to arrive: the other
-/// instance's sweep interval and one delivery.
+/// instance's sweeps (every 250 ms) and one delivery, with room for a loaded machine.
 const CALLBACK_MARGIN: Duration = Duration::from_secs(10);
 /// How long the receiver must stay quiet after the callback for it to count as the only
 /// one: longer than a sweep and a redelivery would take.
@@ -141,8 +139,8 @@ struct Cluster {
 
 impl Cluster {
     /// Spawns two instances at once on `db` — migrations run under an advisory lock, so
-    /// they may — and waits for both to listen. `env` is given to both.
-    async fn start(db: &PgSchema, env: &[(&str, String)]) -> Cluster {
+    /// they may — and waits for both to listen.
+    async fn start(db: &PgSchema) -> Cluster {
         let dir = tempfile::tempdir().expect("a temp folder");
         let (ops, files) = (dir.path().join("operations"), dir.path().join("files"));
         std::fs::create_dir_all(&ops).expect("the operations folder");
@@ -164,7 +162,6 @@ impl Cluster {
                     .env("FSS_ADMIN_USER", ADMIN.0)
                     .env("FSS_ADMIN_PASSWORD", ADMIN.1)
                     .env("FSS_LOG", "warn")
-                    .envs(env.iter().map(|(k, v)| (k, v)))
                     .stdout(Stdio::piped());
                 let log = dir.path().join(format!("fss{}.log", i + 1));
                 let mut proc = Spawned::spawn(name, cmd, log);
@@ -529,7 +526,7 @@ async fn saves_through_nginx_survive_killing_an_instance() {
     let Some(db) = schema(test).await else {
         return;
     };
-    let mut cluster = Cluster::start(&db, &[]).await;
+    let mut cluster = Cluster::start(&db).await;
     let addrs: Vec<SocketAddr> = cluster.instances.iter().map(|i| i.addr).collect();
     let mut nginx = Nginx::start(&nginx_bin, cluster.dir.path(), &addrs).await;
     let http = client();
@@ -731,7 +728,7 @@ async fn wait_callback_of_a_killed_instance_is_delivered_once_by_the_other() {
     let Some(db) = schema(test).await else {
         return;
     };
-    let mut cluster = Cluster::start(&db, &[(ENV_LEASE, LEASE_SECONDS.to_string())]).await;
+    let mut cluster = Cluster::start(&db).await;
     let http = client();
     deploy_and_reach(&http, &cluster.one().url(""), &cluster).await;
 
@@ -763,11 +760,11 @@ async fn wait_callback_of_a_killed_instance_is_delivered_once_by_the_other() {
         "no callback before the kill"
     );
 
-    let deadline = Duration::from_secs(LEASE_SECONDS) + CALLBACK_MARGIN;
+    let deadline = LEASE + CALLBACK_MARGIN;
     let first = tokio::time::timeout(deadline, notify.notified()).await;
     assert!(
         first.is_ok(),
-        "no callback within {deadline:?} of the kill (lease {LEASE_SECONDS} s); instance 2's log:\n{}",
+        "no callback within {deadline:?} of the kill (lease {LEASE:?}); instance 2's log:\n{}",
         cluster.two().proc.log_tail()
     );
     let took = killed.elapsed();
