@@ -224,7 +224,8 @@ impl Stores {
                         sqlite::SqliteFileIndex::new(data_dir.join(sqlite::FILE_INDEX))
                             .with_durability(config.durability),
                     ),
-                );
+                )
+                .shared();
             }
             return stores;
         };
@@ -232,7 +233,10 @@ impl Stores {
         let index: Arc<dyn FileIndex> = Arc::new(postgres::PgFileIndex::new(Arc::clone(&pg)));
         // `--files-dir DIR` holds `DIR/files/…` (and, unless `--keystore` says otherwise,
         // the keystore every instance shares: see `Runtime::new`).
-        let files = Files::new(config.files_dir.as_deref().unwrap_or(data_dir), index);
+        let files = match &config.files_dir {
+            Some(dir) => Files::new(dir, index).shared(),
+            None => Files::new(data_dir, index),
+        };
         Stores {
             tables: Arc::new(postgres::PgTables::new(
                 Arc::clone(&pg),
@@ -240,7 +244,7 @@ impl Stores {
             )),
             files,
             registry: Arc::new(postgres::PgRegistry::new(Arc::clone(&pg), data_dir)),
-            runs: Arc::new(postgres::PgRuns::new(Arc::clone(&pg))),
+            runs: Arc::new(postgres::PgRuns::new(Arc::clone(&pg), data_dir)),
             listeners: Arc::new(postgres::PgListeners::new(Arc::clone(&pg))),
             keystore,
             database: Some(pg),
