@@ -449,24 +449,31 @@ async fn echoes(client: &HttpClient, url: &str, text: &str) -> bool {
 
 // === the service ===
 
-/// The service of the tests: an echo action, a table of rows (the `store` builtin) and a
-/// message action whose process outlives its one-second sync budget.
-fn scale_definition() -> Value {
+/// The service of the WAIT test: an echo action and a message action whose process
+/// outlives its one-second sync budget.
+fn napping_definition() -> Value {
     json!({
         "name": "Scale",
-        "types": [{"name": "Row", "properties": [
-            {"name": "Id", "type": "String"}, {"name": "Name", "type": "String"},
-            {"name": "Qty", "type": "Number"}]}],
         "messageActions": [
             {"name": "Echo", "inputs": [{"name": "In", "type": "String"}],
              "outputs": [{"name": "In", "type": "String"}], "process": {"builtin": "echo"}},
             {"name": "Long Nap", "outputs": [{"name": "Slept", "type": "String"}],
              "syncTimeoutSeconds": 1, "waitMessage": "Still napping",
              "process": {"command": ["python3", "-c", NAPPER]}}
-        ],
-        "dataActions": [{"objectType": "Row", "key": "Id", "load": {"builtin": "store"},
-                         "save": {"builtin": "store"}, "delete": {"builtin": "store"}}]
+        ]
     })
+}
+
+/// The service of the load test: [`napping_definition`] with a table of rows (the
+/// `store` builtin).
+fn table_definition() -> Value {
+    let mut d = napping_definition();
+    d["types"] = json!([{"name": "Row", "properties": [
+        {"name": "Id", "type": "String"}, {"name": "Name", "type": "String"},
+        {"name": "Qty", "type": "Number"}]}]);
+    d["dataActions"] = json!([{"objectType": "Row", "key": "Id", "load": {"builtin": "store"},
+                               "save": {"builtin": "store"}, "delete": {"builtin": "store"}}]);
+    d
 }
 
 /// Row `i` as Flow sends it: a unique id, a name with `nonce`, `Qty` = `i`.
@@ -482,10 +489,10 @@ fn row_id(i: usize) -> String {
     format!("row-{i:04}")
 }
 
-/// Deploys [`scale_definition`] through `base` and waits until both instances answer its
-/// echo action, at most [`DEPLOY_REACH`] after the deploy was answered.
-async fn deploy_and_reach(client: &HttpClient, base: &str, cluster: &Cluster) {
-    let a = deploy_definition(client, base, &scale_definition()).await;
+/// Deploys `definition` (of the service `Scale`) through `base` and waits until both
+/// instances answer its echo action, at most [`DEPLOY_REACH`] after the deploy was answered.
+async fn deploy_and_reach(client: &HttpClient, base: &str, cluster: &Cluster, definition: &Value) {
+    let a = deploy_definition(client, base, definition).await;
     assert_eq!(
         a.status,
         StatusCode::CREATED,
@@ -532,7 +539,7 @@ async fn saves_through_nginx_survive_killing_an_instance() {
     let http = client();
 
     // A deploy through the balancer is answered by both instances, and listed by each.
-    deploy_and_reach(&http, &nginx.url(""), &cluster).await;
+    deploy_and_reach(&http, &nginx.url(""), &cluster, &table_definition()).await;
     for (n, inst) in cluster.instances.iter().enumerate() {
         let a = admin_get(&http, &inst.url("/api/repository/routes")).await;
         assert_eq!(a.status, StatusCode::OK, "routes of instance {}", n + 1);
@@ -730,7 +737,13 @@ async fn wait_callback_of_a_killed_instance_is_delivered_once_by_the_other() {
     };
     let mut cluster = Cluster::start(&db).await;
     let http = client();
-    deploy_and_reach(&http, &cluster.one().url(""), &cluster).await;
+    deploy_and_reach(
+        &http,
+        &cluster.one().url(""),
+        &cluster,
+        &napping_definition(),
+    )
+    .await;
 
     let notify = Arc::new(Notify::new());
     let (callback_uri, got) = receiver(Arc::clone(&notify)).await;
