@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{Method, Request, Response};
 
@@ -21,7 +21,8 @@ use crate::definition::{validate_set, LoadedDefinition, Problems};
 use crate::edge;
 use crate::error::{Error, Result};
 use crate::event::{self, Events};
-use crate::execution::{Callbacks, CertificateSubject, Records, ServiceUser};
+use crate::execution::outbox::{self, Outbox, OutboxFuture, OutboxStore, Settle};
+use crate::execution::{CallbackTarget, Callbacks, CertificateSubject, Records, ServiceUser};
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::request::Connection;
 use crate::incoming::{self, Incoming};
@@ -31,6 +32,7 @@ use crate::process::{Builtins, Handler, StoreProcess};
 use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
 use crate::shared::{RuntimeConfig, Shared};
 use crate::store::keystore::{KeystoreFile, OAUTH_ADMIN_KEY};
+use crate::store::postgres::outbox::{ClaimedRow, PgOutbox, Settled, StoredCallback};
 use crate::store::Stores;
 
 /// The runtime, cheap to clone and share between connections.
@@ -56,9 +58,12 @@ struct Inner {
 impl Runtime {
     /// A runtime with nothing mounted. Nothing is opened until a service needs it.
     pub fn new(config: RuntimeConfig) -> Self {
-        let keystore = Arc::new(match &config.keystore_file {
-            Some(path) => KeystoreFile::new(path.clone()),
-            None => KeystoreFile::in_data_dir(&config.data_dir),
+        // With a shared database the keystore must be shared too (the tables' sealed
+        // values, the API keys' signature): by default it lives in the shared files folder.
+        let keystore = Arc::new(match (&config.keystore_file, &config.files_dir) {
+            (Some(path), _) => KeystoreFile::new(path.clone()),
+            (None, Some(dir)) if config.database_url.is_some() => KeystoreFile::in_data_dir(dir),
+            (None, _) => KeystoreFile::in_data_dir(&config.data_dir),
         });
         let stores = Stores::for_config(&config, keystore);
         let store = Arc::new(StoreProcess::new(stores.clone()));
@@ -72,7 +77,17 @@ impl Runtime {
             Arc::clone(&stores.keystore),
             config.api_key_header.clone(),
         ));
-        let shared = Shared::new(config, store, oauth);
+        let mut shared = Shared::new(config, store, oauth);
+        if let Some(pg) = &stores.database {
+            let outbox = PgOutbox::new(Arc::clone(pg), Arc::clone(&stores.keystore));
+            let config = &shared.config;
+            shared.outbox = Some(Outbox::start(
+                Arc::new(outbox),
+                config.outbox.outlasting(config.outbound.request_timeout),
+                &shared.callbacks,
+                &shared.records,
+            ));
+        }
         let builtins = Builtins {
             store: Arc::clone(&shared.store),
             oauth: Arc::clone(&shared.oauth),
@@ -182,10 +197,22 @@ impl Runtime {
             },
             config,
         )?;
+        let admin = Arc::new(admin);
         self.inner
             .admin
-            .set(Arc::new(admin))
+            .set(Arc::clone(&admin))
             .map_err(|_| Error::internal("the admin API of this runtime is already enabled"))?;
+        // A registry that other instances write is followed from now on (on the
+        // runtime's own tasks, ending with them).
+        if let Some(changes) = self.inner.stores.registry.watch() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn(admin.follow(changes))),
+                Err(_) => tracing::warn!(
+                    "The admin API was enabled outside a tokio runtime: changes of other \
+                     instances are not followed."
+                ),
+            }
+        }
         Ok(enabled)
     }
 
@@ -390,6 +417,116 @@ fn without_body(resp: Response<ResBody>) -> Response<ResBody> {
             .or_insert_with(|| len.into());
     }
     Response::from_parts(parts, body::full(bytes::Bytes::new()))
+}
+
+/// The callback outbox of the runtime's database: the statements of
+/// `store::postgres::outbox` behind the seam `execution::outbox` runs. It lives here, where
+/// both are wired, so that neither the run engine nor the store imports the other.
+impl OutboxStore for PgOutbox {
+    fn lease(
+        &self,
+        instance: &str,
+        lease_for: Duration,
+        fault: outbox::Callback,
+    ) -> OutboxFuture<()> {
+        let (me, instance) = (self.clone(), instance.to_owned());
+        Box::pin(async move { PgOutbox::lease(&me, instance, lease_for, stored(fault)).await })
+    }
+
+    fn finish(&self, callback: outbox::Callback) -> OutboxFuture<Option<i64>> {
+        let me = self.clone();
+        Box::pin(async move { PgOutbox::finish(&me, stored(callback)).await })
+    }
+
+    fn forget(&self, execution_id: &str) -> OutboxFuture<()> {
+        let (me, id) = (self.clone(), execution_id.to_owned());
+        Box::pin(async move { PgOutbox::forget(&me, id).await })
+    }
+
+    fn renew(
+        &self,
+        instance: &str,
+        executions: Vec<String>,
+        lease_for: Duration,
+    ) -> OutboxFuture<u64> {
+        let (me, instance) = (self.clone(), instance.to_owned());
+        Box::pin(async move { PgOutbox::renew(&me, instance, executions, lease_for).await })
+    }
+
+    fn expire(&self, limit: i64) -> OutboxFuture<u64> {
+        let me = self.clone();
+        Box::pin(async move { PgOutbox::expire(&me, limit).await })
+    }
+
+    fn claim(
+        &self,
+        instance: &str,
+        only: Option<i64>,
+        claim_for: Duration,
+        limit: i64,
+    ) -> OutboxFuture<Vec<outbox::Due>> {
+        let (me, instance) = (self.clone(), instance.to_owned());
+        Box::pin(async move {
+            let rows = PgOutbox::claim(&me, instance, only, claim_for, limit).await?;
+            Ok(rows.into_iter().map(due).collect())
+        })
+    }
+
+    fn settle(&self, id: i64, instance: &str, settle: Settle) -> OutboxFuture<bool> {
+        let (me, instance) = (self.clone(), instance.to_owned());
+        let (attempts, settled) = match settle {
+            Settle::Delivered { attempts } => (attempts, Settled::Delivered),
+            Settle::Retry {
+                attempts,
+                after,
+                reason,
+            } => (attempts, Settled::Retry { after, reason }),
+            Settle::GaveUp { attempts, reason } => (attempts, Settled::GaveUp { reason }),
+        };
+        Box::pin(async move { PgOutbox::settle(&me, id, instance, attempts, settled).await })
+    }
+
+    fn purge(&self, older_than: Duration) -> OutboxFuture<u64> {
+        let me = self.clone();
+        Box::pin(async move { PgOutbox::purge(&me, older_than).await })
+    }
+
+    fn spawn(
+        &self,
+        work: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>,
+    ) {
+        PgOutbox::spawn(self, work);
+    }
+}
+
+/// A callback of the run engine as the database keeps it.
+fn stored(c: outbox::Callback) -> StoredCallback {
+    StoredCallback {
+        execution_id: c.execution_id,
+        uri: c.target.uri,
+        tenant_id: c.target.tenant_id,
+        authorization: c.target.authorization,
+        body: c.body,
+    }
+}
+
+/// A claimed row as the run engine delivers it.
+fn due(row: ClaimedRow) -> outbox::Due {
+    let c = row.callback;
+    outbox::Due {
+        id: row.id,
+        attempts: row.attempts,
+        callback: outbox::Callback {
+            execution_id: c.execution_id,
+            target: CallbackTarget {
+                uri: c.uri,
+                tenant_id: c.tenant_id,
+                authorization: c.authorization,
+            },
+            body: c.body,
+        },
+        unusable: row.unusable,
+    }
 }
 
 /// Checks definitions as mounting them would, without opening anything: the set's rules

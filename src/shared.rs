@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::edge::EdgeConfig;
+use crate::execution::outbox::Outbox;
 use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
-use crate::execution::{CallbackPolicy, Callbacks, Records};
+use crate::execution::{CallbackPolicy, Callbacks, OutboxTiming, Records};
 use crate::http::client::{OutboundClient, OutboundConfig};
 use crate::oauth::OAuth;
 use crate::process::StoreProcess;
@@ -78,6 +79,9 @@ pub struct RuntimeConfig {
     /// embedded SQLite databases under the data folder. Several instances may share one.
     /// Secret: it may carry a password, so it is never logged.
     pub database_url: Option<String>,
+    /// The timing of the callback outbox and the leases of running executions, on a
+    /// shared database (`execution::outbox`): not a flag; tests shorten it.
+    pub outbox: OutboxTiming,
     /// Where stored files live (`--files-dir`); `None`: `files` in the data folder.
     /// Instances sharing a database share this folder (one file system, so that an
     /// upload's rename stays atomic).
@@ -104,6 +108,7 @@ impl Default for RuntimeConfig {
             api_key_header: http::header::AUTHORIZATION,
             amqp_url: DEFAULT_AMQP_URL.to_owned(),
             database_url: None,
+            outbox: OutboxTiming::default(),
             files_dir: None,
         }
     }
@@ -131,6 +136,9 @@ pub struct Shared {
     pub callbacks: Arc<Callbacks>,
     /// The ring of recent executions.
     pub records: Arc<Records>,
+    /// The durable outbox of WAIT callbacks, when the runtime has a shared database
+    /// (set once at start, by `Runtime::new`); `None`: callbacks go from memory.
+    pub(crate) outbox: Option<Arc<Outbox>>,
     /// Requests being answered right now.
     pub in_flight: Arc<AtomicI64>,
     /// The OAuth provider store and token cache of `http` processes.
@@ -160,6 +168,7 @@ impl Shared {
                 config.execution_records,
                 config.execution_records_bytes,
             )),
+            outbox: None,
             in_flight: Arc::new(AtomicI64::new(0)),
             config: Arc::new(config),
             store,

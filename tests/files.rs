@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use fss::server::ServerConfig;
 use futures_util::StreamExt as _;
 use http::{Method, Request};
 use http_body_util::{BodyExt, StreamBody};
@@ -20,6 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use support::pg::Backend;
 use support::{fixture, get, post_json, request, Answer, TestServer};
 use tokio::io::AsyncWriteExt;
 
@@ -30,6 +32,17 @@ static GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 const BOUNDARY: &str = "fss-test-boundary-7c1d";
 
 // === helpers ===
+
+/// The server of the `files` fixture on `backend`.
+async fn start(backend: &Backend) -> TestServer {
+    TestServer::start_config(
+        &fixture("files"),
+        |c| backend.configure(c),
+        |_| {},
+        ServerConfig::default(),
+    )
+    .await
+}
 
 /// One multipart part: its whole Content-Disposition value, optional type, and body.
 struct Part {
@@ -173,6 +186,23 @@ fn stored_files(server: &TestServer) -> Vec<PathBuf> {
     files_under(&server.data.path().join("files"))
 }
 
+/// How many trigram indexes of file names the schema of `url` has.
+async fn trigram_indexes(url: &str) -> i64 {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("the test database answers");
+    tokio::spawn(conn);
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename = 'file' AND indexdef LIKE '%gin_trgm_ops%'",
+            &[],
+        )
+        .await
+        .expect("pg_indexes answers")
+        .get(0)
+}
+
 /// Waits (bounded) until `cond` holds.
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..500 {
@@ -186,10 +216,9 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 
 // === upload ===
 
-#[tokio::test]
-async fn upload_accepts_every_part_spelling_in_both_orders() {
+async fn upload_accepts_every_part_spelling_in_both_orders(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let req = json!({"resourcePath": "", "listFilter": null});
     let mut n = 0;
     for (req_name, req_type) in [
@@ -228,10 +257,9 @@ async fn upload_accepts_every_part_spelling_in_both_orders() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn upload_also_answers_on_files_content_and_skips_extra_parts() {
+async fn upload_also_answers_on_files_content_and_skips_extra_parts(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let extra = Part {
         disposition: b"form-data; name=\"comment\"".to_vec(),
         content_type: None,
@@ -262,10 +290,9 @@ async fn upload_also_answers_on_files_content_and_skips_extra_parts() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn octet_stream_upload_takes_its_name_from_disposition_or_query() {
+async fn octet_stream_upload_takes_its_name_from_disposition_or_query(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let a = request(
         Method::POST,
         &server.url("/fs/Files/file/content"),
@@ -312,10 +339,9 @@ async fn octet_stream_upload_takes_its_name_from_disposition_or_query() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn non_ascii_names_come_back_exact() {
+async fn non_ascii_names_come_back_exact(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let ext = Part {
         disposition: b"form-data; name=\"FileData\"; filename=\"fallback.txt\"; filename*=UTF-8''%E5%A0%B1%E5%91%8A%E6%9B%B8%20r%C3%A9sum%C3%A9.txt".to_vec(),
         content_type: Some("text/plain".into()),
@@ -363,10 +389,9 @@ async fn non_ascii_names_come_back_exact() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn path_tricks_become_plain_names_inside_the_data_folder() {
+async fn path_tricks_become_plain_names_inside_the_data_folder(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let req = || json_part("FileDataRequest", &json!({}));
     let evil = [
         ("../../etc/passwd", "passwd"),
@@ -418,10 +443,9 @@ async fn path_tricks_become_plain_names_inside_the_data_folder() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn missing_parts_are_the_two_400s() {
+async fn missing_parts_are_the_two_400s(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let a = upload(
         &server,
         "Files",
@@ -475,10 +499,9 @@ async fn missing_parts_are_the_two_400s() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn over_the_limit_is_413_and_leaves_nothing() {
+async fn over_the_limit_is_413_and_leaves_nothing(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let small = || json_part("FileDataRequest", &json!({"resourcePath": "/small"}));
     let big = noise(7, 5000);
     // Request first: refused while streaming.
@@ -535,10 +558,9 @@ async fn over_the_limit_is_413_and_leaves_nothing() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_client_gone_mid_upload_leaves_nothing_behind() {
+async fn a_client_gone_mid_upload_leaves_nothing_behind(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     for json_first in [true, false] {
         let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         let head = format!(
@@ -575,10 +597,9 @@ async fn a_client_gone_mid_upload_leaves_nothing_behind() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_concurrent_uploads_land_intact() {
+async fn twenty_concurrent_uploads_land_intact(backend: Backend) {
     let _g = GATE.read().await;
-    let server = Arc::new(TestServer::start(&fixture("files")).await);
+    let server = Arc::new(start(&backend).await);
     let tasks: Vec<_> = (0..20u64)
         .map(|i| {
             let server = Arc::clone(&server);
@@ -619,10 +640,9 @@ async fn twenty_concurrent_uploads_land_intact() {
 
 // === list ===
 
-#[tokio::test]
-async fn list_orders_pages_and_searches() {
+async fn list_orders_pages_and_searches(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let names_in_order = [
         "delta.txt",
         "Alpha.txt",
@@ -695,6 +715,13 @@ async fn list_orders_pages_and_searches() {
     assert_eq!((found, more), (vec!["delta.txt".to_owned()], false));
     let (none, _) = names(&page(json!({"search": "%"})).await);
     assert!(none.is_empty());
+    if let Some(url) = backend.url() {
+        assert_eq!(
+            trigram_indexes(url).await,
+            1,
+            "the name search is indexed with pg_trgm"
+        );
+    }
 
     let a = page(json!({"orderByPropertyDeveloperName": "Colour"})).await;
     assert!(a.problem(400).contains("Colour"));
@@ -711,10 +738,9 @@ async fn list_orders_pages_and_searches() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn resource_paths_select_resources_and_sub_folders() {
+async fn resource_paths_select_resources_and_sub_folders(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let put = |svc: &'static str, rp: &'static str, name: &'static str| {
         let server = &server;
         async move {
@@ -768,10 +794,9 @@ async fn resource_paths_select_resources_and_sub_folders() {
 
 // === download ===
 
-#[tokio::test]
-async fn download_streams_whole_files_and_ranges() {
+async fn download_streams_whole_files_and_ranges(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let bytes = noise(11, 300_000);
     let p = only_file(
         &upload(
@@ -833,14 +858,16 @@ async fn download_streams_whole_files_and_ranges() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn download_uri_uses_the_public_base_url() {
+async fn download_uri_uses_the_public_base_url(backend: Backend) {
     let _g = GATE.read().await;
     let server = TestServer::start_config(
         &fixture("files"),
-        |c| c.public_base_url = Some("https://flow.example.com/base".into()),
+        |c| {
+            backend.configure(c);
+            c.public_base_url = Some("https://flow.example.com/base".into());
+        },
         |_| {},
-        Default::default(),
+        ServerConfig::default(),
     )
     .await;
     let p = only_file(
@@ -866,10 +893,9 @@ async fn download_uri_uses_the_public_base_url() {
 
 // === delete ===
 
-#[tokio::test]
-async fn delete_removes_the_file_and_its_row() {
+async fn delete_removes_the_file_and_its_row(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let up = |name: &'static str| {
         let server = &server;
         async move {
@@ -915,10 +941,9 @@ async fn delete_removes_the_file_and_its_row() {
 
 // === command processes ===
 
-#[tokio::test]
-async fn command_upload_gets_the_temp_file_and_tracked_properties() {
+async fn command_upload_gets_the_temp_file_and_tracked_properties(backend: Backend) {
     let _g = GATE.read().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     let bytes = noise(5, 70_000);
     for json_first in [true, false] {
         let req = json_part("FileDataRequest", &json!({"resourcePath": "/cmd/inbox"}));
@@ -1006,10 +1031,9 @@ fn big_chunk(block: &[u8], i: u64) -> Vec<u8> {
     c
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_256_mib_upload_streams_with_flat_memory() {
+async fn a_256_mib_upload_streams_with_flat_memory(backend: Backend) {
     let _g = GATE.write().await;
-    let server = TestServer::start(&fixture("files")).await;
+    let server = start(&backend).await;
     // Warm up: index open, blocking pool, connection pool.
     only_file(
         &upload(
@@ -1090,3 +1114,87 @@ async fn a_256_mib_upload_streams_with_flat_memory() {
     }
     server.stop().await;
 }
+
+// === several instances ===
+
+/// Two instances on one database and one `--files-dir`: a file uploaded through one is
+/// listed, downloaded and deleted through the other, and the second instance's first
+/// mount leaves alone what the first may be writing (a fresh temp file) or about to index
+/// (a fresh stored file the index does not know yet).
+#[tokio::test]
+async fn two_instances_share_the_files_folder() {
+    let _g = GATE.read().await;
+    let Some(schema) = support::pg::schema("files::two_instances_share_the_files_folder").await
+    else {
+        return;
+    };
+    let backend = Backend::Postgres(schema);
+    let shared = tempfile::tempdir().unwrap();
+    let ops = fixture("files");
+    let start_on_shared = || {
+        TestServer::start_config(
+            &ops,
+            |c| {
+                backend.configure(c);
+                c.files_dir = Some(shared.path().to_path_buf());
+            },
+            |_| {},
+            ServerConfig::default(),
+        )
+    };
+    let a = start_on_shared().await;
+    let up = upload(
+        &a,
+        "Files",
+        &[
+            json_part("FileDataRequest", &json!({})),
+            file_part("FileData", "shared.txt", None, b"on both"),
+        ],
+    )
+    .await;
+    let file = only_file(&up);
+    let stored = files_under(&shared.path().join("files"));
+    assert_eq!(stored.len(), 1, "the bytes are in the shared folder");
+    assert!(files_under(&a.data.path().join("files")).is_empty());
+    let folder = stored[0].parent().unwrap().to_path_buf();
+    std::fs::write(folder.join(".upload-live.part"), b"half").unwrap();
+    std::fs::write(folder.join("not-indexed-yet"), b"renamed").unwrap();
+
+    let b = start_on_shared().await;
+    assert_eq!(names(&list(&b, "Files", json!({})).await).0, ["shared.txt"]);
+    let got = get(&b.url(&format!("/fs/Files/file/content/{}", file["Id"]))).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body.as_ref(), b"on both");
+    assert!(folder.join(".upload-live.part").exists());
+    assert!(folder.join("not-indexed-yet").exists());
+
+    let del = post_json(
+        &b.url("/fs/Files/file/delete"),
+        &json!({"resourceFile": file["Id"]}),
+    )
+    .await;
+    assert_eq!(del.status, 200, "{}", String::from_utf8_lossy(&del.body));
+    assert!(names(&list(&a, "Files", json!({})).await).0.is_empty());
+    assert!(!stored[0].exists(), "the bytes are gone for both");
+    b.stop().await;
+    a.stop().await;
+}
+
+crate::both_backends!(
+    upload_accepts_every_part_spelling_in_both_orders,
+    upload_also_answers_on_files_content_and_skips_extra_parts,
+    octet_stream_upload_takes_its_name_from_disposition_or_query,
+    non_ascii_names_come_back_exact,
+    path_tricks_become_plain_names_inside_the_data_folder,
+    missing_parts_are_the_two_400s,
+    over_the_limit_is_413_and_leaves_nothing,
+    a_client_gone_mid_upload_leaves_nothing_behind,
+    twenty_concurrent_uploads_land_intact,
+    list_orders_pages_and_searches,
+    resource_paths_select_resources_and_sub_folders,
+    download_streams_whole_files_and_ranges,
+    download_uri_uses_the_public_base_url,
+    delete_removes_the_file_and_its_row,
+    command_upload_gets_the_temp_file_and_tracked_properties,
+    a_256_mib_upload_streams_with_flat_memory,
+);

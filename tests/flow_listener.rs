@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
+use support::pg::Backend;
 use support::{basic, post_json, request, Answer, TestServer};
 
 const ADMIN: &str = "admin";
@@ -45,7 +46,19 @@ fn services() -> tempfile::TempDir {
 /// A server of [`services`] on `data` with the admin API on, its callbacks retried
 /// quickly.
 async fn server(ops: &Path, data: &Path) -> TestServer {
+    server_on(&Backend::Sqlite, ops, data, None).await
+}
+
+/// The same on `backend`, its stored files (and keystore) in `files_dir` when given.
+async fn server_on(
+    backend: &Backend,
+    ops: &Path,
+    data: &Path,
+    files_dir: Option<&Path>,
+) -> TestServer {
     TestServer::start_admin_config(ops, data, ADMIN, PASSWORD, |c| {
+        backend.configure(c);
+        c.files_dir = files_dir.map(Path::to_path_buf);
         c.callback = CallbackPolicy {
             attempts: 3,
             backoff: Duration::from_millis(50),
@@ -187,9 +200,15 @@ async fn hook(s: &TestServer, payload: Value) {
 
 /// Sends `orderPlaced` with `payload` from `tenant-a`; asserts 201.
 async fn send(s: &TestServer, payload: Value) {
+    let a = send_answer(s, payload).await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+}
+
+/// The answer to sending `orderPlaced` with `payload` from `tenant-a`.
+async fn send_answer(s: &TestServer, payload: Value) -> Answer {
     let body = json!({"eventDefinitionKey": "orderPlaced", "eventPayload": payload,
                       "tenantId": "tenant-a"});
-    let a = request(
+    request(
         Method::POST,
         &s.url("/event-registry-api/event-registry-runtime/event-instances"),
         &[
@@ -198,8 +217,7 @@ async fn send(s: &TestServer, payload: Value) {
         ],
         serde_json::to_vec(&body).unwrap(),
     )
-    .await;
-    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    .await
 }
 
 /// The `contentValue` of property `i` of the first object of a callback's
@@ -389,3 +407,117 @@ async fn a_listener_registered_before_a_restart_is_called_back_after_it_retrying
     }
     s.stop().await;
 }
+
+// === on both backends ===
+
+/// The runtime that sees events after `first` registered a listener: on SQLite, `first`'s
+/// data folder started again; on PostgreSQL, another instance of the same database
+/// (its own data folder), running beside `first`, which is returned too.
+async fn other_runtime(
+    backend: &Backend,
+    first: TestServer,
+    ops: &Path,
+    data: &Path,
+    other: &Path,
+    files: &Path,
+) -> (TestServer, Option<TestServer>) {
+    match backend {
+        Backend::Sqlite => {
+            first.stop().await;
+            (server_on(backend, ops, data, Some(files)).await, None)
+        }
+        Backend::Postgres(_) => (
+            server_on(backend, ops, other, Some(files)).await,
+            Some(first),
+        ),
+    }
+}
+
+/// Sends an event about no listener's order until `s` accepts it (another instance
+/// learns of a deployment within a poll of the registry).
+async fn until_the_event_is_known(s: &TestServer) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = send_answer(s, json!({"orderId": "nobody", "total": 0.0})).await;
+        if a.status == 201 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the event is known within 10 s: {} {}",
+            a.status,
+            String::from_utf8_lossy(&a.body)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A listener registered through one runtime is called back, once, for an event sent
+/// to another runtime of the same database — even one that loaded its listeners before
+/// the registration, and even when two runtimes receive the event at once; a registration
+/// of the same state through another runtime replaces it.
+async fn a_listener_fires_once_for_an_event_sent_to_another_runtime(backend: Backend) {
+    let ops = services();
+    let (data, other, files) = (tempdir(), tempdir(), tempdir());
+    let a = server_on(&backend, ops.path(), data.path(), Some(files.path())).await;
+    deploy_event(&a).await;
+    let (b, a) = other_runtime(
+        &backend,
+        a,
+        ops.path(),
+        data.path(),
+        other.path(),
+        files.path(),
+    )
+    .await;
+    // `b` has read its listeners (none) before anything is registered.
+    until_the_event_is_known(&b).await;
+    let registrar = a.as_ref().unwrap_or(&b);
+    // Flow registers again each time a state listens: the registration of `s1` made
+    // through `b` replaces the one made through the other runtime.
+    let (replaced, got_replaced) = engine(vec![r#""OK""#]).await;
+    register(registrar, &listen(&replaced, "s1", Some("o-9"))).await;
+    let (uri, got) = engine(vec![r#""OK""#]).await;
+    register(&b, &listen(&uri, "s1", Some("o-9"))).await;
+    send(&b, json!({"orderId": "o-9", "total": 9.5})).await;
+    let seen = callbacks(&got, 1).await;
+    assert_eq!(property(&seen[0].1, 0), "o-9");
+    assert_eq!(property(&seen[0].1, 1), "9.5");
+
+    // Two runtimes receive a matching event at once: the next listener is called once.
+    let (uri, got_next) = engine(vec![r#""OK""#]).await;
+    register(registrar, &listen(&uri, "s2", Some("o-10"))).await;
+    let payload = json!({"orderId": "o-10", "total": 1.0});
+    tokio::join!(send(registrar, payload.clone()), send(&b, payload.clone()));
+    callbacks(&got_next, 1).await;
+    // The same event again, on both: nobody is waiting for it any more. A second callback
+    // is an absence, which can only be waited for; a callback to loopback takes
+    // milliseconds, so half a second is ample.
+    send(&b, payload.clone()).await;
+    send(registrar, payload).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        got.lock().unwrap().len(),
+        1,
+        "the first listener fired once"
+    );
+    assert_eq!(
+        got_next.lock().unwrap().len(),
+        1,
+        "the second listener fired once"
+    );
+    assert!(
+        got_replaced.lock().unwrap().is_empty(),
+        "a replaced registration is never called"
+    );
+    b.stop().await;
+    if let Some(a) = a {
+        a.stop().await;
+    }
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+crate::both_backends!(a_listener_fires_once_for_an_event_sent_to_another_runtime);

@@ -6,8 +6,10 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use fss::server::ServerConfig;
 use http::Method;
 use serde_json::{json, Value};
+use support::pg::Backend;
 use support::{basic, get, post_json, request, Answer, TestServer};
 
 const ADMIN: &str = "admin";
@@ -432,4 +434,173 @@ async fn keyed_runs_are_polled_by_their_user_and_admins_only() {
     };
     assert_eq!(done["status"], "finished", "{done}");
     assert_eq!(done["outputs"]["Caller"], "ada");
+}
+
+// === on both backends ===
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// The server of `ops` on `backend`, its data folder `data`, no admin API (the actions
+/// here are anonymous).
+async fn start_on(backend: &Backend, ops: &Path, data: &Path) -> TestServer {
+    let data = data.to_path_buf();
+    TestServer::start_config(
+        ops,
+        |c| {
+            backend.configure(c);
+            c.data_dir = data;
+        },
+        |_| {},
+        ServerConfig::default(),
+    )
+    .await
+}
+
+/// The instance that answers after `first` stops: `first`'s data folder started again on
+/// SQLite; on PostgreSQL, another instance (its own data folder `other`) of the same
+/// database, as behind a load balancer.
+async fn next_instance(
+    backend: &Backend,
+    first: TestServer,
+    ops: &Path,
+    data: &Path,
+    other: &Path,
+) -> TestServer {
+    first.stop().await;
+    match backend {
+        Backend::Sqlite => start_on(backend, ops, data).await,
+        Backend::Postgres(_) => start_on(backend, ops, other).await,
+    }
+}
+
+async fn a_run_is_polled_after_a_restart_on_the_same_database(backend: Backend) {
+    let (ops, data, other) = (tempdir(), tempdir(), tempdir());
+    fixture(ops.path());
+    let s = start_on(&backend, ops.path(), data.path()).await;
+    // Slow, so that it is still running when the wait for its answer ends.
+    let a = post_json(&s.url(LATER), &json!({"Mode": "slow", "Tag": "polled"})).await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let loc = a.header("location").unwrap().to_owned();
+    let done = poll_until_done(&s.url(&loc)).await;
+    assert_eq!(done["status"], "finished", "{done}");
+
+    s.stop().await;
+    let s = start_on(&backend, ops.path(), data.path()).await;
+    let again = get(&s.url(&loc)).await;
+    assert_eq!(
+        again.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    assert_eq!(again.json()["status"], "finished");
+    assert_eq!(again.json()["outputs"]["Result"], "done polled");
+    assert_eq!(runs_of(ops.path(), "late polled"), 1);
+    let s = next_instance(&backend, s, ops.path(), data.path(), other.path()).await;
+    let there = get(&s.url(&loc)).await;
+    assert_eq!(
+        there.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&there.body)
+    );
+    assert_eq!(
+        there.json(),
+        again.json(),
+        "every instance answers the same"
+    );
+    assert_eq!(get(&s.url(&format!("{LATER}/nope"))).await.status, 404);
+    assert_eq!(runs_of(ops.path(), "polled"), 1);
+    s.stop().await;
+}
+
+async fn an_idempotency_key_replays_on_the_next_instance(backend: Backend) {
+    let (ops, data, other) = (tempdir(), tempdir(), tempdir());
+    fixture(ops.path());
+    let s = start_on(&backend, ops.path(), data.path()).await;
+    let body = json!({"Mode": "ok", "Tag": "once"});
+    let key = [("idempotency-key", "k-shared")];
+    let first = post_with(&s.url(JOB), &key, &body).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert!(first.header("idempotent-replayed").is_none());
+
+    let s = next_instance(&backend, s, ops.path(), data.path(), other.path()).await;
+    let again = post_with(&s.url(JOB), &key, &body).await;
+    assert_eq!(
+        again.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json()["processId"], first.json()["processId"]);
+    assert_eq!(again.json()["outputs"], first.json()["outputs"]);
+    assert_eq!(runs_of(ops.path(), "once"), 1, "the action ran once");
+    let other_body = post_with(&s.url(JOB), &key, &json!({"Mode": "ok", "Tag": "x"})).await;
+    assert_eq!(other_body.status, 422);
+    assert!(other_body.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("'k-shared'"));
+    s.stop().await;
+}
+
+crate::both_backends!(
+    a_run_is_polled_after_a_restart_on_the_same_database,
+    an_idempotency_key_replays_on_the_next_instance,
+);
+
+/// On a shared database, an instance that starts again fails the runs it left running
+/// (they cannot end any more), and only those: another instance's may still be running.
+#[tokio::test]
+async fn a_restarted_instance_fails_only_its_own_lost_runs() {
+    let test = "incoming_api::a_restarted_instance_fails_only_its_own_lost_runs";
+    let Some(schema) = support::pg::schema(test).await else {
+        return;
+    };
+    let backend = Backend::Postgres(schema);
+    let (ops, data) = (tempdir(), tempdir());
+    fixture(ops.path());
+    std::fs::write(data.path().join("instance.id"), "instance-a").unwrap();
+    let s = start_on(&backend, ops.path(), data.path()).await;
+    // A stored run: the schema is there, the instance has used its runs.
+    let key = [("idempotency-key", "k-t")];
+    let a = post_with(&s.url(JOB), &key, &json!({"Mode": "ok", "Tag": "t"})).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    s.stop().await;
+
+    let (client, conn) = tokio_postgres::connect(backend.url().unwrap(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    for (pid, instance) in [("lost-run", "instance-a"), ("live-run", "instance-b")] {
+        client
+            .execute(
+                "INSERT INTO runs (process_id, service, action, user_id, mode, status, \
+                 started_ms, instance) VALUES ($1, 'Api Desk', 'Run Later', 'System', 'async', \
+                 'running', 1, $2)",
+                &[&pid, &instance],
+            )
+            .await
+            .unwrap();
+    }
+    let s = start_on(&backend, ops.path(), data.path()).await;
+    let lost = get(&s.url(&format!("{LATER}/lost-run"))).await;
+    assert_eq!(lost.status, 200, "{}", String::from_utf8_lossy(&lost.body));
+    assert_eq!(lost.json()["status"], "failed", "{}", lost.json());
+    assert!(
+        lost.json().to_string().contains("restarted"),
+        "{}",
+        lost.json()
+    );
+    let live = get(&s.url(&format!("{LATER}/live-run"))).await;
+    assert_eq!(live.json()["status"], "running", "{}", live.json());
+    s.stop().await;
 }

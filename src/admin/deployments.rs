@@ -236,12 +236,35 @@ pub(super) async fn resource_response(
 /// once unused.
 pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
     let admin = &ctx.admin;
+    if !admin.lock().deployments.contains_key(id) && admin.registry.watch().is_some() {
+        // Another instance may have made it a moment ago: follow the registry first.
+        admin.sync().await?;
+    }
     let _changes = admin.changes.lock().await;
     if !admin.lock().deployments.contains_key(id) {
         return Err(no_deployment(id));
     }
     let owned = id.to_owned();
     admin.db(move |r| r.delete_deployment(&owned)).await?;
+    let (keys, in_use) = forget(admin, id);
+    let a = Arc::clone(admin);
+    tokio::task::spawn_blocking(move || a.reconcile(&keys))
+        .await
+        .map_err(Error::internal)?;
+    // Under the change lock: the newest remaining version of each key is the latest now.
+    admin.install_catalog();
+    tracing::info!(deployment = %id, "Deployment deleted.");
+    remove_when_unused(admin.data_dir().to_path_buf(), id.to_owned(), in_use);
+    let mut resp = Response::new(body::full(Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}
+
+/// Forgets deployment `id` in memory: it, its service versions and its definitions.
+/// Answers the keys of its services (to mount their newest remaining versions) and the
+/// services running in its folder now (to remove it once they are done). Callers hold
+/// the change lock.
+pub(super) fn forget(admin: &super::Admin, id: &str) -> (Vec<String>, Vec<Weak<Service>>) {
     let keys: Vec<String> = {
         let mut st = admin.lock();
         st.deployments.remove(id);
@@ -263,23 +286,13 @@ pub(super) async fn delete(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
         .filter(|s| s.base_dir == dir)
         .map(Arc::downgrade)
         .collect();
-    let a = Arc::clone(admin);
-    tokio::task::spawn_blocking(move || a.reconcile(&keys))
-        .await
-        .map_err(Error::internal)?;
-    // Under the change lock: the newest remaining version of each key is the latest now.
-    admin.install_catalog();
-    tracing::info!(deployment = %id, "Deployment deleted.");
-    remove_when_unused(admin.data_dir().to_path_buf(), id.to_owned(), in_use);
-    let mut resp = Response::new(body::full(Bytes::new()));
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    Ok(resp)
+    (keys, in_use)
 }
 
 /// Removes a deleted deployment's folder once no request runs on its services any more
 /// (a `command` runs inside it). What is still in use after [`MAX_FOLDER_DRAIN`] is left
 /// for the next start, which removes folders of unknown deployments.
-fn remove_when_unused(data_dir: PathBuf, id: String, in_use: Vec<Weak<Service>>) {
+pub(super) fn remove_when_unused(data_dir: PathBuf, id: String, in_use: Vec<Weak<Service>>) {
     tokio::spawn(async move {
         let started = tokio::time::Instant::now();
         while in_use.iter().any(|w| w.strong_count() > 0) {
@@ -509,14 +522,20 @@ pub(super) async fn create(
     }
 
     // 3. the record
-    let (d, v, e) = (deployment.clone(), versions.clone(), registered.clone());
-    if let Err(e) = admin.db(move |r| r.insert_deployment(&d, &v, &e)).await {
-        let keys: Vec<String> = versions.iter().map(|s| s.key.clone()).collect();
-        let a = Arc::clone(admin);
-        let _ = tokio::task::spawn_blocking(move || a.reconcile(&keys)).await;
-        discard(Arc::clone(admin), id).await;
-        return Err(e);
-    }
+    let (d, mut v, mut e) = (deployment.clone(), versions.clone(), registered.clone());
+    let inserted = admin
+        .db(move |r| r.insert_deployment(&d, &mut v, &mut e).map(|()| (v, e)))
+        .await;
+    let (versions, registered) = match inserted {
+        Ok(numbered) => numbered,
+        Err(e) => {
+            let keys: Vec<String> = versions.iter().map(|s| s.key.clone()).collect();
+            let a = Arc::clone(admin);
+            let _ = tokio::task::spawn_blocking(move || a.reconcile(&keys)).await;
+            discard(Arc::clone(admin), id).await;
+            return Err(e);
+        }
+    };
     let definitions = registered.len();
     {
         let mut st = admin.lock();

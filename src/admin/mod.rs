@@ -79,6 +79,7 @@ mod management;
 mod oauth;
 mod paging;
 mod services;
+mod sync;
 mod users;
 
 use std::collections::{BTreeMap, HashSet};
@@ -324,6 +325,12 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
     std::fs::create_dir_all(&data_dir)?;
     let directory = parts.auth.open_blocking()?;
     let loaded = parts.registry.load()?;
+    // A registry other instances write may hold deployments this one has no folder of.
+    for d in &loaded.deployments {
+        if let Err(e) = sync::materialize(&data_dir, &*parts.registry, d) {
+            tracing::warn!(deployment = %d.id, error = %e, "Deployment cannot be unpacked.");
+        }
+    }
     let known: HashSet<String> = loaded.deployments.iter().map(|d| d.id.clone()).collect();
     let orphans = folders::remove_orphans(&data_dir, &|n| known.contains(n));
     if orphans > 0 {

@@ -263,9 +263,13 @@ fn read_or_create(keystore: &KeystoreFile, creating: &Mutex<()>) -> Result<(u64,
     }
     let mut value = vec![0u8; MIN_API_KEY_SIGNING_BYTES];
     aes_gcm::aead::rand_core::RngCore::fill_bytes(&mut aes_gcm::aead::OsRng, &mut value);
-    keystore.put(PHIXFLOW_API_KEY, &value)?;
-    tracing::info!(alias = PHIXFLOW_API_KEY, "API key signing key created.");
-    Ok((keystore.generation(), value))
+    // Another instance sharing the keystore may have made it a moment ago: its key is
+    // the one then.
+    let stored = keystore.value_or_put(PHIXFLOW_API_KEY, &value)?;
+    if stored == value {
+        tracing::info!(alias = PHIXFLOW_API_KEY, "API key signing key created.");
+    }
+    Ok((keystore.generation(), stored))
 }
 
 fn unauthorized(why: &'static str) -> Error {
@@ -485,6 +489,19 @@ impl Directory {
     /// Forgets the keys of a deleted user (the registry deleted their records with it).
     pub(super) fn forget_api_keys_of(&self, user_id: &str) {
         self.api_keys.records().retain(|_, k| k.user_id != user_id);
+    }
+
+    /// Replaces every API key record with `records` (another instance revoked or made
+    /// one); returns whether anything changed.
+    pub(super) fn replace_api_keys(&self, records: Vec<ApiKey>) -> bool {
+        let fresh: HashMap<String, ApiKey> =
+            records.into_iter().map(|k| (k.id.clone(), k)).collect();
+        let mut current = self.api_keys.records();
+        let changed = *current != fresh;
+        if changed {
+            *current = fresh;
+        }
+        changed
     }
 
     /// Creates the signing key when it is absent. Blocking.

@@ -22,7 +22,7 @@ use http::{HeaderMap, HeaderName};
 
 use crate::error::{Error, Result};
 use crate::store::keystore::KeystoreFile;
-use crate::store::registry::User;
+use crate::store::registry::{ApiKey, User};
 use crate::store::Registry;
 use api_key::ApiKeys;
 use credentials::{Authenticator, Secrets};
@@ -163,6 +163,36 @@ impl Auth {
             ));
         }
         Ok(user)
+    }
+
+    /// Makes the users and API keys in memory those of `users` and `api_keys`, as just
+    /// read from a registry that other instances write: a user or key they changed works
+    /// (or stops working) here now. Verified credentials are forgotten only when a user
+    /// changed. Nothing happens before the users were first loaded.
+    pub(crate) fn refresh(&self, users: Vec<User>, api_keys: Vec<ApiKey>) {
+        let Some(d) = self.directory.get() else {
+            return;
+        };
+        let fresh: BTreeMap<String, User> = users.into_iter().map(|u| (u.id.clone(), u)).collect();
+        let users_changed = {
+            let mut current = d.users();
+            let changed = *current != fresh;
+            if changed {
+                *current = fresh;
+            }
+            changed
+        };
+        let keys_changed = d.replace_api_keys(api_keys);
+        if users_changed {
+            d.authenticator.forget_all();
+        }
+        if users_changed || keys_changed {
+            tracing::debug!(
+                users_changed,
+                keys_changed,
+                "Users reloaded from the registry."
+            );
+        }
     }
 
     /// The caller of a request to the incoming API, by its API key (see `api_key` for

@@ -25,6 +25,14 @@
 //! service (past it, 400), each keeps at most [`MAX_KEPT_BYTES`] (past it, 413), and each
 //! expires after the runtime's wait timeout (`--wait-timeout`). No credential is stored: the `Authorization` header of the
 //! registration is not kept, and its callback carries none.
+//!
+//! Several instances: the runtime keeps its registrations in an index loaded once from
+//! the store, which is all there is to know when the store is its own (SQLite). When other
+//! instances share the store (PostgreSQL), the index is read again before each event is
+//! matched and before a registration is counted against the bound, so a registration
+//! made through any instance fires for an event sent to any other; and each registration
+//! an event matches is claimed in the store before its callback goes out, so that it fires
+//! once even when two instances match it at the same moment.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,20 +123,70 @@ impl Listeners {
     }
 
     /// The waiting registrations, loaded from the store on first use (a load that fails
-    /// is tried again by the next caller).
+    /// is tried again by the next caller). When other instances share the store, they are
+    /// read again at every call: a registration made through another instance is seen,
+    /// and one another instance fired is gone.
     async fn index(&self) -> Result<&Mutex<HashMap<String, Arc<Registration>>>> {
-        self.inner
+        let mut loaded = false;
+        let index = self
+            .inner
             .index
             .get_or_try_init(|| async {
-                let store = Arc::clone(&self.inner.store);
-                let rows = blocking(move || store.load(now_millis())).await?;
+                loaded = true;
+                let rows = self.load().await?;
                 let index = rows
                     .into_iter()
                     .map(|r| (r.id.clone(), Arc::new(Registration::of_row(r))))
                     .collect();
-                Ok(Mutex::new(index))
+                Ok::<_, Error>(Mutex::new(index))
             })
-            .await
+            .await?;
+        if self.inner.store.is_shared() && !loaded {
+            let rows = self.load().await?;
+            let mut index = lock(index);
+            let mut known = std::mem::take(&mut *index);
+            index.extend(rows.into_iter().map(|r| {
+                // A registration already parsed is kept as it is (a row never changes).
+                let parsed = known
+                    .remove(&r.id)
+                    .unwrap_or_else(|| Arc::new(Registration::of_row(r)));
+                (parsed.row.id.clone(), parsed)
+            }));
+        }
+        Ok(index)
+    }
+
+    /// Every waiting registration of the store.
+    async fn load(&self) -> Result<Vec<ListenerRow>> {
+        let store = Arc::clone(&self.inner.store);
+        blocking(move || store.load(now_millis())).await
+    }
+
+    /// Of the registrations `fired` took out of the index, those this instance may fire:
+    /// all of them when the store is this runtime's alone, else those the store lets it
+    /// claim (another instance may have taken one for the same event, or another one).
+    async fn claim(&self, fired: Vec<Arc<Registration>>) -> Vec<Arc<Registration>> {
+        if fired.is_empty() || !self.inner.store.is_shared() {
+            return fired;
+        }
+        let store = Arc::clone(&self.inner.store);
+        let now = now_millis();
+        let claimed = blocking(move || {
+            let mut claimed = Vec::with_capacity(fired.len());
+            for r in fired {
+                match store.claim(&r.row.id, now) {
+                    Ok(true) => claimed.push(r),
+                    Ok(false) => {}
+                    // Unclaimed, it stays in the store: a later event may fire it.
+                    Err(e) => {
+                        tracing::error!(error = %e, id = %r.row.id, "A listener could not be claimed.");
+                    }
+                }
+            }
+            Ok(claimed)
+        })
+        .await;
+        claimed.unwrap_or_default()
     }
 
     /// Keeps `row`: in the store, then in the index, replacing a registration of the
@@ -413,7 +471,7 @@ async fn fire(
             && correlates(&event.model, r.value.as_ref(), payload)
     });
     listeners.forget(expired).await;
-    for registration in fired {
+    for registration in listeners.claim(fired).await {
         let response = ListenerServiceResponse {
             token: registration.row.token.clone(),
             tenant_id: registration.row.tenant_id.clone(),
@@ -524,6 +582,7 @@ fn changed(value: Option<&EngineValue>, payload: &Map<String, Value>) -> Option<
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::sync::Mutex as StdMutex;
 
     use http_body_util::BodyExt;
@@ -540,7 +599,7 @@ mod tests {
     use crate::execution::CallbackPolicy;
     use crate::process::Builtins;
     use crate::shared::RuntimeConfig;
-    use crate::store::Stores;
+    use crate::store::{Durability, Stores};
 
     /// What the callback peer received: the `ManyWhoTenant` header and the body.
     type Received = Arc<StdMutex<Vec<(Option<String>, Value)>>>;

@@ -5,7 +5,12 @@
 //! `protocol`); a Flow listener's ListenerServiceResponse goes the same way
 //! ([`Callbacks::deliver_json`]) when its event happens. The engine answers a JSON string
 //! invoke type; `"BUSY"`, a 5xx or a connection error is retried with exponential
-//! back-off, up to the configured attempts, and the outcome is logged and counted. Callbacks go through the runtime's one [`OutboundClient`]: `http://` or
+//! back-off, up to the configured attempts, and the outcome is logged and counted. On a
+//! shared database a WAIT callback is kept in the durable outbox (`outbox`) instead of in
+//! memory, and tried one attempt at a time ([`Callbacks::try_once`]) by whichever instance
+//! claims it, under the same policy and counters; a listener's callback is still sent
+//! from memory (its registration, not a run, is what the database keeps).
+//! Callbacks go through the runtime's one [`OutboundClient`]: `http://` or
 //! `https://` (the engine's `callbackUri` is HTTPS), certificates verified against the
 //! platform's roots and `--ca-file`. A receiver whose certificate does not verify gets no
 //! request; the attempt is retried like any connection failure, and the reason a record
@@ -45,6 +50,26 @@ impl Default for CallbackPolicy {
             backoff: DEFAULT_CALLBACK_BACKOFF,
         }
     }
+}
+
+impl CallbackPolicy {
+    /// The delay between attempt `attempt` (from 1) and the next: the back-off, doubled
+    /// after each attempt.
+    pub(crate) fn delay_after(&self, attempt: u32) -> Duration {
+        self.backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+    }
+}
+
+/// What one attempt of a callback came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// The engine accepted it.
+    Delivered,
+    /// It failed in a way a later attempt may mend, and the policy allows one.
+    Retry(String),
+    /// It failed for good: refused, or the policy's last attempt.
+    GaveUp(String),
 }
 
 /// How one callback ended.
@@ -121,37 +146,61 @@ impl Callbacks {
     /// as a ServiceResponse: how every callback to the engine goes (a ListenerServiceResponse
     /// too).
     pub async fn deliver_json(&self, target: &CallbackTarget, body: Bytes) -> CallbackOutcome {
-        let attempts = self.policy.attempts.max(1);
-        let mut delay = self.policy.backoff;
-        let mut reason = String::new();
-        for attempt in 1..=attempts {
-            if attempt > 1 {
-                self.retried.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2);
-            }
-            match self.attempt(target, body.clone()).await {
-                Ok(()) => {
-                    self.delivered.fetch_add(1, Ordering::Relaxed);
-                    return CallbackOutcome::Delivered { attempts: attempt };
-                }
-                Err((e, retry)) => {
-                    reason = e;
-                    if !retry {
-                        tracing::debug!(uri = %target.uri, attempt, %reason, "Callback refused.");
-                        self.failed.fetch_add(1, Ordering::Relaxed);
-                        return CallbackOutcome::GaveUp {
-                            attempts: attempt,
-                            reason,
-                        };
+        let mut attempt = 1;
+        loop {
+            match self.try_once(target, body.clone(), attempt).await {
+                Attempt::Delivered => return CallbackOutcome::Delivered { attempts: attempt },
+                Attempt::GaveUp(reason) => {
+                    return CallbackOutcome::GaveUp {
+                        attempts: attempt,
+                        reason,
                     }
                 }
+                Attempt::Retry(_) => {
+                    tokio::time::sleep(self.policy.delay_after(attempt)).await;
+                    attempt += 1;
+                }
             }
-            tracing::debug!(uri = %target.uri, attempt, %reason, "Callback attempt failed.");
         }
-        self.failed.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(uri = %target.uri, attempts, %reason, "Callback given up.");
-        CallbackOutcome::GaveUp { attempts, reason }
+    }
+
+    /// The retry policy.
+    pub(crate) fn policy(&self) -> CallbackPolicy {
+        self.policy
+    }
+
+    /// Attempt number `attempt` (from 1) of a callback: one POST, counted, and what the
+    /// policy says follows it. The in-memory loop ([`Callbacks::deliver_json`]) and the
+    /// durable outbox (`execution::outbox`) both go through it, so that a callback is
+    /// retried and counted the same whichever keeps it.
+    pub(crate) async fn try_once(
+        &self,
+        target: &CallbackTarget,
+        body: Bytes,
+        attempt: u32,
+    ) -> Attempt {
+        if attempt > 1 {
+            self.retried.fetch_add(1, Ordering::Relaxed);
+        }
+        let reason = match self.attempt(target, body).await {
+            Ok(()) => {
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+                return Attempt::Delivered;
+            }
+            Err((reason, false)) => {
+                tracing::debug!(uri = %target.uri, attempt, %reason, "Callback refused.");
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                return Attempt::GaveUp(reason);
+            }
+            Err((reason, true)) => reason,
+        };
+        tracing::debug!(uri = %target.uri, attempt, %reason, "Callback attempt failed.");
+        if attempt >= self.policy.attempts.max(1) {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(uri = %target.uri, attempts = attempt, %reason, "Callback given up.");
+            return Attempt::GaveUp(reason);
+        }
+        Attempt::Retry(reason)
     }
 
     /// One attempt: `Ok` when the engine accepted, else the reason and whether a retry may
@@ -200,5 +249,20 @@ impl Callbacks {
             Ok(s) if s.eq_ignore_ascii_case("BUSY") => Err(("engine answered BUSY".into(), true)),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_doubles_after_each_attempt() {
+        let policy = CallbackPolicy {
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+        };
+        let delays: Vec<u128> = (1..=4).map(|a| policy.delay_after(a).as_millis()).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000]);
     }
 }

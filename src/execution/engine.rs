@@ -11,6 +11,9 @@
 //! No process runs forever: a caller waits at most the execution timeout (then the run
 //! is dropped and the caller answered 504 naming it), and a run answered `WAIT` is
 //! dropped at the wait timeout (then the callback carries `rootFaults` naming it).
+//! On a shared database the callback goes through the durable outbox (`outbox`): the
+//! run holds a lease from the moment it is answered `WAIT`, so that the death of this
+//! instance ends in a fault callback from another.
 //! Dropping a run stops its process: a command's whole process group is killed, a
 //! handler's future dropped, and the admission slot freed. [`deadline`] applies the
 //! execution timeout to the other operations that run a process.
@@ -22,8 +25,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::callback::{CallbackOutcome, CallbackTarget, Callbacks};
-use super::records::{CallbackRecord, Records};
+use super::callback::{CallbackTarget, Callbacks};
+use super::outbox::{Outbox, INSTANCE_STOPPED};
+use super::records::Records;
 use crate::error::{Error, Result};
 use crate::protocol::{EngineValue, ServiceResponse};
 
@@ -68,6 +72,16 @@ pub(crate) async fn deadline<T>(
         .unwrap_or_else(|_| Err(timed_out(EXECUTION_TIMEOUT, timeout)))
 }
 
+/// The callback of a run of `action` that failed with `message`: `template` with
+/// `rootFaults` `{action: message}` (a process error, the wait timeout, or the death of
+/// the instance running it).
+fn fault(template: ServiceResponse, action: String, message: String) -> ServiceResponse {
+    ServiceResponse {
+        root_faults: Some([(action, message)].into_iter().collect()),
+        ..template
+    }
+}
+
 /// A running process: the outputs it will answer.
 pub(crate) type Run = Pin<Box<dyn Future<Output = Result<Vec<EngineValue>>> + Send>>;
 
@@ -84,6 +98,8 @@ pub(crate) struct Late {
     pub(crate) execution_id: String,
     /// The callback client.
     pub(crate) callbacks: Arc<Callbacks>,
+    /// The durable outbox, on a shared database: then the callback goes through it.
+    pub(crate) outbox: Option<Arc<Outbox>>,
     /// The records.
     pub(crate) records: Arc<Records>,
 }
@@ -127,6 +143,21 @@ pub(crate) async fn run<H: Send + 'static>(
             Err(_) => Err(timed_out(EXECUTION_TIMEOUT, deadlines.execution)),
         };
     };
+    // Before the caller hears WAIT: once it has, an instance that dies leaves a lease
+    // for another to fail, never a flow waiting forever.
+    let lease = match &late.outbox {
+        Some(outbox) => {
+            let stopped = fault(
+                late.template.clone(),
+                late.action.clone(),
+                INSTANCE_STOPPED.to_owned(),
+            );
+            outbox
+                .begin(&late.execution_id, &late.target, &stopped)
+                .await
+        }
+        None => None,
+    };
     tokio::spawn(async move {
         let _hold = hold;
         let result = tokio::time::timeout_at(started + deadlines.wait, run)
@@ -140,29 +171,15 @@ pub(crate) async fn run<H: Send + 'static>(
                 },
                 true,
             ),
-            Err(e) => (
-                ServiceResponse {
-                    root_faults: Some([(late.action, e.to_string())].into_iter().collect()),
-                    ..late.template
-                },
-                false,
-            ),
+            Err(e) => (fault(late.template, late.action, e.to_string()), false),
         };
-        let outcome = late.callbacks.deliver(&late.target, &response).await;
+        let callback = match lease {
+            Some(lease) => lease.finish(&late.target, &response).await,
+            None => late.callbacks.deliver(&late.target, &response).await.into(),
+        };
         late.records.update(&late.execution_id, |r| {
             r.status = if ok { "succeeded" } else { "failed" };
-            r.callback = Some(match outcome {
-                CallbackOutcome::Delivered { attempts } => CallbackRecord {
-                    attempts,
-                    delivered: true,
-                    reason: None,
-                },
-                CallbackOutcome::GaveUp { attempts, reason } => CallbackRecord {
-                    attempts,
-                    delivered: false,
-                    reason: Some(reason),
-                },
-            });
+            r.callback = Some(callback);
         });
     });
     Ok(Outcome::Waiting)

@@ -1,7 +1,8 @@
 //! Executions: one request through one operation, with its id and its properties, and
 //! what runs around every execution: the run engine of message actions (sync budget, then
-//! WAIT, then callback: `engine`), the callback client ([`callback`]) and the ring of
-//! execution records ([`records`]).
+//! WAIT, then callback: `engine`), the callback client ([`callback`]), the durable
+//! outbox of callbacks and leases of running executions on a shared database (`outbox`)
+//! and the ring of execution records ([`records`]).
 //!
 //! Every operation request gets an execution id (returned in `X-Execution-Id`), the
 //! process properties taken from the request (`token`, `tenantId`, `stateId`,
@@ -14,6 +15,7 @@
 pub mod callback;
 pub(crate) mod engine;
 pub(crate) mod inputs;
+pub(crate) mod outbox;
 pub mod records;
 
 use std::collections::BTreeMap;
@@ -30,6 +32,7 @@ use crate::protocol::{Culture, EngineValue};
 pub use crate::router::OperationKind;
 
 pub use callback::{CallbackOutcome, CallbackPolicy, CallbackTarget, Callbacks};
+pub use outbox::OutboxTiming;
 pub use records::{CallbackRecord, DebugCapture, ExecutionRecord, Records};
 
 /// Tracked property: the name of the file an operation handles.

@@ -76,6 +76,23 @@ pub struct CallbackRecord {
     pub reason: Option<String>,
 }
 
+impl From<super::CallbackOutcome> for CallbackRecord {
+    fn from(outcome: super::CallbackOutcome) -> Self {
+        match outcome {
+            super::CallbackOutcome::Delivered { attempts } => CallbackRecord {
+                attempts,
+                delivered: true,
+                reason: None,
+            },
+            super::CallbackOutcome::GaveUp { attempts, reason } => CallbackRecord {
+                attempts,
+                delivered: false,
+                reason: Some(reason),
+            },
+        }
+    }
+}
+
 /// Bodies of a debug execution, redacted and capped, kept as JSON text.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]

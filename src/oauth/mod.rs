@@ -130,6 +130,21 @@ impl OAuth {
         Ok(())
     }
 
+    /// Reads the stored providers again, if they were read before (another instance
+    /// changed them). Blocking.
+    ///
+    /// # Errors
+    ///
+    /// As [`OAuth::ensure_loaded`]; what is in memory stays then.
+    pub(crate) fn reload(&self) -> Result<()> {
+        let Some(current) = self.providers.get() else {
+            return Ok(());
+        };
+        let _changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        current.store(Arc::new(self.read_all()?));
+        Ok(())
+    }
+
     fn read_all(&self) -> Result<BTreeMap<ProviderKey, Arc<Credentials>>> {
         let sealed = self.registry.oauth_providers()?;
         if sealed.is_empty() {

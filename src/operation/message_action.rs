@@ -109,6 +109,7 @@ pub(crate) async fn handle(
             action: def.name.clone(),
             execution_id: execution.id.clone(),
             callbacks: Arc::clone(&ctx.shared.callbacks),
+            outbox: ctx.shared.outbox.clone(),
             records: Arc::clone(&ctx.shared.records),
         })
     };

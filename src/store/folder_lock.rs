@@ -7,12 +7,12 @@
 //! holds it until it exits; the operating system releases it however the process ends,
 //! so a killed fss leaves no stale lock behind.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The lock file in the data folder.
-pub const LOCK_FILE: &str = "fss.lock";
+pub(crate) const LOCK_FILE: &str = "fss.lock";
 
 /// The held lock of a data folder; released when dropped (or when the process ends).
 #[derive(Debug)]
@@ -37,9 +37,9 @@ impl FolderLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| format!("the lock file {} cannot be opened: {e}", path.display()))?;
-        match file.try_lock() {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
+            Err(rustix::io::Errno::WOULDBLOCK) => {
                 let holder = std::fs::read_to_string(&path).unwrap_or_default();
                 let holder = holder.trim();
                 return Err(format!(
@@ -54,7 +54,7 @@ impl FolderLock {
                     }
                 ));
             }
-            Err(TryLockError::Error(e)) => {
+            Err(e) => {
                 return Err(format!(
                     "the lock file {} cannot be locked: {e}",
                     path.display()

@@ -282,6 +282,64 @@ impl KeystoreFile {
         f(guard.as_mut().expect("read or created just above"))
     }
 
+    /// Runs the change `f` on the document as the file holds it now: under an exclusive
+    /// `flock` of the keystore's folder, the file is read again first, so that instances sharing
+    /// one keystore (`--files-dir` with `--database`) never write over each other's
+    /// changes. The cache takes the document as written (the generation moves when it
+    /// differs from what was cached). Blocking.
+    fn with_write<T>(&self, f: impl FnOnce(&mut Document) -> Result<T>) -> Result<T> {
+        let mut guard = self.doc.lock().unwrap_or_else(|p| p.into_inner());
+        // The folder is locked, not a file: the keystore file is replaced by a rename
+        // (a lock on it would stay with the old file), and no lock file is left beside it.
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir)?;
+        let lock = std::fs::File::open(&dir)
+            .map_err(|e| Error::io("the keystore folder could not be opened", &e))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| Error::io("the keystore could not be locked", &e.into()))?;
+        let mut fresh = open_or_create(&self.path)?;
+        if guard
+            .as_ref()
+            .is_some_and(|cached| cached.to_bytes() != fresh.to_bytes())
+        {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+        let out = f(&mut fresh);
+        *guard = Some(fresh);
+        out
+        // The flock is released when `lock` is dropped (closed).
+    }
+
+    /// The value of `alias`, storing `value` under it first when the file has none: the
+    /// way a key made on demand is created once, whichever instance sharing the keystore
+    /// gets there first. Blocking.
+    ///
+    /// # Errors
+    ///
+    /// As [`KeystoreFile::put`].
+    pub(crate) fn value_or_put(&self, alias: &str, value: &[u8]) -> Result<Vec<u8>> {
+        if let Some(v) = self.value(alias)? {
+            return Ok(v);
+        }
+        check_alias(alias)?;
+        self.with_write(|doc| {
+            if doc.aliases.contains_key(alias) {
+                return doc.reveal(alias);
+            }
+            let mut next = doc.clone();
+            let sealed = next.master.seal(value, alias.as_bytes());
+            next.aliases.insert(alias.to_owned(), sealed);
+            write(&self.path, &next, Placement::Replace)
+                .map_err(|e| Error::io("the keystore could not be written", &e))?;
+            *doc = next;
+            self.generation.fetch_add(1, Ordering::Release);
+            Ok(value.to_vec())
+        })
+    }
+
     /// Reads the file, or creates it when there is none (the first start). Blocking.
     ///
     /// # Errors
@@ -353,7 +411,7 @@ impl KeystoreFile {
             )));
         }
         refuse_builtin(alias)?;
-        self.with(|doc| {
+        self.with_write(|doc| {
             if !doc.aliases.contains_key(alias) && doc.aliases.len() >= MAX_ALIASES {
                 return Err(Error::conflict(format!(
                     "the keystore holds {MAX_ALIASES} aliases, the most it may; delete one \
@@ -380,7 +438,7 @@ impl KeystoreFile {
     pub(crate) fn delete(&self, alias: &str) -> Result<bool> {
         check_alias(alias)?;
         refuse_builtin(alias)?;
-        self.with(|doc| {
+        self.with_write(|doc| {
             if !doc.aliases.contains_key(alias) {
                 return Ok(false);
             }
@@ -1008,6 +1066,31 @@ mod tests {
         file.put("full", &[b'v'; MAX_VALUE_BYTES]).unwrap();
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no temp file is left behind");
+    }
+
+    #[test]
+    fn two_handles_on_one_file_never_write_over_each_other() {
+        // Two instances sharing one keystore: each handle caches the document it read.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEYSTORE_FILE);
+        let (a, b) = (KeystoreFile::new(path.clone()), KeystoreFile::new(path));
+        a.ensure_open().unwrap();
+        b.ensure_open().unwrap();
+        assert_eq!(a.value_or_put("signing", b"first").unwrap(), b"first");
+        // b's cache predates it: the file is read again under the lock, so b takes a's key.
+        let before = b.generation();
+        assert_eq!(b.value_or_put("signing", b"second").unwrap(), b"first");
+        assert!(
+            b.generation() > before,
+            "b's cached values are marked stale"
+        );
+        // A change through b keeps what a wrote, and a change through a keeps b's.
+        b.put("from-b", b"1").unwrap();
+        a.put("from-a", b"2").unwrap();
+        let c = KeystoreFile::new(dir.path().join(KEYSTORE_FILE));
+        assert_eq!(c.value("signing").unwrap().as_deref(), Some(&b"first"[..]));
+        assert_eq!(c.value("from-b").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(c.value("from-a").unwrap().as_deref(), Some(&b"2"[..]));
     }
 
     #[test]

@@ -12,6 +12,11 @@ use std::fmt;
 
 use crate::error::Result;
 
+/// The columns of a stored registration, in the order of [`ListenerRow`]'s fields (every
+/// backend).
+pub(crate) const COLUMNS: &str = "id, service, listen_type, callback_uri, state_id, tenant_id, \
+                                  token, culture, annotations, value, registered_ms, expires_ms";
+
 /// One registration as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ListenerRow {
@@ -64,4 +69,25 @@ pub(crate) trait ListenerStore: Send + Sync + fmt::Debug {
     ///
     /// The database cannot be read or written.
     fn load(&self, now_ms: i64) -> Result<Vec<ListenerRow>>;
+
+    /// Whether other instances write the same registrations (a shared database): then a
+    /// runtime reads them again before it matches an event, instead of trusting what it
+    /// loaded once, and claims each one before it fires.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Takes the registration `id` for firing at `now_ms`: true for exactly one caller of
+    /// every instance of the store, so that a registration fires once whichever instance
+    /// saw the event. A claimed registration is no longer loaded; it is removed once its
+    /// callback is delivered or given up. A store only one runtime uses needs no claim:
+    /// its runtime's index takes each registration once.
+    ///
+    /// # Errors
+    ///
+    /// The database cannot be written.
+    fn claim(&self, id: &str, now_ms: i64) -> Result<bool> {
+        let _ = (id, now_ms);
+        Ok(true)
+    }
 }

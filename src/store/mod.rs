@@ -20,7 +20,7 @@
 
 pub(crate) mod deployments;
 pub(crate) mod files;
-pub mod folder_lock;
+pub(crate) mod folder_lock;
 pub(crate) mod keystore;
 pub(crate) mod listeners;
 pub(crate) mod postgres;
@@ -219,20 +219,23 @@ impl Stores {
         let Some(url) = &config.database_url else {
             let mut stores = Self::open_with_keystore(data_dir, config.durability, keystore);
             if let Some(dir) = &config.files_dir {
-                stores.files = Files::in_folder(
+                stores.files = Files::new(
                     dir,
                     Arc::new(
                         sqlite::SqliteFileIndex::new(data_dir.join(sqlite::FILE_INDEX))
                             .with_durability(config.durability),
                     ),
-                );
+                )
+                .shared();
             }
             return stores;
         };
         let pg = postgres::Pg::new(url);
         let index: Arc<dyn FileIndex> = Arc::new(postgres::PgFileIndex::new(Arc::clone(&pg)));
+        // `--files-dir DIR` holds `DIR/files/…` (and, unless `--keystore` says otherwise,
+        // the keystore every instance shares: see `Runtime::new`).
         let files = match &config.files_dir {
-            Some(dir) => Files::in_folder(dir, index),
+            Some(dir) => Files::new(dir, index).shared(),
             None => Files::new(data_dir, index),
         };
         Stores {
@@ -241,8 +244,8 @@ impl Stores {
                 Arc::clone(&keystore),
             )),
             files,
-            registry: Arc::new(postgres::PgRegistry::new(Arc::clone(&pg))),
-            runs: Arc::new(postgres::PgRuns::new(Arc::clone(&pg))),
+            registry: Arc::new(postgres::PgRegistry::new(Arc::clone(&pg), data_dir)),
+            runs: Arc::new(postgres::PgRuns::new(Arc::clone(&pg), data_dir)),
             listeners: Arc::new(postgres::PgListeners::new(Arc::clone(&pg))),
             keystore,
             database: Some(pg),

@@ -24,15 +24,23 @@ pub(crate) trait Registry: Send + Sync + fmt::Debug {
     fn revoke_api_key(&self, id: &str, revoked_ms: i64) -> Result<bool>;
     /// Inserts a deployment with its resources, service versions and event and channel
     /// definitions, all or none.
+    ///
+    /// The versions of `services` and `definitions` are numbered again from what the
+    /// registry holds (one more than the newest stored version of each key), so that
+    /// instances sharing a registry never hand out one version twice.
     fn insert_deployment(
         &self,
         d: &Deployment,
-        services: &[ServiceVersion],
-        definitions: &[EventRegistryDefinition],
+        services: &mut [ServiceVersion],
+        definitions: &mut [EventRegistryDefinition],
     ) -> Result<()>;
     /// Deletes a deployment, its resources, its service versions and its event and channel
     /// definitions; returns whether it existed.
     fn delete_deployment(&self, id: &str) -> Result<bool>;
+    /// The files of deployment `id` as the registry keeps them, for an instance that has
+    /// no folder of it yet; `None` when the registry keeps no copy (the embedded one: the
+    /// folder in the data folder is the only one).
+    fn deployment_files(&self, id: &str) -> Result<Option<Vec<DeploymentFile>>>;
     /// Every stored OAuth provider, sorted by connector and provider.
     fn oauth_providers(&self) -> Result<Vec<SealedProvider>>;
     /// Inserts or replaces OAuth providers, all or none.
@@ -44,10 +52,26 @@ pub(crate) trait Registry: Send + Sync + fmt::Debug {
     /// Answers whether the database takes a write now (for the connection test): a write
     /// transaction is begun and rolled back, waiting at most about a second for a lock.
     fn check_writable(&self) -> Result<()>;
+    /// The registry's change counter, when other instances may change it: it moves
+    /// (within about a second) after every write of any instance, so that each reloads
+    /// what it keeps in memory. `None` for a registry only this instance writes.
+    fn watch(&self) -> Option<tokio::sync::watch::Receiver<i64>> {
+        None
+    }
+}
+
+/// One file of a deployment, with its bytes, as a shared registry keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct DeploymentFile {
+    /// The path inside the deployment, `/`-separated.
+    pub(crate) name: String,
+    /// Its Unix permission bits.
+    pub(crate) mode: Option<u32>,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// A user of the admin API.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct User {
     pub(crate) id: String,
     /// The argon2 PHC string (salt and parameters included); never the password.

@@ -18,6 +18,14 @@ pub(crate) const FINISHED: &str = "finished";
 /// Status of a single call that failed, or of a run fss lost (a restart).
 pub(crate) const FAILED: &str = "failed";
 
+/// The answer of a run that a restart of fss cut short: it cannot end any more.
+pub(crate) const LOST: &str =
+    r#"{"status":"Fail","message":"fss restarted before this run ended; its result is lost"}"#;
+
+/// The columns of a stored run, in the order of [`RunRow`]'s fields (every backend).
+pub(crate) const COLUMNS: &str = "process_id, service, action, user_id, mode, status, \
+                                  started_ms, finished_ms, answer, idempotency_key, body_sha256";
+
 /// One run as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RunRow {

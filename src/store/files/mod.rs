@@ -27,6 +27,13 @@
 //! the index does not know (a kill between the rename and the index insert). Such a file
 //! has no name, content type or resource path anywhere but in the upload that was never
 //! acknowledged, so removing it is safe and indexing it is impossible.
+//!
+//! A shared folder (`--files-dir`, [`Files::shared`]) is written by several instances at
+//! once: a temp file there may be another instance's upload in progress, and a stored file
+//! the index does not know may be one between its rename and its index insert. There,
+//! reconciling removes only what no one has written to for [`STALE_TEMP_AGE`]: a live
+//! upload keeps its temp file's mtime fresh, and a commit indexes its file moments after
+//! its last write.
 
 mod record;
 mod sink;
@@ -37,7 +44,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
-pub(crate) use record::{FileRecord, ListQuery, OrderColumn};
+pub(crate) use record::{contains_pattern, FileRecord, ListQuery, OrderColumn};
 pub(crate) use sink::{Finished, Sink};
 
 /// The folder under the data folder that holds stored files.
@@ -47,7 +54,8 @@ pub(crate) const WRITE_CHUNK: usize = 256 << 10;
 /// How many chunks may wait for the writer before the upload waits for the disk.
 pub(crate) const CHANNEL_DEPTH: usize = 4;
 /// A temp upload untouched for this long is a crash leftover, removed when a service is
-/// mounted again in the same process (at its first mount every temp file is removed).
+/// mounted again in the same process (at its first mount every temp file is removed,
+/// unless the folder is shared): no upload goes this long without a write.
 const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 /// The longest folder name written on disk, in bytes (`NAME_MAX` of common file systems).
 pub(crate) const MAX_DISK_NAME_BYTES: usize = 255;
@@ -64,12 +72,11 @@ pub(crate) struct Files {
 
 #[derive(Debug)]
 struct Inner {
-    /// What the index's `rel_path` of a stored file is relative to.
-    base: PathBuf,
-    /// The folder of every service's files: `files` under the data folder, or the
-    /// `--files-dir` instances share.
-    root: PathBuf,
+    data_dir: PathBuf,
     index: Arc<dyn FileIndex>,
+    /// Whether other instances write the same folder: then only stale leftovers are
+    /// removed (see the module docs).
+    shared: bool,
     /// The services whose folders were reconciled with the index in this process; a
     /// service is reconciled once, at its first mount, when none of its uploads can be
     /// running yet.
@@ -112,25 +119,23 @@ pub(crate) struct NewFile {
 impl Files {
     /// The files under `data_dir`, named by `index`; nothing is opened until first use.
     pub(crate) fn new(data_dir: &Path, index: Arc<dyn FileIndex>) -> Self {
-        Self::with_root(data_dir.to_path_buf(), data_dir.join(FILES_DIR), index)
-    }
-
-    /// The files in `folder` itself (`--files-dir`, shared by the instances of one
-    /// database), named by `index`; the index's paths are relative to `folder`, so each
-    /// instance may mount the shared storage where it likes.
-    pub(crate) fn in_folder(folder: &Path, index: Arc<dyn FileIndex>) -> Self {
-        Self::with_root(folder.to_path_buf(), folder.to_path_buf(), index)
-    }
-
-    fn with_root(base: PathBuf, root: PathBuf, index: Arc<dyn FileIndex>) -> Self {
         Files {
             inner: Arc::new(Inner {
-                base,
-                root,
+                data_dir: data_dir.to_path_buf(),
                 index,
+                shared: false,
                 reconciled: Mutex::new(HashSet::new()),
             }),
         }
+    }
+
+    /// The same files in a folder other instances write too (`--files-dir`): reconciling
+    /// leaves alone what may be theirs. Call it before the first clone.
+    pub(crate) fn shared(mut self) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("shared() is called on a new Files, before it is cloned")
+            .shared = true;
+        self
     }
 
     /// The folder holding the files of `service` under `resource_path` (canonical).
@@ -152,7 +157,7 @@ impl Files {
 
     /// The folder of every file of `service`.
     fn service_folder(&self, service: &str) -> PathBuf {
-        let mut p = self.inner.root.clone();
+        let mut p = self.inner.data_dir.join(FILES_DIR);
         p.push(disk_segment(service));
         p
     }
@@ -195,7 +200,8 @@ impl Files {
     }
 
     /// Removes what a crash left in the folder of `service`: every temp file, and every
-    /// stored file the index does not know. A file whose index lookup fails is kept.
+    /// stored file the index does not know — in a shared folder, only those untouched for
+    /// [`STALE_TEMP_AGE`]. A file whose index lookup fails is kept.
     fn reconcile(&self, service: &str) {
         let root = self.service_folder(service);
         let (mut temps, mut orphans) = (0usize, 0usize);
@@ -213,6 +219,9 @@ impl Files {
                 }
                 let name = e.file_name();
                 let Some(name) = name.to_str() else { continue };
+                if self.inner.shared && !is_stale(&e) {
+                    continue;
+                }
                 let remove = if sink::is_temp_name(name) {
                     temps += 1;
                     true
@@ -274,7 +283,7 @@ impl Files {
             sink.persist(&target).map_err(|e| Error::io(STORE, &e))?;
             sync_dir(&folder);
             let rel = target
-                .strip_prefix(&this.inner.base)
+                .strip_prefix(&this.inner.data_dir)
                 .unwrap_or(&target)
                 .to_string_lossy()
                 .into_owned();
@@ -348,7 +357,7 @@ impl Files {
 
     /// Where the bytes of `record` are.
     pub(crate) fn path_of(&self, record: &FileRecord) -> PathBuf {
-        self.inner.base.join(&record.rel_path)
+        self.inner.data_dir.join(&record.rel_path)
     }
 }
 
@@ -374,12 +383,7 @@ fn remove_stale_temps(dir: &Path) {
             continue;
         }
         let is_temp = e.file_name().to_str().is_some_and(sink::is_temp_name);
-        let stale = meta
-            .modified()
-            .ok()
-            .and_then(|m| m.elapsed().ok())
-            .is_some_and(|age| age > STALE_TEMP_AGE);
-        if is_temp && stale {
+        if is_temp && is_stale_meta(&meta) {
             match std::fs::remove_file(&path) {
                 Ok(()) => tracing::info!(path = %path.display(), "Stale temp upload removed."),
                 Err(e) => {
@@ -388,6 +392,19 @@ fn remove_stale_temps(dir: &Path) {
             }
         }
     }
+}
+
+/// Whether the file of `e` was last written more than [`STALE_TEMP_AGE`] ago; a file
+/// whose time cannot be read is not.
+fn is_stale(e: &std::fs::DirEntry) -> bool {
+    e.metadata().is_ok_and(|m| is_stale_meta(&m))
+}
+
+fn is_stale_meta(meta: &std::fs::Metadata) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age > STALE_TEMP_AGE)
 }
 
 /// Syncs a folder so that a rename into it is durable; best effort (not every file system
@@ -453,12 +470,6 @@ mod tests {
         let sub = dir.path().join("sub");
         std::fs::create_dir(&sub).unwrap();
         let old = std::time::SystemTime::now() - 2 * STALE_TEMP_AGE;
-        let make = |p: &Path, mtime: Option<std::time::SystemTime>| {
-            let f = std::fs::File::create(p).unwrap();
-            if let Some(t) = mtime {
-                f.set_modified(t).unwrap();
-            }
-        };
         make(&sub.join(".upload-a.part"), Some(old));
         make(&dir.path().join(".upload-b.part"), None);
         make(&dir.path().join("stored-id"), Some(old));
@@ -466,6 +477,76 @@ mod tests {
         assert!(!sub.join(".upload-a.part").exists());
         assert!(dir.path().join(".upload-b.part").exists());
         assert!(dir.path().join("stored-id").exists());
+    }
+
+    /// Makes `path` with the modification time `mtime` (now when `None`).
+    fn make(path: &Path, mtime: Option<std::time::SystemTime>) {
+        let f = std::fs::File::create(path).unwrap();
+        if let Some(t) = mtime {
+            f.set_modified(t).unwrap();
+        }
+    }
+
+    /// A temp file and an unindexed stored file, each fresh and stale, and a stale
+    /// indexed one, in the folder `/file` of service `S`; answers the folder.
+    fn leftovers(files: &Files) -> PathBuf {
+        let folder = files.folder("S", "/file");
+        std::fs::create_dir_all(&folder).unwrap();
+        let old = std::time::SystemTime::now() - 2 * STALE_TEMP_AGE;
+        make(&folder.join(".upload-fresh.part"), None);
+        make(&folder.join(".upload-old.part"), Some(old));
+        make(&folder.join("fresh-orphan"), None);
+        make(&folder.join("old-orphan"), Some(old));
+        make(&folder.join("indexed"), Some(old));
+        files
+            .inner
+            .index
+            .insert(&FileRecord {
+                id: "indexed".into(),
+                service: "S".into(),
+                resource_path: "/file".into(),
+                name: "a.txt".into(),
+                content_type: "text/plain".into(),
+                size: 0,
+                created: 0,
+                modified: 0,
+                rel_path: "files/S/file/indexed".into(),
+            })
+            .unwrap();
+        folder
+    }
+
+    fn names(folder: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn first_mount_removes_every_leftover_of_its_own_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = crate::store::sqlite::SqliteFileIndex::new(dir.path().join("files.db"));
+        let files = Files::new(dir.path(), Arc::new(index));
+        let folder = leftovers(&files);
+        files.prepare("S", &["/file"]).unwrap();
+        assert_eq!(names(&folder), ["indexed"]);
+    }
+
+    #[test]
+    fn first_mount_on_a_shared_folder_removes_only_stale_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = crate::store::sqlite::SqliteFileIndex::new(dir.path().join("files.db"));
+        let files = Files::new(dir.path(), Arc::new(index)).shared();
+        let folder = leftovers(&files);
+        files.prepare("S", &["/file"]).unwrap();
+        assert_eq!(
+            names(&folder),
+            [".upload-fresh.part", "fresh-orphan", "indexed"],
+            "another instance's upload in progress and its file about to be indexed stay"
+        );
     }
 
     #[test]

@@ -135,11 +135,6 @@ impl Pg {
         })
     }
 
-    /// `host:port` of the database, for messages.
-    pub(crate) fn target(&self) -> &str {
-        &self.target
-    }
-
     /// The parsed URL, for a connection of its own (notifications); `None` when it does
     /// not parse.
     pub(crate) fn config(&self) -> Option<&tokio_postgres::Config> {
@@ -237,9 +232,4 @@ pub(crate) fn db_error(what: &str, e: &tokio_postgres::Error) -> Error {
         return Error::Unavailable(format!("the database did not answer: {what}").into());
     }
     Error::internal(format!("database error: {what}"))
-}
-
-/// The SQLSTATE of a unique violation, for callers that turn it into 409.
-pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }

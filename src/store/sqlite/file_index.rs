@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
-use crate::store::files::{FileRecord, ListQuery};
+use crate::store::files::{contains_pattern, FileRecord, ListQuery};
 use crate::store::{Durability, FileIndex};
 
 const SCHEMA: &str = "
@@ -131,7 +131,7 @@ impl FileIndex for SqliteFileIndex {
     ) -> Result<(Vec<FileRecord>, bool)> {
         let dir = if q.descending { "DESC" } else { "ASC" };
         let col = q.order.column_name();
-        let search = q.search.as_deref().filter(|s| !s.is_empty());
+        let search = q.search_text();
         let query = format!(
             "SELECT {COLUMNS} FROM file WHERE service = ?1 AND resource_path = ?2 {} \
              ORDER BY {col} {dir}, id {dir} LIMIT ?3 OFFSET ?4",
@@ -141,12 +141,11 @@ impl FileIndex for SqliteFileIndex {
                 "AND ?5 IS NULL"
             }
         );
-        let pattern = search.map(|s| format!("%{}%", escape_like(s)));
-        let want = i64::from(q.limit) + 1;
-        let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+        let pattern = search.map(contains_pattern);
+        let (want, offset) = q.window();
         self.with(|c| {
             let mut stmt = c.prepare_cached(&query).map_err(sql)?;
-            let mut rows: Vec<FileRecord> = stmt
+            let rows: Vec<FileRecord> = stmt
                 .query_map(
                     params![service, resource_path, want, offset, pattern],
                     record,
@@ -154,9 +153,7 @@ impl FileIndex for SqliteFileIndex {
                 .map_err(sql)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(sql)?;
-            let more = rows.len() as i64 > i64::from(q.limit);
-            rows.truncate(q.limit as usize);
-            Ok((rows, more))
+            Ok(q.page(rows))
         })
     }
 }
@@ -190,18 +187,6 @@ fn record(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
         modified: r.get(7)?,
         rel_path: r.get(8)?,
     })
-}
-
-/// Escapes `%`, `_` and the escape character itself for a LIKE pattern.
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A full disk is the client's to know (507); any other database text is for the log.

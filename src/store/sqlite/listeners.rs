@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
-use crate::store::listeners::{ListenerRow, ListenerStore};
+use crate::store::listeners::{ListenerRow, ListenerStore, COLUMNS};
 use crate::store::Durability;
 
 /// The database file under the data folder.
@@ -98,9 +98,6 @@ fn db_error(what: &'static str, e: &rusqlite::Error) -> Error {
     tracing::error!(error = %e, what, "Listeners database failed.");
     Error::internal(format!("the listeners database failed ({what})"))
 }
-
-const COLUMNS: &str = "id, service, listen_type, callback_uri, state_id, tenant_id, token, \
-                       culture, annotations, value, registered_ms, expires_ms";
 
 fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListenerRow> {
     Ok(ListenerRow {

@@ -16,8 +16,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 use crate::store::registry::{
-    ApiKey, DefinitionKind, Deployment, EventRegistryDefinition, Loaded, Registry, Resource,
-    SealedProvider, ServiceVersion, User,
+    ApiKey, DefinitionKind, Deployment, DeploymentFile, EventRegistryDefinition, Loaded, Registry,
+    Resource, SealedProvider, ServiceVersion, User,
 };
 
 /// The schema migrations, in order; `user_version` is the number applied.
@@ -321,8 +321,8 @@ fn revoke_api_key(conn: &mut Connection, id: &str, revoked_ms: i64) -> rusqlite:
 fn insert_deployment(
     conn: &mut Connection,
     d: &Deployment,
-    services: &[ServiceVersion],
-    definitions: &[EventRegistryDefinition],
+    services: &mut [ServiceVersion],
+    definitions: &mut [EventRegistryDefinition],
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
@@ -336,7 +336,12 @@ fn insert_deployment(
             params![d.id, r.name, r.mime_type, r.size],
         )?;
     }
-    for s in services {
+    for s in services.iter_mut() {
+        s.version = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM services WHERE key = ?1",
+            params![s.key],
+            |r| r.get(0),
+        )?;
         tx.execute(
             "INSERT INTO services (id, key, version, description, deployment_id, resource_name)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -350,7 +355,13 @@ fn insert_deployment(
             ],
         )?;
     }
-    for e in definitions {
+    for e in definitions.iter_mut() {
+        e.version = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM event_registry_definitions
+             WHERE kind = ?1 AND key = ?2",
+            params![e.kind.as_str(), e.key],
+            |r| r.get(0),
+        )?;
         tx.execute(
             "INSERT INTO event_registry_definitions (id, kind, key, version, name, category,
                  description, deployment_id, resource_name)
@@ -498,10 +509,14 @@ impl Registry for SqliteRegistry {
     fn insert_deployment(
         &self,
         d: &Deployment,
-        services: &[ServiceVersion],
-        definitions: &[EventRegistryDefinition],
+        services: &mut [ServiceVersion],
+        definitions: &mut [EventRegistryDefinition],
     ) -> Result<()> {
         self.with(|c| insert_deployment(c, d, services, definitions))
+    }
+
+    fn deployment_files(&self, _id: &str) -> Result<Option<Vec<DeploymentFile>>> {
+        Ok(None)
     }
 
     fn delete_deployment(&self, id: &str) -> Result<bool> {
@@ -634,7 +649,7 @@ mod tests {
                 size: 3,
             }],
         };
-        let s = ServiceVersion {
+        let mut s = ServiceVersion {
             id: "s1".into(),
             key: "A".into(),
             version: 1,
@@ -642,7 +657,7 @@ mod tests {
             deployment_id: "d1".into(),
             resource_name: "a.json".into(),
         };
-        insert_deployment(&mut conn, &d, std::slice::from_ref(&s), &[]).unwrap();
+        insert_deployment(&mut conn, &d, std::slice::from_mut(&mut s), &mut []).unwrap();
         let got = load(&conn).unwrap();
         assert_eq!(got.deployments.len(), 1);
         assert_eq!(got.deployments[0].resources.len(), 1);
@@ -696,23 +711,26 @@ mod tests {
             // One key may be an event and a channel: versions are per kind.
             definition("c2", DefinitionKind::Channel, "orderPlaced", 1),
         ];
-        insert_deployment(&mut conn, &deployment("d1"), &[], &defs).unwrap();
+        insert_deployment(&mut conn, &deployment("d1"), &mut [], &mut defs.clone()).unwrap();
         let mut got = load(&conn).unwrap().definitions;
         got.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut want = defs.clone();
+        let mut want = defs;
         want.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(got, want);
-        // A second version of a key (kind, key, version) already stored refuses the whole
-        // deployment: neither it nor its other definitions are left.
+        // A deployment numbered from a stale view (version 1 of a key stored already) is
+        // numbered again from what is stored: one more than the newest, per kind and key.
         let mut again = definition("e2", DefinitionKind::Event, "orderPlaced", 1);
         again.deployment_id = "d2".into();
         let mut fine = definition("e3", DefinitionKind::Event, "other", 1);
         fine.deployment_id = "d2".into();
-        assert!(insert_deployment(&mut conn, &deployment("d2"), &[], &[fine, again]).is_err());
+        let mut both = [fine, again];
+        insert_deployment(&mut conn, &deployment("d2"), &mut [], &mut both).unwrap();
+        assert_eq!((both[0].version, both[1].version), (1, 2));
         let got = load(&conn).unwrap();
-        assert_eq!(got.deployments.len(), 1);
-        assert_eq!(got.definitions.len(), 3);
+        assert_eq!(got.deployments.len(), 2);
+        assert_eq!(got.definitions.len(), 5);
         assert!(delete_deployment(&mut conn, "d1").unwrap());
+        assert!(delete_deployment(&mut conn, "d2").unwrap());
         assert!(load(&conn).unwrap().definitions.is_empty());
     }
 

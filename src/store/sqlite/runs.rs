@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::store::runs::{RunRow, RunStore, FAILED, RUNNING};
+use crate::store::runs::{RunRow, RunStore, COLUMNS, FAILED, LOST, RUNNING};
 use crate::store::Durability;
 
 /// The database file under the data folder.
@@ -20,10 +20,6 @@ pub(crate) const DB_FILE: &str = "runs.db";
 
 /// How long a call waits for another connection's lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The answer of a run the restart of fss cut short.
-const LOST: &str =
-    r#"{"status":"Fail","message":"fss restarted before this run ended; its result is lost"}"#;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS runs (
@@ -105,9 +101,6 @@ fn db_error(what: &'static str, e: &rusqlite::Error) -> Error {
     tracing::error!(error = %e, what, "Runs database failed.");
     Error::internal(format!("the runs database failed ({what})"))
 }
-
-const COLUMNS: &str = "process_id, service, action, user_id, mode, status, started_ms, \
-                       finished_ms, answer, idempotency_key, body_sha256";
 
 fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
