@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{json, Value};
 use support::deploy::zip_of;
+use support::pg::Backend;
 use support::{basic, fixture, request, Answer, TestServer};
 
 const ADMIN: &str = "er-admin";
@@ -23,8 +24,11 @@ const ER: &str = "/event-registry-api/event-registry-repository";
 
 // === helpers ===
 
-async fn start(data: &Path) -> TestServer {
-    TestServer::start_admin(&fixture("core"), data, ADMIN, PASSWORD).await
+async fn start(data: &Path, backend: &Backend) -> TestServer {
+    TestServer::start_admin_config(&fixture("core"), data, ADMIN, PASSWORD, |c| {
+        backend.configure(c)
+    })
+    .await
 }
 
 /// An admin request with the bootstrap admin's credentials.
@@ -156,10 +160,9 @@ fn folders(data: &Path) -> Vec<String> {
 
 // === tests ===
 
-#[tokio::test]
-async fn a_zip_of_an_event_two_channels_and_a_service_deploys_them_all() {
+async fn a_zip_of_an_event_two_channels_and_a_service_deploys_them_all(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let z = zip_of(&[
         ("orderPlaced.event", &order_placed("Order placed")),
         ("channels/ordersWebhook.channel", &webhook_channel()),
@@ -297,10 +300,9 @@ async fn a_zip_of_an_event_two_channels_and_a_service_deploys_them_all() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn a_bad_event_and_a_bad_channel_are_refused_with_every_problem() {
+async fn a_bad_event_and_a_bad_channel_are_refused_with_every_problem(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let z = zip_of(&[
         (
             "orders/bad.event",
@@ -385,10 +387,9 @@ async fn a_bad_event_and_a_bad_channel_are_refused_with_every_problem() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn a_file_of_another_type_is_refused_naming_the_types() {
+async fn a_file_of_another_type_is_refused_naming_the_types(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let a = upload(&s, "/api/repository", "notes.txt", "notes.txt", b"{}").await;
     let v = admin_error(&a, 400);
     assert_eq!(
@@ -399,10 +400,9 @@ async fn a_file_of_another_type_is_refused_naming_the_types() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn redeploying_a_key_makes_version_2_and_deleting_it_leaves_version_1() {
+async fn redeploying_a_key_makes_version_2_and_deleting_it_leaves_version_1(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let first = deploy(&s, "orderPlaced.event", &order_placed("first")).await;
     let second = deploy(&s, "orderPlaced.event", &order_placed("second")).await;
     assert_eq!(
@@ -469,10 +469,9 @@ async fn redeploying_a_key_makes_version_2_and_deleting_it_leaves_version_1() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn definitions_ids_and_versions_survive_a_restart() {
+async fn definitions_ids_and_versions_survive_a_restart(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let z = zip_of(&[
         ("orderPlaced.event", &order_placed("v1")),
         ("ordersWebhook.channel", &webhook_channel()),
@@ -490,7 +489,7 @@ async fn definitions_ids_and_versions_survive_a_restart() {
     assert_eq!(events_before.len(), 2);
     s.stop().await;
 
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     for before in [&before_first, &before_second] {
         let a = api(&s, Method::GET, &path(before)).await;
         assert_eq!(a.status, 200);
@@ -524,3 +523,11 @@ async fn definitions_ids_and_versions_survive_a_restart() {
     );
     s.stop().await;
 }
+
+crate::both_backends!(
+    a_zip_of_an_event_two_channels_and_a_service_deploys_them_all,
+    a_bad_event_and_a_bad_channel_are_refused_with_every_problem,
+    a_file_of_another_type_is_refused_naming_the_types,
+    redeploying_a_key_makes_version_2_and_deleting_it_leaves_version_1,
+    definitions_ids_and_versions_survive_a_restart,
+);

@@ -21,6 +21,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use support::deploy::zip_of;
+use support::pg::Backend;
 use support::{basic, fixture, request, Answer, TestServer};
 
 const ADMIN: &str = "er-admin";
@@ -32,8 +33,11 @@ const ENGINE: &str = "/event-registry-api/event-registry-management/engine";
 
 // === helpers ===
 
-async fn start(data: &Path) -> TestServer {
-    TestServer::start_admin(&fixture("core"), data, ADMIN, PASSWORD).await
+async fn start(data: &Path, backend: &Backend) -> TestServer {
+    TestServer::start_admin_config(&fixture("core"), data, ADMIN, PASSWORD, |c| {
+        backend.configure(c)
+    })
+    .await
 }
 
 async fn api_as(
@@ -272,10 +276,9 @@ fn endpoints() -> Vec<(Method, String)> {
     ]
 }
 
-#[tokio::test]
-async fn every_endpoint_needs_basic_credentials_and_the_privilege() {
+async fn every_endpoint_needs_basic_credentials_and_the_privilege(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let a = api_as(
         &s,
         (ADMIN, PASSWORD),
@@ -309,10 +312,9 @@ async fn every_endpoint_needs_basic_credentials_and_the_privilege() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn unknown_paths_are_404_and_other_methods_405_with_allow() {
+async fn unknown_paths_are_404_and_other_methods_405_with_allow(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     for path in [
         format!("{PREFIX}/"),
         format!("{PREFIX}/event-registry-repository"),
@@ -372,10 +374,9 @@ async fn unknown_paths_are_404_and_other_methods_405_with_allow() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn the_engine_is_flowables_default() {
+async fn the_engine_is_flowables_default(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let v = get_json(&s, ENGINE).await;
     assert_eq!(v, json!({"name": "default", "version": "6.6.0"}));
     // a trailing slash is the same path
@@ -385,10 +386,9 @@ async fn the_engine_is_flowables_default() {
 
 // === deployments ===
 
-#[tokio::test]
-async fn deployments_are_the_same_in_both_views_with_their_urls_under_each() {
+async fn deployments_are_the_same_in_both_views_with_their_urls_under_each(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let zip = zip_of(&[
         ("Hello.json", &echo_service("Hello")),
         ("scripts/run.sh", b"echo hi\n"),
@@ -536,10 +536,9 @@ async fn deployments_are_the_same_in_both_views_with_their_urls_under_each() {
 
 // === definitions: parameters ===
 
-#[tokio::test]
-async fn definition_queries_check_every_parameter_with_flowables_texts() {
+async fn definition_queries_check_every_parameter_with_flowables_texts(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     for kind in ["event-definitions", "channel-definitions"] {
         let q = |query: &str| format!("{REPO}/{kind}?{query}");
         let v = get_json(&s, &q("")).await;
@@ -615,12 +614,12 @@ async fn definition_queries_check_every_parameter_with_flowables_texts() {
 
 // === event instances: bodies ===
 
-#[tokio::test]
-async fn event_instances_refuse_bad_bodies_with_flowables_texts() {
+async fn event_instances_refuse_bad_bodies_with_flowables_texts(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_path_buf();
     let s = TestServer::start_admin_config(&fixture("core"), &dir, ADMIN, PASSWORD, |c| {
         c.max_request_bytes = 4096;
+        backend.configure(c);
     })
     .await;
     let raw = |body: &'static [u8]| {
@@ -681,10 +680,11 @@ async fn event_instances_refuse_bad_bodies_with_flowables_texts() {
 
 // === a deployed event and its channels ===
 
-#[tokio::test]
-async fn an_event_and_its_channels_deployed_in_a_zip_show_through_the_literal_paths() {
+async fn an_event_and_its_channels_deployed_in_a_zip_show_through_the_literal_paths(
+    backend: Backend,
+) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let (out_url, _got) = receiver().await;
     let dep = deploy(&s, "orders-events.zip", "bundle.zip", &orders_zip(&out_url)).await;
     let dep_id = dep["id"].as_str().unwrap().to_owned();
@@ -902,10 +902,9 @@ async fn an_event_and_its_channels_deployed_in_a_zip_show_through_the_literal_pa
     s.stop().await;
 }
 
-#[tokio::test]
-async fn event_instances_check_the_payload_then_send_the_event_out() {
+async fn event_instances_check_the_payload_then_send_the_event_out(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let s = start(data.path()).await;
+    let s = start(data.path(), &backend).await;
     let (out_url, got) = receiver().await;
     deploy(
         &s,
@@ -974,3 +973,14 @@ async fn event_instances_check_the_payload_then_send_the_event_out() {
     assert_eq!(a.status, 201, "{}", text(&a));
     s.stop().await;
 }
+
+crate::both_backends!(
+    every_endpoint_needs_basic_credentials_and_the_privilege,
+    unknown_paths_are_404_and_other_methods_405_with_allow,
+    the_engine_is_flowables_default,
+    deployments_are_the_same_in_both_views_with_their_urls_under_each,
+    definition_queries_check_every_parameter_with_flowables_texts,
+    event_instances_refuse_bad_bodies_with_flowables_texts,
+    an_event_and_its_channels_deployed_in_a_zip_show_through_the_literal_paths,
+    event_instances_check_the_payload_then_send_the_event_out,
+);

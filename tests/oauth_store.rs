@@ -8,6 +8,7 @@ use std::path::Path;
 
 use http::Method;
 use serde_json::{json, Value};
+use support::pg::Backend;
 use support::{basic, request, Answer, TestServer};
 
 const USER: &str = "oauth-admin";
@@ -51,15 +52,14 @@ fn assert_no_secret(a: &Answer) {
     }
 }
 
-async fn start(data: &Path) -> TestServer {
+async fn start(data: &Path, backend: &Backend) -> TestServer {
     let ops = tempfile::tempdir().unwrap();
-    TestServer::start_admin(ops.path(), data, USER, PASSWORD).await
+    TestServer::start_admin_config(ops.path(), data, USER, PASSWORD, |c| backend.configure(c)).await
 }
 
-#[tokio::test]
-async fn providers_load_as_added_then_updated_and_list_by_name_only() {
+async fn providers_load_as_added_then_updated_and_list_by_name_only(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let server = start(data.path()).await;
+    let server = start(data.path(), &backend).await;
 
     let a = admin(
         &server,
@@ -122,10 +122,9 @@ async fn providers_load_as_added_then_updated_and_list_by_name_only() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn an_invalid_document_is_refused_whole_with_every_problem() {
+async fn an_invalid_document_is_refused_whole_with_every_problem(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let server = start(data.path()).await;
+    let server = start(data.path(), &backend).await;
     let doc = json!({
         "erp": {"ERP": {"CLIENT_ID": SECRETS[0], "CLIENT_SECRET": SECRETS[1]}},
         "jira": {"JIRA": {"CLIENT_ID": SECRETS[2]}},
@@ -188,10 +187,9 @@ async fn an_invalid_document_is_refused_whole_with_every_problem() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn providers_and_their_tokens_are_deleted_by_name() {
+async fn providers_and_their_tokens_are_deleted_by_name(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let server = start(data.path()).await;
+    let server = start(data.path(), &backend).await;
     let a = admin(
         &server,
         Method::POST,
@@ -243,10 +241,9 @@ async fn providers_and_their_tokens_are_deleted_by_name() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn thingworx_service_names_answer_messages() {
+async fn thingworx_service_names_answer_messages(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let server = start(data.path()).await;
+    let server = start(data.path(), &backend).await;
 
     // The JSON parameter as its text, as ThingWorx clients send it.
     let text = serde_json::to_string(&document()).unwrap();
@@ -405,10 +402,9 @@ async fn thingworx_service_names_answer_messages() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn providers_survive_a_restart_and_are_sealed_on_disk() {
+async fn providers_survive_a_restart_and_are_sealed_on_disk(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let server = start(data.path()).await;
+    let server = start(data.path(), &backend).await;
     let a = admin(
         &server,
         Method::POST,
@@ -431,9 +427,22 @@ async fn providers_survive_a_restart_and_are_sealed_on_disk() {
             );
         }
     }
-    assert!(files >= 2, "the registry and the keystore are on disk");
+    match &backend {
+        Backend::Sqlite => assert!(files >= 2, "the registry and the keystore are on disk"),
+        Backend::Postgres(schema) => {
+            assert!(files >= 1, "the keystore is on disk");
+            let rows = support::pg::registry_rows(schema).await;
+            assert!(
+                rows.contains("registry_oauth_providers: (erp,ERP,"),
+                "{rows}"
+            );
+            for s in SECRETS {
+                assert!(!rows.contains(s), "the registry holds {s} in clear: {rows}");
+            }
+        }
+    }
 
-    let server = start(data.path()).await;
+    let server = start(data.path(), &backend).await;
     let a = admin(&server, Method::GET, "/api/oauth/configurations", None).await;
     assert_eq!(
         a.json()["data"],
@@ -464,3 +473,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+crate::both_backends!(
+    providers_load_as_added_then_updated_and_list_by_name_only,
+    an_invalid_document_is_refused_whole_with_every_problem,
+    providers_and_their_tokens_are_deleted_by_name,
+    thingworx_service_names_answer_messages,
+    providers_survive_a_restart_and_are_sealed_on_disk,
+);

@@ -50,6 +50,39 @@ impl Backend {
     }
 }
 
+/// Every row of the registry's tables (`registry_*`) of `schema`, each as PostgreSQL's
+/// text form of the row, one a line: what a test that looks for a secret in the SQLite
+/// file looks through on PostgreSQL.
+///
+/// # Panics
+///
+/// When the schema cannot be read.
+pub async fn registry_rows(schema: &PgSchema) -> String {
+    let client = connect(&schema.url)
+        .await
+        .expect("the test database answers");
+    let tables = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = $1 AND table_name LIKE 'registry\\_%' ORDER BY 1",
+            &[&schema.name],
+        )
+        .await
+        .expect("the registry's tables are listed");
+    let mut out = String::new();
+    for t in tables {
+        let table: String = t.get(0);
+        for row in client
+            .query(&format!("SELECT r::text FROM {table} r"), &[])
+            .await
+            .expect("a registry table is read")
+        {
+            out.push_str(&format!("{table}: {}\n", row.get::<_, String>(0)));
+        }
+    }
+    out
+}
+
 /// A schema made for one test, dropped with it.
 #[derive(Debug)]
 pub struct PgSchema {
