@@ -1215,10 +1215,7 @@ async fn check_routes(s: &TestServer, ever: &mut BTreeSet<(String, String)>) -> 
     v
 }
 
-/// SQLite only until the PostgreSQL tables store (which its table service needs) is built.
-#[tokio::test]
-async fn routes_list_equals_the_urls_that_answer() {
-    let backend = Backend::Sqlite;
+async fn routes_list_equals_the_urls_that_answer(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
     let s = start_default(data.path(), &backend).await;
     let a = deploy(
@@ -1711,6 +1708,7 @@ async fn concurrent_deploys_of_one_name_get_distinct_versions(backend: Backend) 
 }
 
 crate::both_backends!(
+    routes_list_equals_the_urls_that_answer,
     admin_api_requires_basic_credentials_and_the_privilege,
     bootstrap_admin_is_created_reused_and_never_removed,
     deploy_mounts_at_once_and_delete_unmounts,

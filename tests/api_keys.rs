@@ -618,10 +618,7 @@ fn key_desk(dir: &Path) {
     std::fs::write(dir.join("KeyDesk.json"), def.to_string()).unwrap();
 }
 
-/// SQLite only until the PostgreSQL runs store (which a trigger writes) is built.
-#[tokio::test]
-async fn the_trigger_endpoint_admits_by_api_key_401_403_and_200() {
-    let backend = Backend::Sqlite;
+async fn the_trigger_endpoint_admits_by_api_key_401_403_and_200(backend: Backend) {
     let ops = tempfile::tempdir().unwrap();
     key_desk(ops.path());
     let data = tempfile::tempdir().unwrap();
@@ -691,6 +688,7 @@ async fn the_trigger_endpoint_admits_by_api_key_401_403_and_200() {
 }
 
 crate::both_backends!(
+    the_trigger_endpoint_admits_by_api_key_401_403_and_200,
     an_issued_key_is_an_hs256_jwt_shown_once_and_listed_without_it,
     unknown_users_and_bad_bodies_are_refused_saying_what_is_wrong,
     a_revoked_key_stops_at_once_and_a_deleted_user_takes_its_keys,
