@@ -33,7 +33,7 @@ use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
 use crate::shared::{RuntimeConfig, Shared};
 use crate::store::keystore::{KeystoreFile, OAUTH_ADMIN_KEY};
 use crate::store::postgres::outbox::{ClaimedRow, PgOutbox, Settled, StoredCallback};
-use crate::store::Stores;
+use crate::store::{StoreConfig, Stores};
 
 /// The runtime, cheap to clone and share between connections.
 #[derive(Clone, Debug)]
@@ -65,7 +65,15 @@ impl Runtime {
             (None, Some(dir)) if config.database_url.is_some() => KeystoreFile::in_data_dir(dir),
             (None, _) => KeystoreFile::in_data_dir(&config.data_dir),
         });
-        let stores = Stores::for_config(&config, keystore);
+        let stores = Stores::for_config(
+            &StoreConfig {
+                data_dir: &config.data_dir,
+                durability: config.durability,
+                database_url: config.database_url.as_deref(),
+                files_dir: config.files_dir.as_deref(),
+            },
+            keystore,
+        );
         let store = Arc::new(StoreProcess::new(stores.clone()));
         let keystore = Arc::clone(&stores.keystore);
         let oauth = Arc::new(OAuth::new(

@@ -40,7 +40,6 @@ use bytes::Bytes;
 use crate::definition::TypeDefinition;
 use crate::error::Result;
 use crate::protocol::{ListFilter, MObject};
-use crate::shared::RuntimeConfig;
 
 pub(crate) use files::{
     FileIndex, FileRecord, Files, Finished, ListQuery, NewFile, OrderColumn, Sink,
@@ -154,6 +153,19 @@ pub(crate) trait TableStore: Send + Sync + fmt::Debug {
     ) -> StoreFuture<'a, ()>;
 }
 
+/// What choosing the stores takes of the runtime's settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoreConfig<'a> {
+    /// The data folder (`--data`).
+    pub(crate) data_dir: &'a Path,
+    /// How hard the embedded stores sync (`--durability`).
+    pub(crate) durability: Durability,
+    /// The shared database (`--database`), when one is named.
+    pub(crate) database_url: Option<&'a str>,
+    /// The folder of stored files (`--files-dir`), when it is not the data folder's.
+    pub(crate) files_dir: Option<&'a Path>,
+}
+
 /// The stores of one runtime, chosen once at start.
 #[derive(Debug, Clone)]
 pub(crate) struct Stores {
@@ -212,13 +224,13 @@ impl Stores {
     /// The stores `config` asks for: PostgreSQL when it names a database, else the
     /// embedded ones; stored files under `--files-dir` when it is set.
     pub(crate) fn for_config(
-        config: &RuntimeConfig,
+        config: &StoreConfig<'_>,
         keystore: Arc<keystore::KeystoreFile>,
     ) -> Self {
-        let data_dir = &config.data_dir;
-        let Some(url) = &config.database_url else {
+        let data_dir = config.data_dir;
+        let Some(url) = config.database_url else {
             let mut stores = Self::open_with_keystore(data_dir, config.durability, keystore);
-            if let Some(dir) = &config.files_dir {
+            if let Some(dir) = config.files_dir {
                 stores.files = Files::new(
                     dir,
                     Arc::new(
@@ -234,7 +246,7 @@ impl Stores {
         let index: Arc<dyn FileIndex> = Arc::new(postgres::PgFileIndex::new(Arc::clone(&pg)));
         // `--files-dir DIR` holds `DIR/files/…` (and, unless `--keystore` says otherwise,
         // the keystore every instance shares: see `Runtime::new`).
-        let files = match &config.files_dir {
+        let files = match config.files_dir {
             Some(dir) => Files::new(dir, index).shared(),
             None => Files::new(data_dir, index),
         };
