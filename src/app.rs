@@ -9,6 +9,7 @@
 //! state — and hands each layer only what it may use.
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ use crate::incoming::{self, Incoming};
 use crate::oauth::OAuth;
 use crate::operation;
 use crate::process::{Builtins, Handler, StoreProcess};
+use crate::reload::{self, OperationsWatch, ReloadReport};
 use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
 use crate::shared::{RuntimeConfig, Shared};
 use crate::store::keystore::{KeystoreFile, OAUTH_ADMIN_KEY};
@@ -53,6 +55,8 @@ struct Inner {
     events: Arc<Events>,
     /// The admin API under `/api/`, once [`Runtime::enable_admin`] opened it.
     admin: OnceLock<Arc<Admin>>,
+    /// Serializes reloads of the operations folder (the watcher's and SIGHUP's).
+    reloads: tokio::sync::Mutex<()>,
 }
 
 impl Runtime {
@@ -125,6 +129,7 @@ impl Runtime {
                 shared,
                 stores,
                 admin: OnceLock::new(),
+                reloads: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -222,6 +227,61 @@ impl Runtime {
             }
         }
         Ok(enabled)
+    }
+
+    /// Reloads the operations folder `dir` (the one mounted at start, from
+    /// [`definition::load_dir`](crate::definition::load_dir)): services of new files are
+    /// mounted, of changed files remounted (requests in flight finish on the old mount),
+    /// of removed files unmounted. A file with problems keeps what it mounted before;
+    /// services of deployments are never touched, nor taken by a file. Every problem is
+    /// logged and returned, with one info line for the reload. `SIGHUP` and the watcher
+    /// of [`Runtime::watch_operations`] call it; reloads are serialized with each other
+    /// and with the admin API's deployments.
+    pub async fn reload_operations(&self, dir: impl AsRef<Path>) -> ReloadReport {
+        let dir = dir.as_ref().to_path_buf();
+        let _reloading = self.inner.reloads.lock().await;
+        let admin = self.inner.admin.get().cloned();
+        let _changes = match &admin {
+            Some(a) => Some(a.lock_changes().await),
+            None => None,
+        };
+        let mounts = Arc::clone(&self.inner.mounts);
+        let folder = dir.clone();
+        let in_task = admin.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let admin = in_task;
+            let taken = admin
+                .as_ref()
+                .map(|a| a.deployed_names())
+                .unwrap_or_default();
+            let report = reload::reload(&folder, &mounts, &taken);
+            if let Some(a) = &admin {
+                a.operations_changed(&report.added, &report.removed);
+            }
+            report
+        })
+        .await;
+        let report = joined.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "Operations folder reload failed.");
+            ReloadReport::default()
+        });
+        report.log(&dir);
+        report
+    }
+
+    /// Watches the operations folder `dir` and reloads it
+    /// ([`Runtime::reload_operations`]) a moment after each change of its definition
+    /// files; the watch lasts until the guard is dropped. Watcher failures are logged and
+    /// the watch is set up again when it can be. Call it inside the tokio runtime, after
+    /// the folder is mounted.
+    pub fn watch_operations(&self, dir: impl Into<PathBuf>) -> OperationsWatch {
+        let rt = self.clone();
+        reload::watch(dir.into(), move |dir| {
+            let rt = rt.clone();
+            async move {
+                rt.reload_operations(&dir).await;
+            }
+        })
     }
 
     /// Answers one request. Never fails: errors become their HTTP answers.

@@ -34,6 +34,8 @@
 //!   routes, engine, health, metrics, executions, users and their API keys, the keystore,
 //!   the OAuth provider store, the connection test; Flowable's Event Registry REST API
 //!   under `/event-registry-api/`.
+//! - [`reload`]: hot reload of the operations folder (a file watcher, `SIGHUP`): only
+//!   what changed is remounted; a file with problems keeps its old mount.
 //! - [`router`]: the route table (the one list of operation kinds), the immutable
 //!   snapshot of mounts (path → service and route), mounting, per-operation admission.
 //! - [`shared`]: what an operation may see of the runtime: settings, the `store`
@@ -74,6 +76,7 @@ pub mod oauth;
 mod operation;
 pub mod process;
 pub mod protocol;
+pub mod reload;
 pub mod router;
 pub mod server;
 pub mod shared;

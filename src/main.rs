@@ -126,9 +126,13 @@ fn main() -> ExitCode {
             services = runtime.snapshot().services().count(),
             "Serving."
         );
-        if let Some(tls) = &tls {
-            tokio::spawn(server::signal::reload_on_hangup(Arc::clone(tls)));
-        }
+        // Hot reload of the operations folder: its watcher, and SIGHUP (with the certificate).
+        let _watch = runtime.watch_operations(&options.operations);
+        tokio::spawn(server::signal::reload_on_hangup(
+            tls.clone(),
+            runtime.clone(),
+            options.operations.clone(),
+        ));
         let mut server_config = options.server;
         server_config.tls = tls;
         server::run(listener, runtime, server_config, server::signal::shutdown()).await;

@@ -580,6 +580,40 @@ impl Admin {
     }
 }
 
+// === impl Admin: the operations folder's reloads ===
+
+impl Admin {
+    /// The change lock, for a reload of the operations folder: a name is checked and taken
+    /// in one step, never between a deployment's check and its mount.
+    pub(crate) async fn lock_changes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
+    }
+
+    /// The lower-case names of every deployed service, mounted or not: a file of the
+    /// operations folder may not take one.
+    pub(crate) fn deployed_names(&self) -> HashSet<String> {
+        let st = self.lock();
+        st.services.values().map(|s| s.key.to_lowercase()).collect()
+    }
+
+    /// A reload of the operations folder mounted `added` and unmounted `removed`: the first
+    /// are the folder's now (deployments may not replace them), the second free again, and
+    /// a deployed version of one of those (shadowed by the folder since the start) is
+    /// mounted. Callers hold the change lock. Blocking.
+    pub(crate) fn operations_changed(&self, added: &[String], removed: &[String]) {
+        {
+            let mut st = self.lock();
+            st.static_names.extend(added.iter().cloned());
+            for name in removed {
+                st.static_names.remove(name);
+            }
+        }
+        if !removed.is_empty() {
+            self.reconcile(removed);
+        }
+    }
+}
+
 /// What every admin handler gets.
 struct Ctx {
     admin: Arc<Admin>,

@@ -1,4 +1,11 @@
-//! Signals: SIGINT or SIGTERM shut down; SIGHUP reloads the TLS certificate.
+//! Signals: SIGINT or SIGTERM shut down; SIGHUP reloads the TLS certificate and the
+//! operations folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::tls::Tls;
+use crate::app::Runtime;
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown() {
@@ -17,31 +24,37 @@ pub async fn shutdown() {
     }
 }
 
-/// Reloads the listener's certificate and key on every SIGHUP, for as long as the process
-/// runs; a reload that fails is logged and the certificate in use stays.
-pub async fn reload_on_hangup(tls: std::sync::Arc<super::tls::Tls>) {
+/// On every SIGHUP, for as long as the process runs: reloads the listener's certificate
+/// and key (when `tls` is given; a reload that fails is logged and the certificate in use
+/// stays), then the operations folder `operations` of `runtime`
+/// ([`Runtime::reload_operations`]: what changed is remounted, a file with problems keeps
+/// its old mount). The one SIGHUP listener of the binary, so that one signal does both.
+pub async fn reload_on_hangup(tls: Option<Arc<Tls>>, runtime: Runtime, operations: PathBuf) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut hangup = match signal(SignalKind::hangup()) {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(error = %e, "SIGHUP handler cannot be installed; certificates are not reloaded.");
+                tracing::error!(error = %e, "SIGHUP handler cannot be installed; certificates and the operations folder are not reloaded on SIGHUP.");
                 return;
             }
         };
         while hangup.recv().await.is_some() {
-            match tls.reload() {
-                Ok(()) => tracing::info!("TLS certificate reloaded."),
-                Err(e) => {
-                    tracing::error!(error = %e, "TLS certificate not reloaded; the old one stays in use.")
+            if let Some(tls) = &tls {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("TLS certificate reloaded."),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS certificate not reloaded; the old one stays in use.")
+                    }
                 }
             }
+            runtime.reload_operations(&operations).await;
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tls;
+        let _ = (tls, runtime, operations);
         std::future::pending::<()>().await;
     }
 }
