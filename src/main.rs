@@ -115,6 +115,14 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Hot reload of the operations folder: its watcher, and SIGHUP (with the certificate),
+        // both set up before the line below announces the server.
+        let _watch = runtime.watch_operations(&options.operations);
+        tokio::spawn(server::signal::reload_on_hangup(
+            tls.clone(),
+            runtime.clone(),
+            options.operations.clone(),
+        ));
         let addr = listener.local_addr().unwrap_or(options.listen);
         let scheme = if tls.is_some() { "https" } else { "http" };
         // The first line on stdout: scripts and tests read the bound address from it.
@@ -126,13 +134,6 @@ fn main() -> ExitCode {
             services = runtime.snapshot().services().count(),
             "Serving."
         );
-        // Hot reload of the operations folder: its watcher, and SIGHUP (with the certificate).
-        let _watch = runtime.watch_operations(&options.operations);
-        tokio::spawn(server::signal::reload_on_hangup(
-            tls.clone(),
-            runtime.clone(),
-            options.operations.clone(),
-        ));
         let mut server_config = options.server;
         server_config.tls = tls;
         server::run(listener, runtime, server_config, server::signal::shutdown()).await;

@@ -233,6 +233,7 @@ pub(crate) fn reload(dir: &Path, mounts: &Mounts, taken: &HashSet<String>) -> Re
     gone.sort_unstable();
     if !gone.is_empty() {
         report.removed = mounts.unmount(&gone);
+        report.removed.sort_unstable();
     }
     report
 }
@@ -371,9 +372,21 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     match tokio::runtime::Handle::try_current() {
-        Ok(rt) => OperationsWatch {
-            task: Some(rt.spawn(run(dir, reload))),
-        },
+        Ok(rt) => {
+            // Set up before returning: a change made right after this call is seen.
+            let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+            let mut failures = 0;
+            let watcher = arm(&dir, &tx, &mut failures);
+            let events = Events {
+                tx,
+                rx,
+                watcher,
+                failures,
+            };
+            OperationsWatch {
+                task: Some(rt.spawn(run(dir, events, reload))),
+            }
+        }
         Err(_) => {
             tracing::warn!(folder = %dir.display(),
                 "The operations folder is watched only inside a tokio runtime; it is not watched.");
@@ -382,15 +395,29 @@ where
     }
 }
 
-/// The reload task: set up the watcher, wait for a change, let it settle, reload.
-async fn run<F, Fut>(dir: PathBuf, mut reload: F)
+/// The watcher of the reload task and the queue of its events.
+struct Events {
+    /// Cloned into each watcher set up: the queue outlives them.
+    tx: mpsc::Sender<Signal>,
+    rx: mpsc::Receiver<Signal>,
+    /// `None` while the folder cannot be watched.
+    watcher: Option<RecommendedWatcher>,
+    /// Failures to set up the watcher in a row.
+    failures: u32,
+}
+
+/// The reload task: wait for a change, let it settle, reload.
+async fn run<F, Fut>(dir: PathBuf, events: Events, mut reload: F)
 where
     F: FnMut(PathBuf) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
-    let mut failures = 0u32;
-    let mut watcher = arm(&dir, &tx, &mut failures);
+    let Events {
+        tx,
+        mut rx,
+        mut watcher,
+        mut failures,
+    } = events;
     loop {
         // A change, or (while not watching) the time to try again.
         let mut rearm = match &watcher {
