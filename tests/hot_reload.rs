@@ -392,3 +392,32 @@ fn sighup_reloads_the_binary_s_operations_folder() {
     });
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_deleted_folder_keeps_its_services_and_is_watched_again_when_it_reappears() {
+    logs();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ops");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("Kept.json"), echo_def("Kept", &["Ping"])).unwrap();
+    let s = TestServer::start(&dir).await;
+    let watch = s.runtime.watch_operations(&dir);
+
+    // the watcher's error is logged, the server goes on serving what it had
+    std::fs::remove_dir_all(&dir).unwrap();
+    let folder = dir.display().to_string();
+    wait_for("the unreadable folder is logged", || {
+        let folder = folder.clone();
+        async move { !logged(&["WARN", &folder, "cannot be read"]).is_empty() }
+    })
+    .await;
+    assert_eq!(call(&s, "/fs/Kept/actions/ping").await.status, 200);
+    assert!(watch.is_running());
+
+    // made again: watched again, and what it holds now is what is served
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("Back.json"), echo_def("Back", &["Ping"])).unwrap();
+    wait_status(&s, "/fs/Back/actions/ping", 200).await;
+    wait_status(&s, "/fs/Kept/actions/ping", 404).await;
+    s.stop().await;
+}
