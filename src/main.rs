@@ -1,10 +1,11 @@
-//! The `fss` binary: parse the command line, load the definitions, serve.
+//! The `fss` binary: parse the command line, load the definitions, bind, serve.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use fss::config::{self, Command};
-use fss::definition;
+use fss::config::{self, Command, LogFormat};
+use fss::definition::{self, Problems};
 use fss::server;
 use fss::server::tls::Tls;
 use fss::{FolderLock, Runtime};
@@ -13,40 +14,24 @@ use fss::{FolderLock, Runtime};
 const EX_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
-    let command = match config::parse(std::env::args_os(), |k| std::env::var(k).ok()) {
-        Ok(c) => c,
+    let options = match config::parse(std::env::args_os()) {
+        Ok(Command::Serve(o)) => o,
+        Ok(Command::Check { operations }) => return check(&operations),
         Err(e) => {
-            eprintln!("fss: {e}");
-            return ExitCode::from(EX_USAGE);
-        }
-    };
-    let options = match command {
-        Command::Help => {
-            print!("{}", config::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Command::Check(o) => {
-            // The same checks `serve` makes before mounting, handlers included: the
-            // binary registers none, so a definition naming one cannot be served by it.
-            let checked = definition::load_dir(&o.operations)
-                .and_then(|defs| fss::check(&defs).map(|()| defs));
-            return match checked {
-                Ok(defs) => {
-                    println!("{} definitions are valid", defs.len());
-                    ExitCode::SUCCESS
-                }
-                Err(problems) => {
-                    eprintln!("{problems}");
-                    ExitCode::from(EX_USAGE)
-                }
+            // Help and version go to stdout and are not failures; every other clap error
+            // is a usage error (EX_USAGE rather than clap's 2), printed as clap prints it.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
             };
         }
-        Command::Serve(o) => o,
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(log_level())
-        .init();
+    if let Err(e) = init_logs(options.log_format) {
+        eprintln!("fss: {e}");
+        return ExitCode::from(EX_USAGE);
+    }
 
     // Before anything is opened: a certificate that cannot be used is a usage error.
     let tls = match options.tls.clone().map(Tls::from_config).transpose() {
@@ -59,7 +44,7 @@ fn main() -> ExitCode {
     let defs = match definition::load_dir(&options.operations) {
         Ok(d) => d,
         Err(problems) => {
-            eprintln!("{problems}");
+            report(&problems);
             return ExitCode::from(EX_USAGE);
         }
     };
@@ -74,6 +59,15 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
+        // Bound first: a port in use is reported at once, before the data folder, its
+        // lock or any database is touched.
+        let listener = match tokio::net::TcpListener::bind(options.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("fss: cannot listen on {}: {e}", options.listen);
+                return ExitCode::FAILURE;
+            }
+        };
         if let Err(e) = std::fs::create_dir_all(&options.runtime.data_dir) {
             eprintln!(
                 "fss: data folder {} cannot be created: {e}",
@@ -91,7 +85,7 @@ fn main() -> ExitCode {
         };
         let runtime = Runtime::new(options.runtime.clone());
         if let Err(problems) = runtime.mount(defs) {
-            eprintln!("{problems}");
+            report(&problems);
             return ExitCode::from(EX_USAGE);
         }
         // After the operations folder: deployments may not replace its services.
@@ -108,13 +102,6 @@ fn main() -> ExitCode {
                 return ExitCode::from(if e.is_client_error() { EX_USAGE } else { 1 });
             }
         }
-        let listener = match tokio::net::TcpListener::bind(options.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("fss: cannot listen on {}: {e}", options.listen);
-                return ExitCode::FAILURE;
-            }
-        };
         // Hot reload of the operations folder: its watcher, and SIGHUP (with the certificate),
         // both set up before the line below announces the server.
         let _watch = runtime.watch_operations(&options.operations);
@@ -125,7 +112,8 @@ fn main() -> ExitCode {
         ));
         let addr = listener.local_addr().unwrap_or(options.listen);
         let scheme = if tls.is_some() { "https" } else { "http" };
-        // The first line on stdout: scripts and tests read the bound address from it.
+        // The first line on stdout, once ready to serve: scripts and tests read the bound
+        // address from it.
         println!("listening on {scheme}://{addr}");
         tracing::info!(
             %addr,
@@ -134,6 +122,7 @@ fn main() -> ExitCode {
             services = runtime.snapshot().services().count(),
             "Serving."
         );
+        let options = *options;
         let mut server_config = options.server;
         server_config.tls = tls;
         server::run(listener, runtime, server_config, server::signal::shutdown()).await;
@@ -141,10 +130,64 @@ fn main() -> ExitCode {
     })
 }
 
-/// The log level from `FSS_LOG` (`error`, `warn`, `info`, `debug`, `trace`); default `info`.
-fn log_level() -> tracing::Level {
-    std::env::var("FSS_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(tracing::Level::INFO)
+/// `fss check`: the same checks `serve` makes before mounting, handlers included (the
+/// binary registers none, so a definition naming one cannot be served by it).
+fn check(operations: &std::path::Path) -> ExitCode {
+    let checked =
+        definition::load_dir(operations).and_then(|defs| fss::check(&defs).map(|()| defs));
+    match checked {
+        Ok(defs) => {
+            match defs.len() {
+                1 => println!("1 definition is valid"),
+                n => println!("{n} definitions are valid"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            report(&problems);
+            ExitCode::from(EX_USAGE)
+        }
+    }
+}
+
+/// Every problem on a line of its own (`file:line:column: path: message`), then how many
+/// in how many files: all of them at once, so that one run shows everything to fix.
+fn report(problems: &Problems) {
+    for p in &problems.0 {
+        eprintln!("{p}");
+    }
+    let files: BTreeSet<&str> = problems.0.iter().map(|p| p.file.as_str()).collect();
+    let n = problems.0.len();
+    eprintln!(
+        "fss: {n} problem{} in {} file{}",
+        if n == 1 { "" } else { "s" },
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    );
+}
+
+/// Logs to stderr (stdout carries only the `listening on` line), filtered by `FSS_LOG`,
+/// else `RUST_LOG`, in `tracing-subscriber`'s `EnvFilter` syntax; `info` by default.
+fn init_logs(format: LogFormat) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let (var, spec) = [config::ENV_LOG, "RUST_LOG"]
+        .into_iter()
+        .find_map(|var| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (var, v))
+        })
+        .unwrap_or(("the default", "info".to_owned()));
+    let filter = EnvFilter::builder().parse(&spec).map_err(|e| {
+        format!("{var}: '{spec}' is not a log filter such as info or fss=debug: {e}")
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
 }
