@@ -27,12 +27,13 @@ use crate::execution::{CallbackTarget, Callbacks, CertificateSubject, Records, S
 use crate::http::body::{self, ReqBody, ResBody};
 use crate::http::request::Connection;
 use crate::incoming::{self, Incoming};
+use crate::metrics::Area;
 use crate::oauth::OAuth;
 use crate::operation;
 use crate::process::{Builtins, Handler, StoreProcess};
 use crate::reload::{self, OperationsWatch, ReloadReport};
 use crate::router::{Mounts, OperationKind, Service, Snapshot, SERVICE_PREFIX};
-use crate::shared::{RuntimeConfig, Shared};
+use crate::shared::{RuntimeConfig, ServerState, Shared};
 use crate::store::keystore::{KeystoreFile, OAUTH_ADMIN_KEY};
 use crate::store::postgres::outbox::{ClaimedRow, PgOutbox, Settled, StoredCallback};
 use crate::store::{StoreConfig, Stores};
@@ -286,10 +287,15 @@ impl Runtime {
 
     /// Answers one request. Never fails: errors become their HTTP answers.
     pub async fn handle(&self, req: Request<ReqBody>) -> Response<ResBody> {
-        let in_flight = &self.inner.shared.in_flight;
-        in_flight.fetch_add(1, Ordering::Relaxed);
+        let shared = &self.inner.shared;
+        let area = area_of(req.uri().path());
+        let started = Instant::now();
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
         let resp = self.answer(req).await;
-        in_flight.fetch_sub(1, Ordering::Relaxed);
+        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        shared
+            .http_stats
+            .record(area, resp.status().as_u16(), started.elapsed());
         resp
     }
 
@@ -340,7 +346,11 @@ impl Runtime {
         match (req.method(), path) {
             (&Method::GET, "/health") => body::health(),
             (&Method::HEAD, "/health") => without_body(body::health()),
-            (_, "/health") => {
+            (&Method::GET, "/livez") => live(),
+            (&Method::HEAD, "/livez") => without_body(live()),
+            (&Method::GET, "/readyz") => self.ready(),
+            (&Method::HEAD, "/readyz") => without_body(self.ready()),
+            (_, "/health" | "/livez" | "/readyz") => {
                 Error::MethodNotAllowed { allow: "GET, HEAD" }.into_service_problem(path)
             }
             _ => Error::not_found(
@@ -348,6 +358,31 @@ impl Runtime {
             )
             .into_service_problem(path),
         }
+    }
+
+    /// `GET /readyz`: 200 while the server listens and is not draining, else 503 naming
+    /// why, so that a load balancer stops sending before the instance goes.
+    fn ready(&self) -> Response<ResBody> {
+        let server = &self.inner.shared.server;
+        let why = if server.draining.load(Ordering::Relaxed) {
+            Some("shutting down: in-flight requests are finishing")
+        } else if !server.listening.load(Ordering::Relaxed) {
+            Some("the listener is not bound yet")
+        } else {
+            None
+        };
+        match why {
+            None => body::json_response(http::StatusCode::OK, &serde_json::json!({"status": "UP"})),
+            Some(reason) => body::json_response(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({"status": "DOWN", "reason": reason}),
+            ),
+        }
+    }
+
+    /// What the server tells the runtime of itself: its connections and readiness.
+    pub fn server_state(&self) -> &Arc<ServerState> {
+        &self.inner.shared.server
     }
 
     /// A request under `/fs/`: routed on the snapshot, refused by the service's address
@@ -457,6 +492,29 @@ impl Runtime {
             .await?;
         req.extensions_mut().insert(ServiceUser(user));
         Ok(())
+    }
+}
+
+/// `GET /livez`: the process is up and answering.
+fn live() -> Response<ResBody> {
+    body::json_response(http::StatusCode::OK, &serde_json::json!({"status": "UP"}))
+}
+
+/// The area a request of `path` is counted under in `fss_http_requests_total`.
+fn area_of(path: &str) -> Area {
+    if path.starts_with(SERVICE_PREFIX) {
+        Area::Fs
+    } else if path.starts_with(incoming::PREFIX) {
+        Area::Incoming
+    } else if path.starts_with(event::WEBHOOK_PREFIX) {
+        Area::Events
+    } else if path.starts_with("/api/")
+        || path.starts_with(admin::THINGWORX_PREFIX)
+        || path.starts_with(admin::EVENT_REGISTRY_PREFIX)
+    {
+        Area::Admin
+    } else {
+        Area::Other
     }
 }
 

@@ -127,6 +127,8 @@ Exit status: 0 done, 1 cannot start (port in use, data folder), 64 usage or inva
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true,
     args_override_self = true,
+    // `--shutdown-grace -1` is a bad value to name, not an unknown option.
+    allow_negative_numbers = true,
     subcommand_value_name = "COMMAND"
 )]
 struct Cli {
@@ -139,8 +141,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Sub {
     /// Serve the definitions of the operations folder (the default).
-    #[command(after_help = AFTER_HELP)]
-    Serve(ServeArgs),
+    #[command(after_help = AFTER_HELP, allow_negative_numbers = true)]
+    Serve(Box<ServeArgs>),
     /// Validate the definitions, list every problem, and exit (64 when invalid).
     Check(CheckArgs),
 }
@@ -354,7 +356,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, clap::
         }
         Some(Sub::Serve(s)) => {
             let m = matches.subcommand_matches("serve").unwrap_or(&matches);
-            (s, m, Some("serve"))
+            (*s, m, Some("serve"))
         }
         None => (cli.serve, &matches, None),
     };

@@ -182,8 +182,11 @@ fn init_logs(format: LogFormat) -> Result<(), String> {
     let filter = EnvFilter::builder().parse(&spec).map_err(|e| {
         format!("{var}: '{spec}' is not a log filter such as info or fss=debug: {e}")
     })?;
+    // Colours only for a person at a terminal: a log file or journald gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_env_filter(filter);
     match format {
         LogFormat::Text => builder.init(),

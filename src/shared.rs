@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use crate::execution::outbox::Outbox;
 use crate::execution::records::{DEFAULT_RECORDS, DEFAULT_RECORDS_BYTES};
 use crate::execution::{CallbackPolicy, Callbacks, OutboxTiming, Records};
 use crate::http::client::{OutboundClient, OutboundConfig};
+use crate::metrics::HttpStats;
 use crate::oauth::OAuth;
 use crate::process::StoreProcess;
 use crate::router::Snapshot;
@@ -141,6 +142,10 @@ pub struct Shared {
     pub(crate) outbox: Option<Arc<Outbox>>,
     /// Requests being answered right now.
     pub in_flight: Arc<AtomicI64>,
+    /// Every answered request by area and status (404s and the admin API included).
+    pub http_stats: Arc<HttpStats>,
+    /// The server's connections and readiness.
+    pub server: Arc<ServerState>,
     /// The OAuth provider store and token cache of `http` processes.
     pub oauth: Arc<OAuth>,
 }
@@ -170,6 +175,8 @@ impl Shared {
             )),
             outbox: None,
             in_flight: Arc::new(AtomicI64::new(0)),
+            http_stats: Arc::new(HttpStats::default()),
+            server: Arc::new(ServerState::default()),
             config: Arc::new(config),
             store,
             oauth,
@@ -181,20 +188,30 @@ impl Shared {
         crate::http::request::base_url(self.config.public_base_url.as_deref(), parts)
     }
 
-    /// The metrics of the services of `snapshot`, in the Prometheus text format.
+    /// The metrics of the services of `snapshot` and of the process, in the Prometheus
+    /// text format, family by family.
     pub fn metrics_text(&self, snapshot: &Snapshot) -> String {
-        let mut out = String::with_capacity(4096);
-        out.push_str(crate::metrics::HEADER);
+        use crate::metrics;
+        let mut out = String::with_capacity(8192);
         let mut services: Vec<_> = snapshot.services().collect();
         services.sort_by(|a, b| a.name.cmp(&b.name));
-        let (mut shed, mut limited) = (0, 0);
-        for s in services {
-            for op in &s.stats {
-                op.render(&s.name, &mut out);
-                shed += op.count(503);
-                limited += op.count(429);
-            }
+        let labelled: Vec<_> = services
+            .iter()
+            .flat_map(|s| s.stats.iter().map(|op| (op.labels(&s.name), op)))
+            .collect();
+        out.push_str(metrics::REQUESTS_HEADER);
+        for (labels, op) in &labelled {
+            op.render_counts("fss_requests_total", labels, &mut out);
         }
+        out.push_str(metrics::DURATION_HEADER);
+        for (labels, op) in &labelled {
+            op.render_durations("fss_request_duration_seconds", labels, &mut out);
+        }
+        self.http_stats.render_counts(&mut out);
+        self.http_stats.render_durations(&mut out);
+        let (shed, limited) = labelled.iter().fold((0, 0), |(s, l), (_, op)| {
+            (s + op.count(503), l + op.count(429))
+        });
         let (delivered, retried, failed) = self.callbacks.counts();
         let in_flight = self.in_flight.load(Ordering::Relaxed);
         let _ = write!(
@@ -214,6 +231,72 @@ impl Shared {
              fss_callbacks_total{{outcome=\"retried\"}} {retried}\n\
              fss_callbacks_total{{outcome=\"failed\"}} {failed}\n"
         );
+        let gauge = |out: &mut String, name, help, v: i64| {
+            metrics::single(out, name, "gauge", help, v);
+        };
+        gauge(
+            &mut out,
+            "fss_connections",
+            "Client connections open now.",
+            self.server.connections.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "fss_in_flight_executions",
+            "Processes running now, WAIT ones included.",
+            crate::execution::running_executions(),
+        );
+        gauge(
+            &mut out,
+            "fss_pending_callbacks",
+            "WAIT executions whose callback is not yet delivered or given up.",
+            self.callbacks.pending(),
+        );
+        gauge(
+            &mut out,
+            "fss_records",
+            "Execution records the ring holds.",
+            self.records.len() as i64,
+        );
+        gauge(
+            &mut out,
+            "fss_records_bytes",
+            "Bytes the execution-record ring holds, against its budget.",
+            self.records.bytes() as i64,
+        );
+        metrics::build_info(&mut out);
+        metrics::process::render(&mut out);
         out
+    }
+}
+
+/// What the server tells the runtime of itself: open connections, and whether it listens
+/// and is draining (for `/readyz`). An embedder that serves without `server::run` leaves
+/// `listening` false, so readiness says the listener is not bound.
+#[derive(Debug, Default)]
+pub struct ServerState {
+    /// Client connections open now.
+    pub connections: AtomicI64,
+    /// `server::run` accepts connections.
+    pub listening: AtomicBool,
+    /// Shutdown has begun: in-flight requests finish, new ones should go elsewhere.
+    pub draining: AtomicBool,
+}
+
+/// Counts one open connection while it lives.
+#[derive(Debug)]
+pub struct OpenConnection(Arc<ServerState>);
+
+impl OpenConnection {
+    /// Counts a connection of `state` until the value is dropped.
+    pub fn new(state: &Arc<ServerState>) -> Self {
+        state.connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(Arc::clone(state))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -264,7 +264,9 @@ fn help_exits_0_with_the_usage() {
         let out = fss(&[flag]);
         assert!(out.status.success(), "{flag}");
         let usage = text(&out.stdout);
-        assert!(usage.contains("fss check"), "{usage}");
+        assert!(usage.contains("check"), "{usage}");
+        assert!(usage.contains("Listener:"), "options grouped: {usage}");
+        assert!(usage.contains("FSS_LISTEN"), "variables shown: {usage}");
         assert!(usage.contains("--operations"), "{usage}");
         assert!(usage.contains("--listen"), "{usage}");
     }

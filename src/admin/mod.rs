@@ -665,10 +665,13 @@ pub(crate) fn refusal(path: &str, e: Error) -> Response<ResBody> {
 }
 
 async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
-    ctx.admin
-        .directory()
-        .authenticate_admin(req.headers())
-        .await?;
+    let directory = ctx.admin.directory();
+    if req.uri().path().trim_end_matches('/') == "/api/management/metrics" {
+        // A scrape user holding only `metrics` reads the metrics, nothing else.
+        directory.authenticate_scraper(req.headers()).await?;
+    } else {
+        directory.authenticate_admin(req.headers()).await?;
+    }
 
     let path = req.uri().path().to_owned();
     let rest = path.strip_prefix("/api/").unwrap_or_default();

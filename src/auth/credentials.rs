@@ -41,9 +41,13 @@ pub const PRIVILEGE_USE_API_KEY: &str = "use-api-key";
 /// The privilege to run actions through the incoming API (`/api/1/action/…`); an API key
 /// needs it besides [`PRIVILEGE_USE_API_KEY`].
 pub const PRIVILEGE_RUN_ACTIONS: &str = "run-actions";
+/// The privilege to scrape `GET /api/management/metrics` and nothing else of the admin
+/// API: for a read-only Prometheus user.
+pub const PRIVILEGE_METRICS: &str = "metrics";
 /// Every privilege a user may hold (besides `flow-service:{service name}`).
 pub const PRIVILEGES: &[&str] = &[
     PRIVILEGE_REST_API,
+    PRIVILEGE_METRICS,
     PRIVILEGE_FLOW_SERVICE,
     PRIVILEGE_USE_API_KEY,
     PRIVILEGE_RUN_ACTIONS,

@@ -29,8 +29,8 @@ use credentials::{Authenticator, Secrets};
 
 pub use api_key::ApiCaller;
 pub use credentials::{
-    PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API, PRIVILEGE_REST_API_ALIAS,
-    PRIVILEGE_RUN_ACTIONS, PRIVILEGE_USE_API_KEY,
+    PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_METRICS, PRIVILEGE_REST_API,
+    PRIVILEGE_REST_API_ALIAS, PRIVILEGE_RUN_ACTIONS, PRIVILEGE_USE_API_KEY,
 };
 
 /// The users of one runtime and their API keys, loaded from the registry on first use.
@@ -268,22 +268,47 @@ impl Directory {
     ///
     /// 401 without valid credentials, 403 without the privilege.
     pub(crate) async fn authenticate_admin(&self, headers: &HeaderMap) -> Result<Arc<str>> {
+        self.authenticate_holding(headers, &[PRIVILEGE_REST_API])
+            .await
+    }
+
+    /// As [`Directory::authenticate_admin`], for the metrics scrape: a user holding
+    /// `metrics` (a read-only scrape user) or `access-rest-api` may read them.
+    ///
+    /// # Errors
+    ///
+    /// 401 without valid credentials; 403 without either privilege.
+    pub(crate) async fn authenticate_scraper(&self, headers: &HeaderMap) -> Result<Arc<str>> {
+        self.authenticate_holding(headers, &[PRIVILEGE_METRICS, PRIVILEGE_REST_API])
+            .await
+    }
+
+    /// The verified user of `headers`, when it holds one of `privileges` (the first is
+    /// the one the errors name).
+    async fn authenticate_holding(
+        &self,
+        headers: &HeaderMap,
+        privileges: &[&str],
+    ) -> Result<Arc<str>> {
+        let named = privileges.first().copied().unwrap_or(PRIVILEGE_REST_API);
         let user = self
             .authenticate(headers, || {
                 Error::Unauthorized(
-                    "credentials are required: send HTTP Basic credentials of a user \
-                     holding the privilege 'access-rest-api'"
-                        .into(),
+                    format!(
+                        "credentials are required: send HTTP Basic credentials of a user \
+                         holding the privilege '{named}'"
+                    )
+                    .into(),
                 )
             })
             .await?;
         let allowed = self
             .users()
             .get(&*user)
-            .is_some_and(|u| u.privileges.contains(PRIVILEGE_REST_API));
+            .is_some_and(|u| privileges.iter().any(|p| u.privileges.contains(*p)));
         if !allowed {
             return Err(Error::Forbidden(
-                format!("user '{user}' does not hold the privilege '{PRIVILEGE_REST_API}'").into(),
+                format!("user '{user}' does not hold the privilege '{named}'").into(),
             ));
         }
         Ok(user)

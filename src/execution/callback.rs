@@ -16,7 +16,8 @@
 //! request; the attempt is retried like any connection failure, and the reason a record
 //! keeps says why ("TLS: the certificate of HOST is not trusted (UnknownIssuer)").
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -98,6 +99,8 @@ pub struct Callbacks {
     delivered: AtomicU64,
     retried: AtomicU64,
     failed: AtomicU64,
+    /// WAIT executions whose callback is not yet delivered or given up.
+    pending: AtomicI64,
 }
 
 /// What is sent, besides the body.
@@ -120,7 +123,19 @@ impl Callbacks {
             delivered: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            pending: AtomicI64::new(0),
         }
+    }
+
+    /// WAIT executions whose callback is not yet delivered or given up.
+    pub fn pending(&self) -> i64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Counts one more WAIT execution owing a callback until the guard is dropped.
+    pub(crate) fn owe(self: &Arc<Self>) -> Owed {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        Owed(Arc::clone(self))
     }
 
     /// Counts so far: (delivered, retried attempts, given up).
@@ -264,5 +279,15 @@ mod tests {
         };
         let delays: Vec<u128> = (1..=4).map(|a| policy.delay_after(a).as_millis()).collect();
         assert_eq!(delays, [500, 1000, 2000, 4000]);
+    }
+}
+
+/// A WAIT execution's callback still owed: counted in [`Callbacks::pending`] while alive.
+#[derive(Debug)]
+pub(crate) struct Owed(Arc<Callbacks>);
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        self.0.pending.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -129,6 +129,7 @@ pub(crate) async fn run<H: Send + 'static>(
     hold: H,
 ) -> Result<Outcome> {
     let started = Instant::now();
+    let running = super::Running::start();
     let finished = tokio::select! {
         biased;
         r = &mut run => Some(r),
@@ -158,8 +159,11 @@ pub(crate) async fn run<H: Send + 'static>(
         }
         None => None,
     };
+    let owed = late.callbacks.owe();
     tokio::spawn(async move {
         let _hold = hold;
+        let _running = running;
+        let _owed = owed;
         let result = tokio::time::timeout_at(started + deadlines.wait, run)
             .await
             .unwrap_or_else(|_| Err(timed_out(WAIT_TIMEOUT, deadlines.wait)));

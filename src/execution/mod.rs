@@ -35,6 +35,32 @@ pub use callback::{CallbackOutcome, CallbackPolicy, CallbackTarget, Callbacks};
 pub use outbox::OutboxTiming;
 pub use records::{CallbackRecord, DebugCapture, ExecutionRecord, Records};
 
+/// Processes running now in this process, WAIT ones included: the
+/// `fss_in_flight_executions` gauge. One counter for the process, as the process
+/// metrics are: an embedder running several runtimes sees their sum.
+static RUNNING: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// How many processes run now (see [`RUNNING`]).
+pub fn running_executions() -> i64 {
+    RUNNING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts one running process while alive.
+pub(crate) struct Running(());
+
+impl Running {
+    pub(crate) fn start() -> Self {
+        RUNNING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Running(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Tracked property: the name of the file an operation handles.
 pub const FILE_NAME: &str = "File Name";
 /// Tracked property: the content type of that file.

@@ -284,6 +284,20 @@ impl Records {
             .collect()
     }
 
+    /// How many records the ring keeps right now.
+    pub fn len(&self) -> usize {
+        self.ring
+            .lock()
+            .expect("records lock is never poisoned")
+            .records
+            .len()
+    }
+
+    /// Whether the ring keeps no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The bytes the ring's records keep right now, as counted against its budget.
     pub fn bytes(&self) -> usize {
         self.ring

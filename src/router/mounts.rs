@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 
 use super::{Service, Snapshot};
 use crate::definition::{validate_set, LoadedDefinition, Problem, Problems};
+use crate::metrics::OpStats;
 use crate::process::{Builtins, Handler};
 
 /// The mounted services of one runtime.
@@ -24,7 +25,14 @@ pub struct Mounts {
     builtins: Builtins,
     /// Serializes changes of the snapshot.
     mount_lock: Mutex<()>,
+    /// The counters of every service ever built here, by service name, operation and
+    /// action name: a redeploy or a hot reload carries them on, so Prometheus never sees a
+    /// counter reset for a service that stayed.
+    counters: Mutex<HashMap<CounterKey, Arc<OpStats>>>,
 }
+
+/// Service name, operation kind label, action name.
+type CounterKey = (Arc<str>, &'static str, String);
 
 impl std::fmt::Debug for Mounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -42,6 +50,7 @@ impl Mounts {
             handlers: RwLock::new(HashMap::new()),
             builtins,
             mount_lock: Mutex::new(()),
+            counters: Mutex::new(HashMap::new()),
         }
     }
 
@@ -81,7 +90,7 @@ impl Mounts {
         let mut all = Vec::new();
         for d in defs {
             match Service::build(d, &resolve, &self.builtins) {
-                Ok(s) => built.push(Arc::new(s)),
+                Ok(s) => built.push(Arc::new(self.keep_counters(s))),
                 Err(p) => all.extend(p.0),
             }
         }
@@ -95,6 +104,24 @@ impl Mounts {
         } else {
             Err(Problems(all))
         }
+    }
+
+    /// `service` with the counters of its earlier versions, where there were any; its
+    /// own become the ledger's for the operations that are new.
+    fn keep_counters(&self, mut service: Service) -> Service {
+        let mut ledger = self
+            .counters
+            .lock()
+            .expect("counter ledger lock is never poisoned");
+        for stats in &mut service.stats {
+            let key = (
+                Arc::clone(&service.name),
+                stats.operation,
+                stats.name.clone(),
+            );
+            *stats = Arc::clone(ledger.entry(key).or_insert_with(|| Arc::clone(stats)));
+        }
+        service
     }
 
     /// Mounts `defs` atomically: either every service answers afterwards, or none of them

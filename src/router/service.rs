@@ -76,8 +76,9 @@ pub struct Service {
     /// File resources, in definition order.
     pub file_resources: Vec<FileResource>,
     /// Counters per operation, indexed by [`super::Route::slot`]: the route table's fixed
-    /// slots, then one per action.
-    pub stats: Vec<OpStats>,
+    /// slots, then one per action. Shared with the mounts' ledger, which hands the same
+    /// counters to the next version of the service (`Mounts::keep_counters`).
+    pub stats: Vec<Arc<OpStats>>,
     /// Requests need HTTP Basic credentials (`"auth": {"basic": true}`); the one check a
     /// request to a service without authentication pays.
     pub auth_basic: bool,
@@ -171,13 +172,13 @@ impl Service {
             return Err(Problems(problems));
         }
         let any = |f: fn(&DataAction) -> bool| data_actions.values().any(f);
-        let mut stats: Vec<OpStats> = route::fixed_labels()
-            .map(|op| OpStats::new(op, String::new()))
+        let mut stats: Vec<Arc<OpStats>> = route::fixed_labels()
+            .map(|op| Arc::new(OpStats::new(op, String::new())))
             .collect();
         stats.extend(
             def.message_actions
                 .iter()
-                .map(|a| OpStats::new("action", a.name.clone())),
+                .map(|a| Arc::new(OpStats::new("action", a.name.clone()))),
         );
         Ok(Service {
             name: Arc::from(def.name.as_str()),

@@ -18,6 +18,7 @@ pub mod tls;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ use self::tls::Tls;
 use crate::app::Runtime;
 use crate::http::body;
 use crate::http::request::Connection;
+use crate::shared::OpenConnection;
 
 /// Default connection cap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -165,6 +167,8 @@ pub async fn run(
         config: config.clone(),
     });
     tokio::pin!(shutdown);
+    let state = Arc::clone(shared.runtime.server_state());
+    state.listening.store(true, Ordering::Relaxed);
 
     loop {
         let permit = tokio::select! {
@@ -201,6 +205,8 @@ pub async fn run(
         serve_connection(stream, peer, &shared, drain_rx.clone(), (permit, slot));
     }
 
+    // First of all: /readyz answers 503 from now on, for as long as connections drain.
+    state.draining.store(true, Ordering::Relaxed);
     drop(listener);
     drop(drain_rx);
     tracing::info!("Shutting down: finishing in-flight requests.");
@@ -237,7 +243,9 @@ fn serve_connection(
     let local = stream.local_addr().unwrap_or(peer);
     let activity = Activity::new();
     let shared = Arc::clone(shared);
+    let open = OpenConnection::new(shared.runtime.server_state());
     tokio::spawn(async move {
+        let _open = open;
         let _slots = slots;
         let Some(tls) = shared.config.tls.as_deref() else {
             let connection = Connection {
