@@ -19,6 +19,7 @@
 //! | GET | `/api/repository/services/{id}/resourcedata` | its definition file |
 //! | GET | `/api/repository/services/{id}/model` | its parsed definition |
 //! | GET | `/api/repository/routes` | every mounted URL, from the live routing snapshot |
+//! | GET | `/api/openapi.json` | an OpenAPI 3.1 description of the admin API, the incoming API and every mounted URL (`openapi`) |
 //! | GET | `/api/management/engine` | `{"name": "fss", "version": "…"}` |
 //! | GET | `/api/management/health` | the state of the data folder and the database |
 //! | GET | `/api/management/metrics` | metrics in the Prometheus text format |
@@ -77,6 +78,7 @@ mod executions;
 mod keystore;
 mod management;
 mod oauth;
+pub mod openapi;
 mod paging;
 mod services;
 mod sync;
@@ -719,6 +721,10 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
         },
         ["repository", "services", id, "model"] => match method {
             Method::GET => services::model(ctx, &decode(id)).await,
+            _ => Err(m("GET")),
+        },
+        ["openapi.json"] => match method {
+            Method::GET => Ok(openapi::document(ctx)),
             _ => Err(m("GET")),
         },
         ["repository", "routes"] => match method {
