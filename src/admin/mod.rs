@@ -728,7 +728,7 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
             _ => Err(m("GET")),
         },
         ["repository", "routes"] => match method {
-            Method::GET => services::routes(ctx),
+            Method::GET => services::routes(ctx, &req),
             _ => Err(m("GET")),
         },
         ["management", "engine"] => match method {

@@ -25,24 +25,10 @@ pub(super) const DEFAULT_SIZE: usize = 10;
 pub(super) struct Query(Vec<(String, String)>);
 
 impl Query {
-    /// Decodes `raw` (`a=1&b=x%25`): `+` is a space, `%XX` a byte.
+    /// Decodes `raw` (`a=1&b=x%25`) as every query string is read
+    /// ([`crate::http::request::query_pairs`]): `+` is a space, `%XX` a byte.
     pub(super) fn parse(raw: Option<&str>) -> Query {
-        let decode = |s: &str| {
-            let s = s.replace('+', " ");
-            percent_encoding::percent_decode_str(&s)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        Query(
-            raw.unwrap_or_default()
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (decode(k), decode(v)),
-                    None => (decode(p), String::new()),
-                })
-                .collect(),
-        )
+        Query(crate::http::request::query_pairs(raw.unwrap_or_default()).collect())
     }
 
     /// The string value of `name`.

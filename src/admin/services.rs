@@ -133,15 +133,31 @@ pub(super) async fn model(ctx: &Ctx, id: &str) -> Result<Response<ResBody>> {
 }
 
 /// `GET /api/repository/routes`: every URL the live snapshot answers, with the service
-/// version behind it.
-pub(super) fn routes(ctx: &Ctx) -> Result<Response<ResBody>> {
+/// version behind it, in the envelope and with the paging of the other lists; `sort` is
+/// `path` (default, then the method), `method`, `service` or `kind`.
+///
+/// Unlike the other lists, `size` defaults to every route: the listing is how an operator
+/// (and a check) sees whether a URL is mounted, and a first page of ten would hide most of
+/// them without saying so. `size` and `start` cut it as anywhere else.
+pub(super) fn routes(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody>> {
+    let q = Query::parse(req.uri().query());
+    let mut page = Page::from_query(&q, &["path", "method", "service", "kind"], &[], "path")?;
+    if q.get("size").is_none() {
+        page.size = usize::MAX;
+    }
     let snapshot = ctx.admin.mounts.snapshot();
     let st = ctx.admin.lock();
     let deployments_dir = ctx.admin.data_dir().join(store::DEPLOYMENTS_DIR);
-    let data: Vec<Value> = snapshot
-        .routes()
-        .into_iter()
-        .map(|r| {
+    // The snapshot lists them by path, then method: a stable sort keeps that within ties.
+    let v = page.envelope(
+        snapshot.routes(),
+        |a, b, sort| match sort {
+            "method" => a.method.cmp(b.method),
+            "service" => a.service.cmp(&b.service),
+            "kind" => a.kind.cmp(b.kind),
+            _ => a.path.cmp(&b.path).then(a.method.cmp(b.method)),
+        },
+        |r| {
             let version = snapshot
                 .service(&r.service)
                 .and_then(|svc| mounted_version(&st, &deployments_dir, &r.service, &svc.base_dir));
@@ -154,12 +170,9 @@ pub(super) fn routes(ctx: &Ctx) -> Result<Response<ResBody>> {
                 "serviceId": version.map(|s| s.id.as_str()),
                 "deploymentId": version.map(|s| s.deployment_id.as_str()),
             })
-        })
-        .collect();
-    Ok(body::json_response(
-        StatusCode::OK,
-        &json!({"total": data.len(), "data": data}),
-    ))
+        },
+    );
+    Ok(body::json_response(StatusCode::OK, &v))
 }
 
 /// The deployed version a mounted service comes from, by the folder it was mounted from;

@@ -208,12 +208,16 @@ impl Authenticator {
     }
 }
 
-/// 32 random bytes from the operating system's generator (through UUID v4: 244 random
-/// bits).
+/// 32 random bytes (256 bits) straight from the operating system's generator.
+///
+/// # Panics
+///
+/// When the OS has no working generator: fss cannot make a secret then, and a token or key
+/// from anything weaker must not exist.
 fn random_32() -> [u8; 32] {
     let mut out = [0u8; 32];
-    out[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    out[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    getrandom::fill(&mut out)
+        .expect("the OS random generator must work: fss makes no secret without it");
     out
 }
 

@@ -4,6 +4,8 @@
 //! table store parses what it keeps with the same rules, so a value accepted at the edge
 //! is one the store can hold.
 
+use jiff::{civil, SignedDuration};
+
 use super::ValueType;
 
 /// Why a value does not fit its type, said of the value ("is not a number"); the caller
@@ -184,27 +186,35 @@ pub fn datetime(s: &str) -> Result<Option<String>, Unfit> {
     if c.1 != t.len() {
         return Err(BAD);
     }
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return Err("is not a valid calendar date and time");
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    if !(1..=9999).contains(&y) {
-        return Err("is outside the years 0001 to 9999");
+    // The calendar and the offset are jiff's: it refuses a day the month lacks and an hour,
+    // minute or second out of range, and shifts to UTC across days, months and years.
+    let invalid = "is not a valid calendar date and time";
+    let field = |v: i64| i8::try_from(v).map_err(|_| invalid);
+    let local = civil::DateTime::new(
+        i16::try_from(year).map_err(|_| invalid)?,
+        field(month)?,
+        field(day)?,
+        field(hour)?,
+        field(minute)?,
+        field(second)?,
+        0,
+    )
+    .map_err(|_| invalid)?;
+    let outside = "is outside the years 0001 to 9999";
+    let utc = local
+        .checked_sub(SignedDuration::from_mins(offset_minutes))
+        .map_err(|_| outside)?;
+    if !(1..=9999).contains(&utc.year()) {
+        return Err(outside);
     }
     Ok(Some(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        utc.year(),
+        utc.month(),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
     )))
 }
 
@@ -225,24 +235,4 @@ impl Cursor<'_> {
         self.1 += n;
         Some(s.iter().fold(0, |a, d| a * 10 + i64::from(d - b'0')))
     }
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (month and day already checked).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    crate::clock::days_from_civil(y, m as u32, d as u32)
-}
-
-/// The date of a count of days since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let (y, m, d) = crate::clock::civil_from_days(z);
-    (y, i64::from(m), i64::from(d))
 }

@@ -101,18 +101,12 @@ pub fn base_url(public: Option<&str>, parts: &Parts) -> String {
     format!("http://{host}")
 }
 
-/// The `application/x-www-form-urlencoded` pairs of a query string, decoded.
+/// The `application/x-www-form-urlencoded` pairs of a query string, decoded: `+` is a
+/// space, `%XX` a byte, a `%` not followed by two hex digits stays as it is, and bytes that
+/// are not UTF-8 become U+FFFD. The one query decoder of fss (form_urlencoded's), so every
+/// endpoint reads a query string the same way.
 pub fn query_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    q.split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        let dec = |s: &str| {
-            let s = s.replace('+', " ");
-            percent_encoding::percent_decode_str(&s)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        (dec(k), dec(v))
-    })
+    form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
 }
 
 #[cfg(test)]
@@ -180,5 +174,24 @@ mod tests {
             v,
             [("name".into(), "a bé".into()), ("x".into(), String::new())]
         );
+    }
+
+    #[test]
+    fn query_pairs_keep_bad_percent_sequences() {
+        let v: Vec<(String, String)> =
+            query_pairs("a=100%&b=%zz&c=%C3&d=x%2By&e=1=2&%41=").collect();
+        let want = [
+            ("a", "100%"),
+            ("b", "%zz"),
+            ("c", "\u{FFFD}"),
+            ("d", "x+y"),
+            ("e", "1=2"),
+            ("A", ""),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(v, want);
     }
 }

@@ -37,25 +37,10 @@ pub(crate) struct Bound {
     pub(crate) is_array: bool,
 }
 
-/// The decoded query parameters of a trigger, in order.
+/// The decoded query parameters of a trigger, in order (read as every query string is,
+/// [`crate::http::request::query_pairs`]).
 pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    let Some(q) = query else {
-        return Vec::new();
-    };
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&s)
-        .decode_utf8_lossy()
-        .into_owned()
+    query.map_or_else(Vec::new, |q| crate::http::request::query_pairs(q).collect())
 }
 
 /// The `?timeout=ms` override, when given.

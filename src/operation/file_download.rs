@@ -79,10 +79,9 @@ pub(crate) async fn handle(
         ReaderStream::with_capacity(file.take(len), READ_CHUNK).map_ok(hyper::body::Frame::data);
     let body: ResBody = Either::Right(BodyExt::boxed(StreamBody::new(stream)));
 
-    let inline = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|p| p == "disposition=inline"));
+    let inline = req.uri().query().is_some_and(|q| {
+        crate::http::request::query_pairs(q).any(|(k, v)| k == "disposition" && v == "inline")
+    });
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(

@@ -138,8 +138,9 @@ fn is_debug(req: &Request<ReqBody>) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     header
         || req.uri().query().is_some_and(|q| {
-            q.split('&')
-                .any(|kv| kv.eq_ignore_ascii_case("_boomi_debug=true"))
+            crate::http::request::query_pairs(q).any(|(k, v)| {
+                k.eq_ignore_ascii_case("_boomi_debug") && v.eq_ignore_ascii_case("true")
+            })
         })
 }
 

@@ -226,6 +226,33 @@ mod tests {
     }
 
     #[test]
+    fn datetimes_keep_the_years_0001_to_9999_across_offsets() {
+        assert_eq!(
+            dt("9999-12-31T23:59:59.999Z").unwrap(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            dt("2026-01-21 10:00+0530").unwrap(),
+            "2026-01-21T04:30:00.000Z"
+        );
+        assert_eq!(
+            dt("0001-01-01T23:00:00-01:00").unwrap(),
+            "0001-01-02T00:00:00.000Z"
+        );
+        for (bad, why) in [
+            ("9999-12-31T23:00:00-02:00", "outside"),
+            ("0001-01-01T00:30:00+01:00", "outside"),
+            ("0000-06-01", "outside"),
+            ("2026-01-21T23:59:60Z", "calendar"),
+            ("2025-02-29", "calendar"),
+            ("2026-00-10", "calendar"),
+        ] {
+            let e = parse_datetime(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn civil_conversion_round_trips() {
         for days in [-719_162, -1, 0, 1, 10_957, 20_474, 2_932_896] {
             let (y, m, d) = crate::clock::civil_from_days(days);
