@@ -29,7 +29,10 @@ async fn admin(s: &TestServer, method: Method, path: &str) -> Answer {
 async fn document(s: &TestServer) -> Value {
     let a = admin(s, Method::GET, "/api/openapi.json").await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    assert!(a.header("content-type").unwrap().starts_with("application/json"));
+    assert!(a
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
     a.json()
 }
 
@@ -56,11 +59,19 @@ async fn describes_the_mounted_services_and_follows_deployments() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
     let paths = doc["paths"].as_object().unwrap();
-    assert!(paths["/fs/Sample/actions/echo"]["post"].is_object(), "{paths:?}");
+    assert!(
+        paths["/fs/Sample/actions/echo"]["post"].is_object(),
+        "{paths:?}"
+    );
     assert!(paths["/fs/Sample/file/content/{id}"]["get"]["parameters"][0]["name"] == "id");
     for route in ROUTES {
         let m = route.method.to_ascii_lowercase();
-        assert!(paths[route.path][&m].is_object(), "{} {}", route.method, route.path);
+        assert!(
+            paths[route.path][&m].is_object(),
+            "{} {}",
+            route.method,
+            route.path
+        );
     }
     assert!(paths["/api/1/action/{service}/{action}/trigger"]["post"].is_object());
     let mut all = Vec::new();
@@ -68,7 +79,10 @@ async fn describes_the_mounted_services_and_follows_deployments() {
     assert!(!all.is_empty());
     for r in all {
         let name = r.strip_prefix("#/components/schemas/").expect(r);
-        assert!(doc["components"]["schemas"][name].is_object(), "{r} resolves");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} resolves"
+        );
     }
 
     let def = serde_json::to_vec(&json!({
@@ -119,7 +133,13 @@ async fn every_route_of_the_table_is_answered_by_the_admin_api() {
         let path = route
             .path
             .split('/')
-            .map(|seg| if seg.starts_with('{') { "no-such-id" } else { seg })
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    "no-such-id"
+                } else {
+                    seg
+                }
+            })
             .collect::<Vec<_>>()
             .join("/");
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
