@@ -284,7 +284,13 @@ fn load(dir: &Path) -> Result<(Vec<LoadedDefinition>, ByFile), Problems> {
             continue;
         }
         let parsed = std::fs::read(&path)
-            .map_err(|e| Problem::new(&file, ".", format!("cannot be read: {e}")))
+            .map_err(|e| {
+                Problems(vec![Problem::new(
+                    &file,
+                    ".",
+                    format!("cannot be read: {e}"),
+                )])
+            })
             .and_then(|bytes| parse_definition(&file, &bytes));
         match parsed {
             Ok(definition) => defs.push(LoadedDefinition {
@@ -293,7 +299,7 @@ fn load(dir: &Path) -> Result<(Vec<LoadedDefinition>, ByFile), Problems> {
                 base_dir: dir.to_path_buf(),
             }),
             // Changed since `load_dir` read it: the next event reloads it again.
-            Err(p) => bad.entry(file).or_default().push(p),
+            Err(p) => bad.entry(file).or_default().extend(p.0),
         }
     }
     // The set rules again, on what is left (a file may have been valid only beside one

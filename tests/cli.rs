@@ -109,6 +109,17 @@ fn check_lists_every_problem_and_exits_64() {
             "no problem for {file} at '{path}' in:\n{err}"
         );
     }
+    // Problems found while reading the text say where: file:line:column.
+    assert!(
+        err.contains(
+            "a_unknown_field.json:2:56: messageActions[0].process.nope: unknown field `nope`"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("d_not_json.json:3:0: messageActions: EOF while parsing a list"),
+        "{err}"
+    );
     assert!(err.contains("'Nobody'"), "{err}");
     assert!(err.contains("'Missing'"), "{err}");
     assert!(err.contains("duplicate action name 'Go'"), "{err}");

@@ -797,7 +797,7 @@ fn parse_sources(sources: Vec<Source>) -> Result<Parsed, Problems> {
                     source: name,
                     base_dir: PathBuf::new(),
                 }),
-                Err(p) => problems.push(p),
+                Err(p) => problems.extend(p.0),
             },
             SourceKind::Event => match parse_event(&name, &bytes) {
                 Ok(m) => {
@@ -1153,9 +1153,14 @@ fn problems_response(p: &Problems) -> Response<ResBody> {
                 if listed.len() == 1 { "" } else { "s" },
                 listed.join("; ")
             ),
-            "problems": p.0.iter().map(|p| json!({
-                "resource": p.file, "path": p.path, "message": p.message,
-            })).collect::<Vec<_>>(),
+            "problems": p.0.iter().map(|p| {
+                let mut one = json!({"resource": p.file, "path": p.path, "message": p.message});
+                if let Some((line, column)) = p.at {
+                    one["line"] = json!(line);
+                    one["column"] = json!(column);
+                }
+                one
+            }).collect::<Vec<_>>(),
         }),
     )
 }

@@ -555,8 +555,7 @@ impl Admin {
                 format!("cannot be read from {}: {e}", dir.display()),
             )])
         })?;
-        let definition =
-            parse_definition(&s.resource_name, &bytes).map_err(|p| Problems(vec![p]))?;
+        let definition = parse_definition(&s.resource_name, &bytes)?;
         Ok(LoadedDefinition {
             definition,
             source: s.resource_name.clone(),
