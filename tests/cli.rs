@@ -49,15 +49,22 @@ impl Drop for Served {
 impl Served {
     /// `fss serve` on a free port; returns once the first stdout line is read.
     fn start(ops: &Path, data: &Path) -> (Served, String) {
+        Served::start_logging(ops, data, Stdio::null(), &[])
+    }
+
+    /// `fss serve` with its log (stderr) going to `log`, `args` added.
+    fn start_logging(ops: &Path, data: &Path, log: Stdio, args: &[&str]) -> (Served, String) {
         let mut child = Command::new(FSS)
             .args(["serve", "--listen", "127.0.0.1:0", "--operations"])
             .arg(ops)
             .arg("--data")
             .arg(data)
+            .args(args)
             .env("FSS_LOG", "warn")
+            .env_remove("FSS_LOG_FORMAT")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("fss serve starts");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -322,5 +329,80 @@ fn bad_flag_values_exit_64_naming_them() {
             assert!(err.contains(n), "{args:?} {env:?}: '{n}' not in {err}");
         }
         assert!(!text(&out.stdout).contains("listening"), "{args:?}");
+    }
+}
+
+/// The log of `path` once a line holds `needle` (bounded: 10 s).
+fn log_line_with(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {needle} in:\n{log}"
+        );
+        // A plain thread polling a file the child writes: no async runtime to block.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A failing execution: its 5xx shows the client no more than the process said, and
+/// its log line names the execution id, the service and the cause, as text and as JSON.
+#[tokio::test]
+async fn an_execution_logs_its_id_service_and_cause() {
+    for format in ["text", "json"] {
+        let data = tempfile::tempdir().unwrap();
+        let log_path = data.path().join("fss.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let (served, first) = Served::start_logging(
+            &fixture("core"),
+            data.path(),
+            log.into(),
+            &["--log-format", format],
+        );
+        let url = first
+            .trim_end()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
+        let failed = post_json(
+            &format!("{url}/fs/Sample/actions/approve-order"),
+            &serde_json::json!({"inputs": [{"developerName": "Order Id",
+                "contentValue": "reject-7", "contentType": "ContentString"}]}),
+        )
+        .await;
+        assert_eq!(failed.status, 500, "{format}");
+        let id = failed.headers["x-execution-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let line = log_line_with(&log_path, &id);
+        assert!(
+            line.contains("order reject-7 cannot be approved"),
+            "{format}: {line}"
+        );
+        match format {
+            "text" => {
+                let span = format!("execution{{execution_id=\"{id}\" service=\"Sample\"}}");
+                assert!(line.contains(&span), "{line}");
+                assert!(line.contains("WARN"), "{line}");
+            }
+            _ => {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON object");
+                assert_eq!(v["level"], "WARN", "{line}");
+                assert_eq!(v["span"]["name"], "execution", "{line}");
+                assert_eq!(v["span"]["execution_id"], id.as_str(), "{line}");
+                assert_eq!(v["span"]["service"], "Sample", "{line}");
+                assert_eq!(
+                    v["fields"]["uri"], "/fs/Sample/actions/approve-order",
+                    "{line}"
+                );
+            }
+        }
+        drop(served);
     }
 }

@@ -43,6 +43,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 use super::model::EventModel;
 use super::{EventDefinition, Events};
@@ -305,7 +306,11 @@ pub(super) async fn register(
     let started = Instant::now();
     let exec_id = new_execution_id();
     let path = req.uri().path().to_owned();
-    let (resp, notes) = match accept(events, &service, &exec_id, req).await {
+    let span = crate::execution::span(&exec_id, &service.name);
+    let accepted = accept(events, &service, &exec_id, req)
+        .instrument(span.clone())
+        .await;
+    let (resp, notes) = match accepted {
         Ok(listen_type) => {
             let mut resp = Response::new(body::full(Bytes::new()));
             *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -317,7 +322,7 @@ pub(super) async fn register(
             (resp, notes)
         }
         Err(e) => (
-            e.into_execution_problem(&path, Some(&exec_id)),
+            span.in_scope(|| e.into_execution_problem(&path, Some(&exec_id))),
             Notes::default(),
         ),
     };

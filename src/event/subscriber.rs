@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use super::EventDefinition;
 use crate::definition::{MessageActionDefinition, ServiceDefinition};
@@ -128,6 +129,7 @@ pub(super) async fn run(
         )
         .await
     }
+    .instrument(crate::execution::span(&exec_id, &service.name))
     .await;
     let status = match &outcome {
         Ok(_) => {

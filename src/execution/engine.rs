@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::callback::{CallbackTarget, Callbacks};
 use super::outbox::{Outbox, INSTANCE_STOPPED};
@@ -160,32 +161,35 @@ pub(crate) async fn run<H: Send + 'static>(
         None => None,
     };
     let owed = late.callbacks.owe();
-    tokio::spawn(async move {
-        let _hold = hold;
-        let _running = running;
-        let _owed = owed;
-        let result = tokio::time::timeout_at(started + deadlines.wait, run)
-            .await
-            .unwrap_or_else(|_| Err(timed_out(WAIT_TIMEOUT, deadlines.wait)));
-        let (response, ok) = match result {
-            Ok(outputs) => (
-                ServiceResponse {
-                    outputs: Some(outputs),
-                    ..late.template
-                },
-                true,
-            ),
-            Err(e) => (fault(late.template, late.action, e.to_string()), false),
-        };
-        let callback = match lease {
-            Some(lease) => lease.finish(&late.target, &response).await,
-            None => late.callbacks.deliver(&late.target, &response).await.into(),
-        };
-        late.records.update(&late.execution_id, |r| {
-            r.status = if ok { "succeeded" } else { "failed" };
-            r.callback = Some(callback);
-        });
-    });
+    tokio::spawn(
+        async move {
+            let _hold = hold;
+            let _running = running;
+            let _owed = owed;
+            let result = tokio::time::timeout_at(started + deadlines.wait, run)
+                .await
+                .unwrap_or_else(|_| Err(timed_out(WAIT_TIMEOUT, deadlines.wait)));
+            let (response, ok) = match result {
+                Ok(outputs) => (
+                    ServiceResponse {
+                        outputs: Some(outputs),
+                        ..late.template
+                    },
+                    true,
+                ),
+                Err(e) => (fault(late.template, late.action, e.to_string()), false),
+            };
+            let callback = match lease {
+                Some(lease) => lease.finish(&late.target, &response).await,
+                None => late.callbacks.deliver(&late.target, &response).await.into(),
+            };
+            late.records.update(&late.execution_id, |r| {
+                r.status = if ok { "succeeded" } else { "failed" };
+                r.callback = Some(callback);
+            });
+        }
+        .in_current_span(),
+    );
     Ok(Outcome::Waiting)
 }
 

@@ -314,6 +314,14 @@ impl Execution {
     }
 }
 
+/// The span of one execution: every log line inside it (a process that fails, a command
+/// that does not start, a callback given up) carries the execution id and the service,
+/// so that one `X-Execution-Id` finds every line of its run. At the `error` level, so that
+/// it is there whatever level the log filter lets through.
+pub fn span(execution_id: &str, service: &str) -> tracing::Span {
+    tracing::error_span!("execution", execution_id, service)
+}
+
 /// A fresh execution id: a random UUID.
 pub fn new_execution_id() -> String {
     uuid::Uuid::new_v4().to_string()

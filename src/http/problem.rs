@@ -19,7 +19,8 @@ impl Error {
     /// Renders the ServiceProblem answer of the execution `execution_id` on `uri`.
     ///
     /// A message that is only for the log ([`Error::is_log_only`]: it may name a server
-    /// path or carry a database's text) is logged with the execution id, and the client
+    /// path or carry a database's text) is logged (inside the execution's span, which
+    /// names the execution id and the service), and the client
     /// gets a generic message carrying that id, so that an operator can find the log line.
     pub fn into_execution_problem(
         self,
@@ -27,13 +28,13 @@ impl Error {
         execution_id: Option<&str>,
     ) -> Response<ResBody> {
         let status = self.status();
-        let execution = execution_id.unwrap_or_default();
         let message = if self.is_log_only() {
-            tracing::error!(execution_id = %execution, %uri, error = %self, "Request failed.");
+            // the execution's span names it and its service
+            tracing::error!(%uri, error = %self, "Request failed.");
             generic_message(execution_id)
         } else {
             if status.is_server_error() {
-                tracing::warn!(execution_id = %execution, %uri, error = %self, "Request failed.");
+                tracing::warn!(%uri, error = %self, "Request failed.");
             }
             let mut message = self.client_message();
             // The Java SDK truncates messages to 500 characters; keep the body bounded too.

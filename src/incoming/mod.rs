@@ -32,6 +32,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, Method, Request, Response};
 use hyper::body::Body as _;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use crate::auth::signature::Verifier;
 use crate::auth::Auth;
@@ -338,6 +339,7 @@ impl Incoming {
             Ok((svc, index)) => {
                 let r = self
                     .run_trigger(req, &svc, index, base, &exec_id, &mut notes)
+                    .instrument(crate::execution::span(&exec_id, &svc.name))
                     .await;
                 (
                     r.unwrap_or_else(|e| answer::problem(&e, &exec_id)),
@@ -550,20 +552,23 @@ impl Incoming {
         let store = Arc::clone(&self.runs);
         let records = Arc::clone(&self.shared.records);
         let wait = self.shared.config.wait_timeout;
-        tokio::spawn(async move {
-            let outcome = match tokio::time::timeout(wait, run).await {
-                Ok(o) => o,
-                Err(_) => Outcome::Single(Err(format!(
-                    "the action did not finish within the wait timeout of {} s and was stopped",
-                    wait.as_secs()
-                ))),
-            };
-            let ok = outcome.run_status() != FAILED;
-            runs::record_end(store, process_id, &outcome).await;
-            records.update(&exec_id, |r| {
-                r.status = if ok { "succeeded" } else { "failed" }
-            });
-        });
+        tokio::spawn(
+            async move {
+                let outcome = match tokio::time::timeout(wait, run).await {
+                    Ok(o) => o,
+                    Err(_) => Outcome::Single(Err(format!(
+                        "the action did not finish within the wait timeout of {} s and was stopped",
+                        wait.as_secs()
+                    ))),
+                };
+                let ok = outcome.run_status() != FAILED;
+                runs::record_end(store, process_id, &outcome).await;
+                records.update(&exec_id, |r| {
+                    r.status = if ok { "succeeded" } else { "failed" }
+                });
+            }
+            .in_current_span(),
+        );
     }
 
     /// Opens the runs database once, off the async workers.

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use http::{HeaderValue, Request, Response};
+use tracing::Instrument;
 
 use crate::definition::ValueType;
 use crate::error::Error;
@@ -61,27 +62,37 @@ pub(crate) async fn dispatch(
             ..Notes::default()
         }),
     };
-    let result = match route.kind {
-        OperationKind::Describe => describe::handle(&ctx, req, false).await,
-        OperationKind::Install => describe::handle(&ctx, req, true).await,
-        OperationKind::Health => Ok(body::health()),
-        OperationKind::Action => message_action::handle(&ctx, route.action, req).await,
-        OperationKind::TableLoad => table_load::handle(&ctx, req).await,
-        OperationKind::RowUpdate => row_update::handle(&ctx, req).await,
-        OperationKind::RowDelete => row_delete::handle(&ctx, req).await,
-        OperationKind::FileList => file_list::handle(&ctx, req).await,
-        OperationKind::FileUpload => file_upload::handle(&ctx, req).await,
-        OperationKind::FileDelete => file_delete::handle(&ctx, req).await,
-        OperationKind::FileDownload => {
-            let id = route.file_id.as_deref().unwrap_or_default();
-            file_download::handle(&ctx, id, req).await
-        }
-        // The runtime hands registrations to the event registry, which keeps them.
-        OperationKind::Listener => Err(Error::internal(
-            "a listener registration reached the operations instead of the event registry",
-        )),
+    let span = match &exec_id {
+        Some(id) => crate::execution::span(id, &service.name),
+        None => tracing::Span::none(),
     };
-    let resp = result.unwrap_or_else(|e| e.into_execution_problem(uri.path(), exec_id.as_deref()));
+    let result = async {
+        match route.kind {
+            OperationKind::Describe => describe::handle(&ctx, req, false).await,
+            OperationKind::Install => describe::handle(&ctx, req, true).await,
+            OperationKind::Health => Ok(body::health()),
+            OperationKind::Action => message_action::handle(&ctx, route.action, req).await,
+            OperationKind::TableLoad => table_load::handle(&ctx, req).await,
+            OperationKind::RowUpdate => row_update::handle(&ctx, req).await,
+            OperationKind::RowDelete => row_delete::handle(&ctx, req).await,
+            OperationKind::FileList => file_list::handle(&ctx, req).await,
+            OperationKind::FileUpload => file_upload::handle(&ctx, req).await,
+            OperationKind::FileDelete => file_delete::handle(&ctx, req).await,
+            OperationKind::FileDownload => {
+                let id = route.file_id.as_deref().unwrap_or_default();
+                file_download::handle(&ctx, id, req).await
+            }
+            // The runtime hands registrations to the event registry, which keeps them.
+            OperationKind::Listener => Err(Error::internal(
+                "a listener registration reached the operations instead of the event registry",
+            )),
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let resp = span.in_scope(|| {
+        result.unwrap_or_else(|e| e.into_execution_problem(uri.path(), exec_id.as_deref()))
+    });
     let notes = ctx.notes.into_inner().unwrap_or_default();
     conclude(shared, &service, &route, exec_id, started, notes, resp)
 }
