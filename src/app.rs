@@ -327,6 +327,7 @@ impl Runtime {
             return self.inner.events.webhook(req).await;
         }
         if path.starts_with("/api/")
+            || is_console(path)
             || path.starts_with(admin::THINGWORX_PREFIX)
             || path.starts_with(admin::EVENT_REGISTRY_PREFIX)
         {
@@ -500,6 +501,12 @@ fn live() -> Response<ResBody> {
     body::json_response(http::StatusCode::OK, &serde_json::json!({"status": "UP"}))
 }
 
+/// Whether `path` is the console's (`/console` and below, not `/consoles`).
+fn is_console(path: &str) -> bool {
+    path.strip_prefix(admin::CONSOLE_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// The area a request of `path` is counted under in `fss_http_requests_total`.
 fn area_of(path: &str) -> Area {
     if path.starts_with(SERVICE_PREFIX) {
@@ -509,6 +516,7 @@ fn area_of(path: &str) -> Area {
     } else if path.starts_with(event::WEBHOOK_PREFIX) {
         Area::Events
     } else if path.starts_with("/api/")
+        || is_console(path)
         || path.starts_with(admin::THINGWORX_PREFIX)
         || path.starts_with(admin::EVENT_REGISTRY_PREFIX)
     {

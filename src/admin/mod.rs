@@ -72,6 +72,7 @@
 
 mod api_keys;
 mod connection;
+mod console;
 mod deployments;
 mod event_registry;
 mod executions;
@@ -91,7 +92,7 @@ use std::sync::{Arc, Mutex};
 use http::{Method, Request, Response};
 
 use crate::auth::credentials::hash_password;
-use crate::auth::{Auth, Directory, PRIVILEGE_REST_API};
+use crate::auth::{Auth, Directory, PRIVILEGE_METRICS, PRIVILEGE_REST_API};
 use crate::definition::{parse_definition, LoadedDefinition, Problem, Problems};
 use crate::error::{Error, Result};
 use crate::event::model::{parse_channel, parse_event};
@@ -110,6 +111,7 @@ pub use crate::auth::{
     PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_REST_API_ALIAS, PRIVILEGE_RUN_ACTIONS,
     PRIVILEGE_USE_API_KEY,
 };
+pub(crate) use console::PREFIX as CONSOLE_PREFIX;
 pub(crate) use event_registry::PREFIX as EVENT_REGISTRY_PREFIX;
 pub(crate) use oauth::THINGWORX_PREFIX;
 
@@ -203,6 +205,8 @@ pub struct Admin {
     /// The event registry of the runtime: it gets a new [`Catalog`] whenever the
     /// deployments change.
     events: Arc<Events>,
+    /// The console's logged-in browsers.
+    sessions: console::Sessions,
 }
 
 impl std::fmt::Debug for Admin {
@@ -401,6 +405,7 @@ pub(crate) fn enable(parts: Parts, config: AdminConfig) -> Result<(Admin, Enable
         shared: parts.shared,
         keystore: parts.keystore,
         events: parts.events,
+        sessions: console::Sessions::default(),
     };
     let keys: Vec<String> = {
         let st = admin.lock();
@@ -630,8 +635,18 @@ impl Ctx {
 }
 
 impl Admin {
-    /// Answers one request under `/api/` or the ThingWorx service names.
+    /// Answers one request under `/api/`, `/console` or the ThingWorx service names.
     pub(crate) async fn handle(self: &Arc<Self>, req: Request<ReqBody>) -> Response<ResBody> {
+        let from_console = console::is_console_call(&req);
+        let mut resp = self.answer(req).await;
+        if from_console {
+            // The page shows its own login: a browser must not pop up its Basic dialog.
+            resp.headers_mut().remove(http::header::WWW_AUTHENTICATE);
+        }
+        resp
+    }
+
+    async fn answer(self: &Arc<Self>, req: Request<ReqBody>) -> Response<ResBody> {
         let (parts, body) = req.into_parts();
         let ctx = Ctx {
             base_url: self.shared.base_url(&parts),
@@ -640,6 +655,11 @@ impl Admin {
         let req = Request::from_parts(parts, body);
         if req.uri().path().starts_with(EVENT_REGISTRY_PREFIX) {
             return event_registry::route(&ctx, req)
+                .await
+                .unwrap_or_else(Error::into_admin_response);
+        }
+        if req.uri().path().starts_with(CONSOLE_PREFIX) {
+            return console::handle(&ctx, req)
                 .await
                 .unwrap_or_else(Error::into_admin_response);
         }
@@ -667,11 +687,15 @@ pub(crate) fn refusal(path: &str, e: Error) -> Response<ResBody> {
 
 async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
     let directory = ctx.admin.directory();
-    if req.uri().path().trim_end_matches('/') == "/api/management/metrics" {
-        // A scrape user holding only `metrics` reads the metrics, nothing else.
-        directory.authenticate_scraper(req.headers()).await?;
-    } else {
-        directory.authenticate_admin(req.headers()).await?;
+    // A scrape user holding only `metrics` reads the metrics, nothing else.
+    let metrics = req.uri().path().trim_end_matches('/') == "/api/management/metrics";
+    match ctx.admin.sessions.user_of(req.headers(), req.method())? {
+        Some(user) if metrics => {
+            directory.require(&user, &[PRIVILEGE_METRICS, PRIVILEGE_REST_API])?
+        }
+        Some(user) => directory.require(&user, &[PRIVILEGE_REST_API])?,
+        None if metrics => drop(directory.authenticate_scraper(req.headers()).await?),
+        None => drop(directory.authenticate_admin(req.headers()).await?),
     }
 
     let path = req.uri().path().to_owned();

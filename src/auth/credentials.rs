@@ -221,6 +221,12 @@ fn random_32() -> [u8; 32] {
     out
 }
 
+/// A new random secret of 256 bits as 43 base64url characters: a console session or its
+/// CSRF token.
+pub(crate) fn random_secret() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_32())
+}
+
 /// A new service token: `fsst_` and 43 base64url characters.
 pub(crate) fn new_token() -> String {
     let random = random_32();

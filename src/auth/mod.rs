@@ -28,6 +28,7 @@ use api_key::ApiKeys;
 use credentials::{Authenticator, Secrets};
 
 pub use api_key::ApiCaller;
+pub(crate) use credentials::random_secret;
 pub use credentials::{
     PRIVILEGES, PRIVILEGE_FLOW_SERVICE, PRIVILEGE_METRICS, PRIVILEGE_REST_API,
     PRIVILEGE_REST_API_ALIAS, PRIVILEGE_RUN_ACTIONS, PRIVILEGE_USE_API_KEY,
@@ -302,16 +303,40 @@ impl Directory {
                 )
             })
             .await?;
+        self.require(&user, privileges)?;
+        Ok(user)
+    }
+
+    /// That `user` (already verified, e.g. by a console session) still exists and holds
+    /// one of `privileges` (the first is the one the error names).
+    ///
+    /// # Errors
+    ///
+    /// 403 when it does not.
+    pub(crate) fn require(&self, user: &str, privileges: &[&str]) -> Result<()> {
+        let named = privileges.first().copied().unwrap_or(PRIVILEGE_REST_API);
         let allowed = self
             .users()
-            .get(&*user)
+            .get(user)
             .is_some_and(|u| privileges.iter().any(|p| u.privileges.contains(*p)));
-        if !allowed {
-            return Err(Error::Forbidden(
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(
                 format!("user '{user}' does not hold the privilege '{named}'").into(),
-            ));
+            ))
         }
-        Ok(user)
+    }
+
+    /// The privileges `user` holds, sorted; empty for an unknown user.
+    pub(crate) fn privileges_of(&self, user: &str) -> Vec<String> {
+        let mut held: Vec<String> = self
+            .users()
+            .get(user)
+            .map(|u| u.privileges.iter().cloned().collect())
+            .unwrap_or_default();
+        held.sort();
+        held
     }
 
     /// Hashes a new password or token within the hashing budget.
