@@ -280,3 +280,114 @@ async fn a_metrics_user_logs_in_read_only_and_others_do_not_log_in() {
     assert_eq!(refused.status, 403);
     assert!(refused.header("set-cookie").is_none());
 }
+
+/// The `id:` of every `execution` event of a server-sent event stream, with its data.
+fn events_of(body: &[u8]) -> Vec<(u64, serde_json::Value)> {
+    String::from_utf8_lossy(body)
+        .split("\n\n")
+        .filter(|e| e.contains("event: execution"))
+        .map(|e| {
+            let field = |name: &str| {
+                e.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or_else(|| panic!("no {name} in {e}"))
+                    .to_owned()
+            };
+            (
+                field("id: ").parse().unwrap(),
+                serde_json::from_str(&field("data: ")).unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn echo(s: &TestServer) -> String {
+    let a = support::post_json(&s.url("/fs/Sample/actions/echo"), &json!({"inputs": []})).await;
+    assert_eq!(a.status, 200);
+    a.header("x-execution-id").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn executions_stream_live_and_resume_after_the_last_event_id() {
+    let (s, _data) = start().await;
+    let cookie = cookie_of(&login(&s, ADMIN, PASSWORD).await);
+
+    // Live: every execution made while the stream is open arrives on it, in order.
+    let url = s.url("/api/runtime/execution-events?seconds=2");
+    let watch = {
+        let cookie = cookie.clone();
+        tokio::spawn(async move { request(Method::GET, &url, &[("cookie", &cookie)], "").await })
+    };
+    let mut made = Vec::new();
+    while !watch.is_finished() {
+        made.push(echo(&s).await);
+    }
+    let streamed = watch.await.unwrap();
+    assert_eq!(streamed.status, 200);
+    assert_eq!(streamed.header("content-type"), Some("text/event-stream"));
+    assert!(streamed.body.starts_with(b"retry: 2000\n\n"));
+    let events = events_of(&streamed.body);
+    assert!(
+        !events.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&streamed.body)
+    );
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|(_, e)| e["id"].as_str().unwrap())
+        .collect();
+    let at = made
+        .iter()
+        .position(|m| m == ids[0])
+        .expect("a streamed execution is one made");
+    assert_eq!(
+        ids,
+        made[at..at + ids.len()]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(events[0].1["service"], "Sample");
+    assert_eq!(events[0].1["status"], "succeeded");
+    assert!(
+        events.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+        "ids count up"
+    );
+
+    // Resumed: after the first event's id, the rest are sent again at once.
+    let (first, _) = events[0];
+    let resumed = request(
+        Method::GET,
+        &s.url("/api/runtime/execution-events?seconds=1"),
+        &[("cookie", &cookie), ("last-event-id", &first.to_string())],
+        "",
+    )
+    .await;
+    let again = events_of(&resumed.body);
+    assert_eq!(again.first().map(|e| e.0), Some(first + 1));
+    assert_eq!(
+        again[0].1["id"].as_str(),
+        made.get(at + 1).map(String::as_str)
+    );
+
+    let bad = request(
+        Method::GET,
+        &s.url("/api/runtime/execution-events?seconds=0"),
+        &[("cookie", &cookie)],
+        "",
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("seconds"));
+    let anonymous = request(
+        Method::GET,
+        &s.url("/api/runtime/execution-events"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(anonymous.status, 401);
+}

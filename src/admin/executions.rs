@@ -83,3 +83,81 @@ fn compare(a: &ExecutionRecord, b: &ExecutionRecord, sort: &str) -> Ordering {
 fn render(r: &ExecutionRecord) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
+
+/// The longest a live stream stays open; the browser's `EventSource` reconnects, with
+/// `Last-Event-ID`, and misses nothing the ring still holds.
+const STREAM_SECONDS: u64 = 300;
+/// A comment line this often keeps proxies from closing an idle stream.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `GET /api/runtime/execution-events`: server-sent events, one `execution` event (the
+/// record as the list renders it, `id` its sequence number) per execution recorded from
+/// now on — or after `Last-Event-ID` when reconnecting. `seconds` (1 to 300, default 300)
+/// bounds how long it stays open; it also ends when the server drains.
+pub(super) fn events(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody>> {
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+    use http::{header, HeaderValue};
+    use http_body_util::{BodyExt, Either, StreamBody};
+
+    let q = Query::parse(req.uri().query());
+    let seconds = match q.integer("seconds")? {
+        None => STREAM_SECONDS,
+        Some(s) if (1..=300).contains(&s) => u64::from(s.unsigned_abs()),
+        Some(s) => {
+            return Err(Error::bad_request(format!(
+                "Value for param 'seconds' is not valid : '{s}', must be from 1 to {STREAM_SECONDS}"
+            )))
+        }
+    };
+    let records = std::sync::Arc::clone(&ctx.admin.shared.records);
+    let server = std::sync::Arc::clone(&ctx.admin.shared.server);
+    let resumed = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let start = resumed.unwrap_or_else(|| records.since(u64::MAX).0);
+    let end = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    // (the sequence number seen last, whether the opening line went out)
+    let stream = futures_util::stream::unfold((start, false), move |(seen, opened)| {
+        let records = std::sync::Arc::clone(&records);
+        let server = std::sync::Arc::clone(&server);
+        async move {
+            if !opened {
+                return Some((Bytes::from_static(b"retry: 2000\n\n"), (seen, true)));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= end || server.draining.load(std::sync::atomic::Ordering::Relaxed) {
+                return None;
+            }
+            let (seq, new) = records.wait_since(seen, HEARTBEAT.min(end - now)).await;
+            if new.is_empty() {
+                return Some((
+                    Bytes::from_static(b": keep-alive\n\n"),
+                    (seen.max(seq), true),
+                ));
+            }
+            let first = seq + 1 - new.len() as u64;
+            let mut out = String::new();
+            for (i, r) in new.iter().enumerate() {
+                let data = serde_json::to_string(&render(r)).unwrap_or_default();
+                out.push_str(&format!(
+                    "id: {}\nevent: execution\ndata: {data}\n\n",
+                    first + i as u64
+                ));
+            }
+            Some((Bytes::from(out), (seq, true)))
+        }
+    })
+    .map(|b| Ok::<_, std::io::Error>(hyper::body::Frame::data(b)));
+    let mut resp = Response::new(Either::Right(BodyExt::boxed(StreamBody::new(stream))));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(resp)
+}

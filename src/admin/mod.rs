@@ -783,6 +783,10 @@ async fn route(ctx: &Ctx, req: Request<ReqBody>) -> Result<Response<ResBody>> {
             Method::GET => executions::list(ctx, &req),
             _ => Err(m("GET")),
         },
+        ["runtime", "execution-events"] => match method {
+            Method::GET => executions::events(ctx, &req),
+            _ => Err(m("GET")),
+        },
         ["runtime", "executions", id] => match method {
             Method::GET => executions::get(ctx, &decode(id)),
             _ => Err(m("GET")),

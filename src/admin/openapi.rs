@@ -25,6 +25,8 @@ pub enum Answer {
     Bytes,
     /// 200 with the Prometheus text format.
     Text,
+    /// 200 with a stream of server-sent events.
+    EventStream,
 }
 
 /// One method of one admin path: the template (`{id}` for a path parameter), the method,
@@ -87,6 +89,7 @@ pub const ROUTES: &[AdminRoute] = &[
     r("DELETE", "/api/keystore/{alias}", "Delete an alias", Answer::NoContent, None),
     r("GET", "/api/runtime/executions", "Recent executions", Answer::Json, None),
     r("GET", "/api/runtime/executions/{id}", "One execution record", Answer::Json, None),
+    r("GET", "/api/runtime/execution-events", "Server-sent events: each execution as it is recorded", Answer::EventStream, None),
     r("GET", "/api/identity/users", "Users (never their passwords)", Answer::Json, None),
     r("POST", "/api/identity/users", "Create a user", Answer::Created, JSON),
     r("GET", "/api/identity/users/{id}", "One user", Answer::Json, None),
@@ -201,6 +204,11 @@ fn admin_operation(route: &AdminRoute) -> Value {
             "200",
             json!({"description": "Prometheus text format",
                                        "content": {"text/plain": {"schema": {"type": "string"}}}}),
+        ),
+        Answer::EventStream => (
+            "200",
+            json!({"description": "Server-sent events",
+                   "content": {"text/event-stream": {"schema": {"type": "string"}}}}),
         ),
     };
     responses.insert(status.to_owned(), ok);

@@ -197,12 +197,18 @@ pub struct Records {
     capacity: usize,
     max_bytes: usize,
     ring: Mutex<Ring>,
+    /// Woken on every push while someone watches (the console's live stream).
+    pushed: tokio::sync::Notify,
+    /// How many watch: a push with none pays no wake-up.
+    watchers: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
 struct Ring {
     records: VecDeque<(ExecutionRecord, usize)>,
     bytes: usize,
+    /// Records pushed since the start: the sequence number of the newest.
+    seq: u64,
 }
 
 impl Ring {
@@ -227,7 +233,10 @@ impl Records {
             ring: Mutex::new(Ring {
                 records: VecDeque::with_capacity(capacity.min(1024)),
                 bytes: 0,
+                seq: 0,
             }),
+            pushed: tokio::sync::Notify::new(),
+            watchers: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -243,10 +252,51 @@ impl Records {
         }
         record.cap();
         let weight = record.weight();
-        let mut ring = self.ring.lock().expect("records lock is never poisoned");
-        ring.bytes += weight;
-        ring.records.push_back((record, weight));
-        ring.trim(self.capacity, self.max_bytes);
+        {
+            let mut ring = self.ring.lock().expect("records lock is never poisoned");
+            ring.bytes += weight;
+            ring.seq += 1;
+            ring.records.push_back((record, weight));
+            ring.trim(self.capacity, self.max_bytes);
+        }
+        if self.watchers.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            self.pushed.notify_waiters();
+        }
+    }
+
+    /// The sequence number of the newest record and the records pushed after `after`
+    /// that the ring still holds, oldest first (`after` past the newest: none).
+    pub fn since(&self, after: u64) -> (u64, Vec<ExecutionRecord>) {
+        let ring = self.ring.lock().expect("records lock is never poisoned");
+        let new = usize::try_from(ring.seq.saturating_sub(after)).unwrap_or(usize::MAX);
+        let skip = ring.records.len().saturating_sub(new);
+        let records = ring
+            .records
+            .iter()
+            .skip(skip)
+            .map(|(r, _)| r.clone())
+            .collect();
+        (ring.seq, records)
+    }
+
+    /// As [`Records::since`], waiting up to `limit` for a record when there is none yet
+    /// (none missed: the wait is registered before the ring is read).
+    pub async fn wait_since(
+        &self,
+        after: u64,
+        limit: std::time::Duration,
+    ) -> (u64, Vec<ExecutionRecord>) {
+        use std::sync::atomic::Ordering;
+        let notified = self.pushed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        let mut found = self.since(after);
+        if found.1.is_empty() && tokio::time::timeout(limit, notified).await.is_ok() {
+            found = self.since(after);
+        }
+        self.watchers.fetch_sub(1, Ordering::Relaxed);
+        found
     }
 
     /// Applies `f` to the record `id`, if it is still in the ring.

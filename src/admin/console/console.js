@@ -6,6 +6,7 @@ const $ = (sel) => document.querySelector(sel);
 let session = null;
 let view = 'services';
 let timer = null;
+let live = null;
 
 /** An element with attributes (`on*` are listeners) and children (strings become text). */
 function el(tag, attrs = {}, ...kids) {
@@ -49,7 +50,7 @@ const isAdmin = () => may('access-rest-api');
 
 function showLogin(message) {
   session = null;
-  clearInterval(timer);
+  stopLive();
   $('#tabs').hidden = true; $('#who').hidden = true;
   document.querySelectorAll('.view').forEach((v) => { v.hidden = true; });
   $('#login').hidden = false;
@@ -68,15 +69,37 @@ function showApp() {
   show(isAdmin() ? view : 'latency');
 }
 
-function show(name) {
+function show(name, keepNotice) {
   view = name;
+  if (!keepNotice) notice('');
   document.querySelectorAll('.view').forEach((v) => { v.hidden = v.id !== name; });
   document.querySelectorAll('#tabs button').forEach((b) => {
     if (b.dataset.view === name) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
   });
-  clearInterval(timer);
+  stopLive();
   refresh();
-  if (name === 'executions' || name === 'latency') timer = setInterval(() => { if (!document.hidden) refresh(); }, 2000);
+  if (name === 'executions' || name === 'latency') startLive();
+}
+
+/** Server-sent events while a live page shows: each new execution refreshes it (at most
+ * every 300 ms); when the stream fails, a poll every 5 s until it is back. */
+function startLive() {
+  if (!isAdmin()) { timer = setInterval(() => { if (!document.hidden) refresh(); }, 5000); return; }
+  let pending = null;
+  live = new EventSource('/api/runtime/execution-events');
+  live.addEventListener('execution', () => {
+    if ($('#exec-filter').elements.live.checked || view === 'latency') {
+      if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 300);
+    }
+  });
+  live.addEventListener('open', () => { clearInterval(timer); timer = null; document.body.dataset.live = 'open'; });
+  live.addEventListener('error', () => { if (!timer) timer = setInterval(() => { if (!document.hidden) refresh(); }, 5000); });
+}
+
+function stopLive() {
+  if (live) { live.close(); live = null; }
+  delete document.body.dataset.live;
+  clearInterval(timer); timer = null;
 }
 
 async function refresh() {
@@ -140,7 +163,7 @@ async function deploy(file) {
   try {
     const d = await api('POST', '/api/repository/deployments', form);
     notice(`Deployed ${file.name}: deployment ${d.id}.`);
-    show('services');
+    show('services', true);
   } catch (e) { notice(`${file.name} was not deployed: ${e.message}`, true); }
 }
 
@@ -171,7 +194,7 @@ async function detail(id) {
   const kv = (k, v) => el('tr', {}, el('th', { scope: 'row' }, k), el('td', {}, v));
   const tracked = Object.entries(x.tracked || {});
   const box = $('#exec-detail');
-  box.replaceChildren(el('h3', {}, `Execution ${x.id}`),
+  box.replaceChildren(...[el('h3', {}, `Execution ${x.id}`),
     el('table', {}, el('tbody', {},
       kv('Service', x.service), kv('Operation', `${x.operation} ${x.name || ''}`),
       kv('Outcome', el('span', { class: x.status }, `${x.status} (HTTP ${x.httpStatus})`)),
@@ -182,7 +205,7 @@ async function detail(id) {
       el('span', { class: r.status === 'Fail' ? 'failed' : 'succeeded' }, `${r.status}${r.message ? `: ${r.message}` : ''}`)))))) : null,
     x.callback ? el('div', {}, el('h3', {}, 'Callback'), el('pre', {}, JSON.stringify(x.callback, null, 2))) : null,
     x.debug ? el('div', {}, el('h3', {}, 'Debug capture'), el('pre', {}, JSON.stringify(x.debug, null, 2))) : null,
-    el('details', {}, el('summary', {}, 'The record as JSON'), el('pre', {}, JSON.stringify(x, null, 2))));
+    el('details', {}, el('summary', {}, 'The record as JSON'), el('pre', {}, JSON.stringify(x, null, 2)))].filter(Boolean));
   box.focus();
 }
 

@@ -148,9 +148,10 @@ impl Sessions {
 }
 
 /// Whether `req` is the console's: under `/console`, or an admin API call its page made
-/// (it sends `X-Requested-With: fss-console`).
+/// (it sends `X-Requested-With: fss-console`, or the session cookie, as `EventSource` does).
 pub(crate) fn is_console_call<B>(req: &Request<B>) -> bool {
     req.uri().path().starts_with(PREFIX)
+        || cookie_of(req.headers()).is_some()
         || req
             .headers()
             .get("x-requested-with")
