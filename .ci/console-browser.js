@@ -76,6 +76,27 @@ function fail(what) { throw new Error(what); }
     ok('its detail shows the outcome');
     await shot('3-executions');
 
+    // An incoming-API call whose second record fails: its detail shows the message.
+    const batch = path.join(outdir, 'Batch.json');
+    fs.writeFileSync(batch, JSON.stringify({ name: 'Batch', messageActions: [{ name: 'Probe',
+      inputs: [{ name: 'Who', type: 'String', required: true }],
+      process: { http: { url: `${base}/fs/{Who}/health` } },
+      api: { mode: 'sync', allowAnonymous: true } }] }));
+    await page.click('nav button[data-view=services]');
+    await page.setInputFiles('#deploy-file', batch);
+    await page.locator('article[aria-label="Batch"]').waitFor({ timeout: 10000 });
+    await page.click('nav button[data-view=executions]');
+    await page.locator('body[data-live=open]').waitFor({ state: 'attached', timeout: 10000 });
+    const t = await fetch(`${base}/api/1/action/Batch/Probe/trigger`, { method: 'POST',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify([{ Who: 'Sample' }, { Who: 'Nobody' }]) });
+    const run = await t.json();
+    if (run.status !== 'Fail' || !run.records || run.records[1].status !== 'Fail') fail(`the batch answered ${JSON.stringify(run)}`);
+    const tid = t.headers.get('x-execution-id');
+    await page.locator(`#exec-table tr[data-id="${tid}"]`).click({ timeout: 10000 });
+    await page.locator('#exec-detail td').getByText(/1 Fail: .*answered 404/).waitFor({ timeout: 5000 });
+    ok('a failed incoming-API record shows its message in the execution detail');
+    await shot('3b-failed-record');
+
     await page.click('nav button[data-view=latency]');
     await page.locator('#lat-table').getByText('Greeter').first().waitFor({ timeout: 10000 });
     ok('the latency page lists the Greeter action');

@@ -220,6 +220,23 @@ async fn an_array_body_runs_each_record_and_one_failure_fails_alone() {
         "{v}"
     );
     assert_eq!(recs[2]["outputs"]["Result"], "done a2");
+    // The execution record says which record failed, and why.
+    let xid = a
+        .header("x-execution-id")
+        .expect("X-Execution-Id")
+        .to_owned();
+    let auth = basic(ADMIN, ADMIN_PASSWORD);
+    let r = request(
+        Method::GET,
+        &s.url(&format!("/api/runtime/executions/{xid}")),
+        &[("authorization", &auth)],
+        "",
+    )
+    .await;
+    let outcomes = r.json()["tracked"]["Records"].as_str().unwrap().to_owned();
+    assert!(outcomes.starts_with("0 Success, 1 Fail: "), "{outcomes}");
+    assert!(outcomes.contains("failed on purpose"), "{outcomes}");
+    assert!(outcomes.ends_with(", 2 Success"), "{outcomes}");
     for t in ["a0", "a1", "a2"] {
         assert_eq!(runs_of(ops.path(), t), 1, "{t}");
     }

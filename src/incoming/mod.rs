@@ -746,14 +746,19 @@ impl Notes {
         self.tracked.insert(name.to_owned(), value.to_owned());
     }
 
-    /// The per-record outcomes: `0 Success, 1 Fail, …`.
+    /// The per-record outcomes, each failure with its message: `0 Success, 1 Fail: …`
+    /// (the record caps the text), so that the console shows why a record failed.
     fn outcomes(&mut self, outcome: &Outcome, count: usize, is_array: bool) {
         let text = match outcome {
-            Outcome::Single(r) => (if r.is_ok() { "Success" } else { "Fail" }).to_owned(),
+            Outcome::Single(Ok(_)) => "Success".to_owned(),
+            Outcome::Single(Err(m)) => format!("Fail: {m}"),
             Outcome::Array(rs) => rs
                 .iter()
                 .enumerate()
-                .map(|(i, r)| format!("{i} {}", if r.is_ok() { "Success" } else { "Fail" }))
+                .map(|(i, r)| match r {
+                    Ok(_) => format!("{i} Success"),
+                    Err(m) => format!("{i} Fail: {m}"),
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         };
