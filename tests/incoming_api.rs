@@ -111,6 +111,19 @@ async fn poll_until_done(url: &str) -> Value {
     }
 }
 
+/// The execution record of answer `a` (its `X-Execution-Id`), read as the admin.
+async fn execution_record(s: &TestServer, a: &Answer) -> Answer {
+    let xid = a.header("x-execution-id").expect("X-Execution-Id");
+    let auth = basic(ADMIN, ADMIN_PASSWORD);
+    request(
+        Method::GET,
+        &s.url(&format!("/api/runtime/executions/{xid}")),
+        &[("authorization", &auth)],
+        "",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn sync_echo_answers_outputs_with_its_execution_record() {
     let ops = tempfile::tempdir().unwrap();
@@ -126,18 +139,7 @@ async fn sync_echo_answers_outputs_with_its_execution_record() {
         "{v}"
     );
     assert_eq!(v["outputs"], json!({"Name": "Ada", "Count": 3}));
-    let xid = a
-        .header("x-execution-id")
-        .expect("X-Execution-Id")
-        .to_owned();
-    let auth = basic(ADMIN, ADMIN_PASSWORD);
-    let r = request(
-        Method::GET,
-        &s.url(&format!("/api/runtime/executions/{xid}")),
-        &[("authorization", &auth)],
-        "",
-    )
-    .await;
+    let r = execution_record(&s, &a).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let rec = r.json();
     let rec = if rec.get("id").is_some() {
@@ -221,18 +223,7 @@ async fn an_array_body_runs_each_record_and_one_failure_fails_alone() {
     );
     assert_eq!(recs[2]["outputs"]["Result"], "done a2");
     // The execution record says which record failed, and why.
-    let xid = a
-        .header("x-execution-id")
-        .expect("X-Execution-Id")
-        .to_owned();
-    let auth = basic(ADMIN, ADMIN_PASSWORD);
-    let r = request(
-        Method::GET,
-        &s.url(&format!("/api/runtime/executions/{xid}")),
-        &[("authorization", &auth)],
-        "",
-    )
-    .await;
+    let r = execution_record(&s, &a).await;
     let outcomes = r.json()["tracked"]["Records"].as_str().unwrap().to_owned();
     assert!(outcomes.starts_with("0 Success, 1 Fail: "), "{outcomes}");
     assert!(outcomes.contains("failed on purpose"), "{outcomes}");

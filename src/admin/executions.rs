@@ -8,8 +8,13 @@
 //! capture.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
-use http::{Request, Response, StatusCode};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Either, StreamBody};
 use serde_json::Value;
 
 use super::paging::{like, Page, Query};
@@ -88,18 +93,13 @@ fn render(r: &ExecutionRecord) -> Value {
 /// `Last-Event-ID`, and misses nothing the ring still holds.
 const STREAM_SECONDS: u64 = 300;
 /// A comment line this often keeps proxies from closing an idle stream.
-const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// `GET /api/runtime/execution-events`: server-sent events, one `execution` event (the
 /// record as the list renders it, `id` its sequence number) per execution recorded from
 /// now on — or after `Last-Event-ID` when reconnecting. `seconds` (1 to 300, default 300)
 /// bounds how long it stays open; it also ends when the server drains.
 pub(super) fn events(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBody>> {
-    use bytes::Bytes;
-    use futures_util::StreamExt;
-    use http::{header, HeaderValue};
-    use http_body_util::{BodyExt, Either, StreamBody};
-
     let q = Query::parse(req.uri().query());
     let seconds = match q.integer("seconds")? {
         None => STREAM_SECONDS,
@@ -110,19 +110,19 @@ pub(super) fn events(ctx: &Ctx, req: &Request<ReqBody>) -> Result<Response<ResBo
             )))
         }
     };
-    let records = std::sync::Arc::clone(&ctx.admin.shared.records);
-    let server = std::sync::Arc::clone(&ctx.admin.shared.server);
+    let records = Arc::clone(&ctx.admin.shared.records);
+    let server = Arc::clone(&ctx.admin.shared.server);
     let resumed = req
         .headers()
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let start = resumed.unwrap_or_else(|| records.since(u64::MAX).0);
-    let end = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let end = tokio::time::Instant::now() + Duration::from_secs(seconds);
     // (the sequence number seen last, whether the opening line went out)
     let stream = futures_util::stream::unfold((start, false), move |(seen, opened)| {
-        let records = std::sync::Arc::clone(&records);
-        let server = std::sync::Arc::clone(&server);
+        let records = Arc::clone(&records);
+        let server = Arc::clone(&server);
         async move {
             if !opened {
                 return Some((Bytes::from_static(b"retry: 2000\n\n"), (seen, true)));

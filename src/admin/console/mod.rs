@@ -386,6 +386,24 @@ mod tests {
     }
 
     #[test]
+    fn a_session_ends_when_idle_or_past_its_lifetime() {
+        let now = Instant::now();
+        let one = Duration::from_secs(1);
+        let mut s = Session {
+            user: Arc::from("ops"),
+            csrf: String::new(),
+            created: now,
+            used: now,
+        };
+        assert!(live(&s, now + IDLE - one));
+        assert!(!live(&s, now + IDLE));
+        // Used a moment ago, but logged in a lifetime ago.
+        s.used = now + LIFETIME - one;
+        assert!(live(&s, now + LIFETIME - one));
+        assert!(!live(&s, now + LIFETIME));
+    }
+
+    #[test]
     fn sessions_are_capped() {
         let sessions = Sessions::default();
         let (first, _) = sessions.open(Arc::from("u"));
