@@ -321,10 +321,10 @@ impl Runtime {
         if path.starts_with(incoming::PREFIX) {
             // Before the admin API: its address allow-list and edge checks are for
             // operators, not for the REST clients of the incoming API.
-            return self.inner.incoming.handle(req).await;
+            return Box::pin(self.inner.incoming.handle(req)).await;
         }
         if path.starts_with(event::WEBHOOK_PREFIX) {
-            return self.inner.events.webhook(req).await;
+            return Box::pin(self.inner.events.webhook(req)).await;
         }
         if path.starts_with("/api/")
             || is_console(path)
@@ -342,7 +342,7 @@ impl Runtime {
             if let Err(e) = edge::check_admin_request(&parts, edge) {
                 return admin::refusal(parts.uri.path(), e);
             }
-            return admin.handle(Request::from_parts(parts, body)).await;
+            return Box::pin(admin.handle(Request::from_parts(parts, body))).await;
         }
         match (req.method(), path) {
             (&Method::GET, "/health") => body::health(),
@@ -412,7 +412,7 @@ impl Runtime {
                     ))
                 } else if requires_auth(&service) && route.kind != OperationKind::Health {
                     // The one check a service without authentication pays.
-                    self.authorize(&service, &mut req).await.err()
+                    Box::pin(self.authorize(&service, &mut req)).await.err()
                 } else {
                     None
                 };
@@ -426,12 +426,12 @@ impl Runtime {
                     }
                     // Registrations are kept by the event registry, which calls them back.
                     None if route.kind == OperationKind::Listener => {
-                        self.inner.events.listen(service, req).await
+                        Box::pin(self.inner.events.listen(service, req)).await
                     }
                     None => operation::dispatch(&self.inner.shared, service, route, req).await,
                 }
             }
-            Err(e) => self.unrouted(&snapshot, e, &mut req, ip).await,
+            Err(e) => Box::pin(self.unrouted(&snapshot, e, &mut req, ip)).await,
         };
         if let Some(origin) = origin {
             edge::allow_origin(&origin, &mut resp, edge);

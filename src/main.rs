@@ -10,6 +10,11 @@ use fss::server;
 use fss::server::tls::Tls;
 use fss::{FolderLock, Runtime};
 
+/// The allocator of the binary (see `Cargo.toml`: memory handed back to the OS soon after
+/// a burst, fast small allocations).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for invalid definitions or usage (`EX_USAGE`).
 const EX_USAGE: u8 = 64;
 

@@ -66,21 +66,26 @@ pub(crate) async fn dispatch(
         Some(id) => crate::execution::span(id, &service.name),
         None => tracing::Span::none(),
     };
+    // Each handler's future is boxed: inline, the largest (table loads and uploads, over
+    // 12 KB) would size every request's future, and hyper and tokio move that future
+    // several times per request, so an echo would copy kilobytes it never uses.
     let result = async {
         match route.kind {
-            OperationKind::Describe => describe::handle(&ctx, req, false).await,
-            OperationKind::Install => describe::handle(&ctx, req, true).await,
+            OperationKind::Describe => Box::pin(describe::handle(&ctx, req, false)).await,
+            OperationKind::Install => Box::pin(describe::handle(&ctx, req, true)).await,
             OperationKind::Health => Ok(body::health()),
-            OperationKind::Action => message_action::handle(&ctx, route.action, req).await,
-            OperationKind::TableLoad => table_load::handle(&ctx, req).await,
-            OperationKind::RowUpdate => row_update::handle(&ctx, req).await,
-            OperationKind::RowDelete => row_delete::handle(&ctx, req).await,
-            OperationKind::FileList => file_list::handle(&ctx, req).await,
-            OperationKind::FileUpload => file_upload::handle(&ctx, req).await,
-            OperationKind::FileDelete => file_delete::handle(&ctx, req).await,
+            OperationKind::Action => {
+                Box::pin(message_action::handle(&ctx, route.action, req)).await
+            }
+            OperationKind::TableLoad => Box::pin(table_load::handle(&ctx, req)).await,
+            OperationKind::RowUpdate => Box::pin(row_update::handle(&ctx, req)).await,
+            OperationKind::RowDelete => Box::pin(row_delete::handle(&ctx, req)).await,
+            OperationKind::FileList => Box::pin(file_list::handle(&ctx, req)).await,
+            OperationKind::FileUpload => Box::pin(file_upload::handle(&ctx, req)).await,
+            OperationKind::FileDelete => Box::pin(file_delete::handle(&ctx, req)).await,
             OperationKind::FileDownload => {
                 let id = route.file_id.as_deref().unwrap_or_default();
-                file_download::handle(&ctx, id, req).await
+                Box::pin(file_download::handle(&ctx, id, req)).await
             }
             // The runtime hands registrations to the event registry, which keeps them.
             OperationKind::Listener => Err(Error::internal(

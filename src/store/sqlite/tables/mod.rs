@@ -23,6 +23,7 @@
 
 mod page;
 mod query;
+mod scan;
 pub(crate) mod schema;
 
 use std::collections::HashMap;
@@ -39,8 +40,9 @@ use crate::definition::TypeDefinition;
 use crate::error::{Error, Result};
 use crate::protocol::{ListFilter, MObject};
 use crate::store::keystore::{Keystore, KeystoreFile, EXCHANGE_ADMIN_KEY};
-use crate::store::table::{render, write};
+use crate::store::table::{filter, render, write};
 use crate::store::{Durability, StoreFuture, TableStore};
+use scan::{ScanCache, ScanQuery};
 use schema::{quote, sql_error, Table, ID_COLUMN};
 
 /// The database file under the data folder.
@@ -61,8 +63,9 @@ pub(crate) struct SqliteTables {
     keystore: Arc<KeystoreFile>,
     /// Opened by the first mount that needs a table.
     db: OnceLock<Arc<Db>>,
-    /// Tables by service, then type; replaced when a service is mounted again.
-    tables: RwLock<HashMap<String, HashMap<String, Arc<Table>>>>,
+    /// Tables by service, then type, each with its kept columns; replaced when a service
+    /// is mounted again.
+    tables: RwLock<HashMap<String, HashMap<String, Mounted>>>,
 }
 
 impl std::fmt::Debug for SqliteTables {
@@ -73,6 +76,9 @@ impl std::fmt::Debug for SqliteTables {
             .finish_non_exhaustive()
     }
 }
+
+/// A mounted table and the columns its loads keep in memory ([`scan`]).
+type Mounted = (Arc<Table>, Arc<ScanCache>);
 
 /// A write job: runs on the writer thread with the write connection.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -142,7 +148,7 @@ impl SqliteTables {
             .expect("tables map lock is never poisoned: no code panics under it")
             .entry(service.to_owned())
             .or_default()
-            .insert(ty.name.clone(), Arc::new(table));
+            .insert(ty.name.clone(), (Arc::new(table), Arc::default()));
         Ok(())
     }
 
@@ -159,10 +165,24 @@ impl SqliteTables {
         filter: Option<&ListFilter>,
         provided: &[MObject],
     ) -> Result<Bytes> {
-        let (db, table) = self.get(service, type_name)?;
-        let q = query::build(&table, filter, provided)?;
+        let (db, table, cache) = self.get(service, type_name)?;
+        let plan = filter::plan(&table, filter, provided)?;
+        let scan = ScanQuery::of(&table, &plan);
+        let q = query::build(&table, plan);
         db.read(move |conn| {
             let mut out = Vec::new();
+            // A scan and its fallback read one snapshot.
+            let _snapshot = match &scan {
+                Some(_) => Some(Snapshot::begin(conn)?),
+                None => None,
+            };
+            if let Some(scan) = &scan {
+                if let Some((ids, more)) = cache.pick(conn, &table, scan)? {
+                    fetch(conn, &table, &ids, &mut out)?;
+                    render::finish(&mut out, more);
+                    return Ok(Bytes::from(out));
+                }
+            }
             let more = match &q.shape {
                 query::Shape::Rows { page } => {
                     let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
@@ -193,7 +213,10 @@ impl SqliteTables {
                     page,
                 } => {
                     // Both steps read one snapshot.
-                    let _snapshot = Snapshot::begin(conn)?;
+                    let _own = match conn.is_autocommit() {
+                        true => Some(Snapshot::begin(conn)?),
+                        false => None,
+                    };
                     let (ids, more) = {
                         let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_error)?;
                         let rows = stmt.query(params_from_iter(&q.params)).map_err(sql_error)?;
@@ -220,7 +243,7 @@ impl SqliteTables {
         type_name: &str,
         objects: &[MObject],
     ) -> Result<Vec<MObject>> {
-        let (db, table) = self.get(service, type_name)?;
+        let (db, table, _) = self.get(service, type_name)?;
         let rows = objects
             .iter()
             .map(|o| write::RowWrite::from_object(&table, o))
@@ -248,6 +271,7 @@ impl SqliteTables {
                 saved.push(o);
             }
             drop(stmt);
+            bump(&tx, &table)?;
             tx.commit().map_err(sql_error)?;
             Ok(saved)
         })
@@ -261,7 +285,7 @@ impl SqliteTables {
     ///
     /// Only failures of the store itself.
     async fn delete_rows(&self, service: &str, type_name: &str, ids: Vec<String>) -> Result<()> {
-        let (db, table) = self.get(service, type_name)?;
+        let (db, table, _) = self.get(service, type_name)?;
         if ids.is_empty() {
             return Ok(());
         }
@@ -280,13 +304,14 @@ impl SqliteTables {
                     stmt.execute([id]).map_err(sql_error)?;
                 }
             }
+            bump(&tx, &table)?;
             tx.commit().map_err(sql_error)
         })
         .await
     }
 
-    fn get(&self, service: &str, type_name: &str) -> Result<(Arc<Db>, Arc<Table>)> {
-        let table = self
+    fn get(&self, service: &str, type_name: &str) -> Result<(Arc<Db>, Arc<Table>, Arc<ScanCache>)> {
+        let (table, cache) = self
             .tables
             .read()
             .expect("tables map lock is never poisoned")
@@ -301,7 +326,7 @@ impl SqliteTables {
             .get()
             .cloned()
             .ok_or_else(|| Error::internal("the tables store is not open"))?;
-        Ok((db, table))
+        Ok((db, table, cache))
     }
 
     fn open(&self) -> Result<Arc<Db>> {
@@ -369,6 +394,8 @@ impl Db {
             )));
         }
         conn.pragma_update(None, "synchronous", durability.synchronous())
+            .map_err(sql_error)?;
+        conn.execute_batch(&scan::changes_ddl())
             .map_err(sql_error)?;
         let (tx, mut rx) = mpsc::channel::<Job>(WRITE_QUEUE);
         std::thread::Builder::new()
@@ -537,6 +564,14 @@ fn fetch(conn: &Connection, table: &Table, ids: &[i64], out: &mut Vec<u8>) -> Re
     Ok(())
 }
 
+/// Bumps the generation of `table` in the write transaction `tx` (see [`scan`]).
+fn bump(tx: &rusqlite::Transaction<'_>, table: &Table) -> Result<()> {
+    tx.prepare_cached(&scan::bump_sql())
+        .and_then(|mut s| s.execute([&table.name]))
+        .map_err(sql_error)?;
+    Ok(())
+}
+
 /// A read transaction: the statements run while it lives see one snapshot.
 struct Snapshot<'c>(&'c Connection);
 
@@ -626,6 +661,93 @@ mod tests {
             tables.prepare("S", &ty, Some("Id")).unwrap();
             assert_eq!(synchronous(&tables).await, want, "{durability:?}");
         }
+    }
+
+    /// The external ids of a load's page and its `hasMoreResults`.
+    async fn page_ids(tables: &SqliteTables, filter: &ListFilter) -> (Vec<String>, bool) {
+        let page = tables.load_page("S", "T", Some(filter), &[]).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&page).unwrap();
+        let ids = v["objectData"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["externalId"].as_str().unwrap().to_owned())
+            .collect();
+        (ids, v["hasMoreResults"].as_bool().unwrap())
+    }
+
+    fn objects(rows: &[(&str, &str, f64)]) -> Vec<MObject> {
+        rows.iter()
+            .map(|(id, name, n)| {
+                serde_json::from_value(serde_json::json!({
+                    "externalId": id, "developerName": "T", "properties": [
+                        { "developerName": "Id", "contentValue": id },
+                        { "developerName": "Name", "contentValue": name },
+                        { "developerName": "N", "contentType": "ContentNumber",
+                          "contentValue": n.to_string() } ] }))
+                .unwrap()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn loads_from_kept_columns_see_every_write_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = SqliteTables::new(dir.path());
+        let ty = item_type(
+            r#"{"name":"T","properties":[{"name":"Id"},{"name":"Name"},
+                {"name":"N","type":"Number"}]}"#,
+        );
+        tables.prepare("S", &ty, Some("Id")).unwrap();
+        let save = |rows: &[(&str, &str, f64)]| {
+            let objects = objects(rows);
+            let tables = &tables;
+            async move { tables.save_rows("S", "T", &objects).await.unwrap() }
+        };
+        save(&[
+            ("a", "a blue one", 1.0),
+            ("b", "red", 2.0),
+            ("c", "BLUE two", 3.0),
+        ])
+        .await;
+        let filter: ListFilter = serde_json::from_value(serde_json::json!({
+            "where": [ { "columnName": "Name", "criteriaType": "CONTAINS", "contentValue": "Blue" } ],
+            "orderBy": [ { "columnName": "N", "direction": "DESC" } ], "limit": 1 }))
+        .unwrap();
+        let all = ListFilter {
+            limit: Some(10),
+            ..filter.clone()
+        };
+        // The first load reads the columns; the second is answered from them.
+        for _ in 0..2 {
+            assert_eq!(page_ids(&tables, &filter).await, (vec!["c".into()], true));
+            assert_eq!(
+                page_ids(&tables, &all).await,
+                (vec!["c".into(), "a".into()], false)
+            );
+        }
+        save(&[("a", "green", 1.0)]).await;
+        assert_eq!(page_ids(&tables, &all).await, (vec!["c".into()], false));
+        save(&[("d", "blue", 9.0), ("e", "blue", 0.5)]).await;
+        assert_eq!(
+            page_ids(&tables, &all).await,
+            (vec!["d".into(), "c".into(), "e".into()], false)
+        );
+        tables
+            .delete_rows("S", "T", vec!["c".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            page_ids(&tables, &all).await,
+            (vec!["d".into(), "e".into()], false)
+        );
+        let cache = Arc::clone(&tables.get("S", "T").unwrap().2);
+        let kept = cache.generation();
+        assert_eq!(
+            kept,
+            Some(4),
+            "three saves and a delete: the page came from generation 4"
+        );
     }
 
     #[tokio::test]

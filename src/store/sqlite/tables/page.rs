@@ -125,7 +125,7 @@ impl Kept<'_> {
     #[inline]
     fn cmp(&self, a: &Candidate, b: &Candidate) -> Ordering {
         match a.prefix.cmp(&b.prefix) {
-            Ordering::Equal => self.cmp_keys(|i| (&self.keys(a)[i]).into(), a.rowid, b),
+            Ordering::Equal => self.cmp_keys(&|i| (&self.keys(a)[i]).into(), a.rowid, b),
             o => self.directed(0, o),
         }
     }
@@ -133,7 +133,7 @@ impl Kept<'_> {
     /// The order of a row (its keys by `key(i)`) and a kept candidate, key by key.
     fn cmp_keys<'v>(
         &self,
-        key: impl Fn(usize) -> ValueRef<'v>,
+        key: &impl Fn(usize) -> ValueRef<'v>,
         rowid: i64,
         b: &Candidate,
     ) -> Ordering {
@@ -172,66 +172,103 @@ impl Kept<'_> {
 
 /// The rowids of rows `offset..offset + page` of `rows` (each `rowid` then one value per
 /// key of `descending`) in key order, and whether rows follow them.
-///
-/// Holds at most about twice `offset + page + 1` candidates: when the buffer fills, the
-/// best `offset + page + 1` stay and the last of them becomes the bar a row must beat to
-/// be copied at all.
 pub(crate) fn pick(
     mut rows: rusqlite::Rows<'_>,
     descending: &[bool],
     offset: usize,
     page: usize,
 ) -> rusqlite::Result<(Vec<i64>, bool)> {
-    let keep = offset.saturating_add(page).saturating_add(1);
-    let flush_at = keep.saturating_mul(2).max(256);
-    let mut kept = Kept {
-        descending,
-        candidates: Vec::new(),
-        keys: Vec::new(),
-    };
-    let mut bar: Option<Candidate> = None;
+    let mut picker = Picker::new(descending, offset, page);
     while let Some(row) = rows.next()? {
         let rowid: i64 = row.get(0)?;
-        let first = row.get_ref(1)?;
+        // In range: the query reads `rowid` then one column per key.
+        picker.offer(rowid, |i| row.get_ref_unwrap(i + 1));
+    }
+    Ok(picker.finish())
+}
+
+/// Picks the page of an ordered load from rows offered one at a time, in any order.
+///
+/// Holds at most about twice `offset + page + 1` candidates: when the buffer fills, the
+/// best `offset + page + 1` stay and the last of them becomes the bar a row must beat to
+/// be copied at all.
+pub(crate) struct Picker<'d> {
+    kept: Kept<'d>,
+    bar: Option<Candidate>,
+    offset: usize,
+    page: usize,
+    keep: usize,
+    flush_at: usize,
+}
+
+impl<'d> Picker<'d> {
+    /// A picker of rows `offset..offset + page` by keys of these directions.
+    pub(crate) fn new(descending: &'d [bool], offset: usize, page: usize) -> Self {
+        let keep = offset.saturating_add(page).saturating_add(1);
+        Picker {
+            kept: Kept {
+                descending,
+                candidates: Vec::new(),
+                keys: Vec::new(),
+            },
+            bar: None,
+            offset,
+            page,
+            keep,
+            flush_at: keep.saturating_mul(2).max(256),
+        }
+    }
+
+    /// Offers the row `rowid`, whose key `i` is `key(i)`.
+    #[inline]
+    pub(crate) fn offer<'v>(&mut self, rowid: i64, key: impl Fn(usize) -> ValueRef<'v>) {
+        let first = key(0);
         let head = prefix(first);
-        if let Some(bar) = &bar {
+        if let Some(bar) = &self.bar {
             let o = match head.cmp(&bar.prefix) {
-                Ordering::Equal => kept.cmp_keys(|i| row.get_ref_unwrap(i + 1), rowid, bar),
-                o => kept.directed(0, o),
+                Ordering::Equal => self.kept.cmp_keys(&key, rowid, bar),
+                o => self.kept.directed(0, o),
             };
             if o != Ordering::Less {
-                continue;
+                return;
             }
         }
+        let kept = &mut self.kept;
         let slot = kept.candidates.len();
         kept.keys.push(first.into());
-        for i in 2..=descending.len() {
-            kept.keys.push(row.get_ref(i)?.into());
+        for i in 1..kept.descending.len() {
+            kept.keys.push(key(i).into());
         }
         kept.candidates.push(Candidate {
             prefix: head,
             rowid,
             slot,
         });
-        if kept.candidates.len() >= flush_at {
-            kept.shrink(keep);
-            bar = kept.candidates.last().copied();
+        if kept.candidates.len() >= self.flush_at {
+            kept.shrink(self.keep);
+            self.bar = kept.candidates.last().copied();
         }
     }
-    kept.shrink(keep);
-    let mut candidates = std::mem::take(&mut kept.candidates);
-    let more = candidates.len() > offset.saturating_add(page);
-    if offset >= candidates.len() {
-        return Ok((Vec::new(), more));
+
+    /// The rowids of the page in key order, and whether rows follow them.
+    pub(crate) fn finish(mut self) -> (Vec<i64>, bool) {
+        let (offset, page) = (self.offset, self.page);
+        let kept = &mut self.kept;
+        kept.shrink(self.keep);
+        let mut candidates = std::mem::take(&mut kept.candidates);
+        let more = candidates.len() > offset.saturating_add(page);
+        if offset >= candidates.len() {
+            return (Vec::new(), more);
+        }
+        // Only the page needs sorting: first move the rows before it out of its way.
+        if offset > 0 {
+            candidates.select_nth_unstable_by(offset, |a, b| kept.cmp(a, b));
+        }
+        let tail = &mut candidates[offset..];
+        tail.sort_unstable_by(|a, b| kept.cmp(a, b));
+        let ids = tail.iter().take(page).map(|c| c.rowid).collect();
+        (ids, more)
     }
-    // Only the page needs sorting: first move the rows before it out of its way.
-    if offset > 0 {
-        candidates.select_nth_unstable_by(offset, |a, b| kept.cmp(a, b));
-    }
-    let tail = &mut candidates[offset..];
-    tail.sort_unstable_by(|a, b| kept.cmp(a, b));
-    let ids = tail.iter().take(page).map(|c| c.rowid).collect();
-    Ok((ids, more))
 }
 
 #[cfg(test)]

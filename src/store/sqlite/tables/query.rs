@@ -23,9 +23,7 @@
 use rusqlite::types::Value as SqlValue;
 
 use super::schema::{quote, Column, Table, ID_COLUMN};
-use crate::error::Result;
-use crate::protocol::{ListFilter, MObject};
-use crate::store::table::filter::{self, Cond, Op, Plan, MAX_PAGE_ROWS};
+use crate::store::table::filter::{Cond, Op, Plan, MAX_PAGE_ROWS};
 use crate::store::table::value::Kind;
 
 /// The shortest value the trigram index can look up.
@@ -64,41 +62,32 @@ pub(crate) enum Shape {
     },
 }
 
-/// The query of a load with `filter` (and the provided objects, for
-/// `filterByProvidedObjects`).
-///
-/// # Errors
-///
-/// 400 naming what is wrong (see [`filter::plan`]).
-pub(crate) fn build(
-    table: &Table,
-    filter: Option<&ListFilter>,
-    provided: &[MObject],
-) -> Result<Query> {
+/// The query of a load checked as `plan` (see [`crate::store::table::filter::plan`]).
+pub(crate) fn build(table: &Table, plan: Plan<'_>) -> Query {
     let mut sql = String::with_capacity(512);
     sql.push_str(&table.select);
     let mut params = Vec::new();
     let id_col = format!("{}.{}", table.quoted, quote(ID_COLUMN));
     let rowid = format!("{}.rowid", table.quoted);
-    let f = match filter::plan(table, filter, provided)? {
+    let f = match plan {
         Plan::All => {
             sql.push_str(&format!(" ORDER BY {rowid}"));
-            return Ok(Query {
+            return Query {
                 sql,
                 params,
                 shape: Shape::Rows {
                     page: Some(MAX_PAGE_ROWS as usize),
                 },
-            });
+            };
         }
         Plan::ById(id) => {
             sql.push_str(&format!(" WHERE {id_col} = ?"));
             params.push(SqlValue::Text(id));
-            return Ok(Query {
+            return Query {
                 sql,
                 params,
                 shape: Shape::Rows { page: None },
-            });
+            };
         }
         Plan::Filtered(f) => f,
     };
@@ -148,13 +137,13 @@ pub(crate) fn build(
         sql.push_str(&format!(" ORDER BY {rowid} LIMIT ? OFFSET ?"));
         params.push(SqlValue::Integer(page + 1));
         params.push(SqlValue::Integer(offset));
-        return Ok(Query {
+        return Query {
             sql,
             params,
             shape: Shape::Rows {
                 page: Some(page as usize),
             },
-        });
+        };
     }
     let mut sql = format!("SELECT {rowid}");
     for (col, _) in &f.keys {
@@ -164,7 +153,7 @@ pub(crate) fn build(
     sql.push_str(" FROM ");
     sql.push_str(&from);
     filter(&mut sql);
-    Ok(Query {
+    Query {
         sql,
         params,
         shape: Shape::Keys {
@@ -172,7 +161,7 @@ pub(crate) fn build(
             offset: usize::try_from(offset).unwrap_or(usize::MAX),
             page: page as usize,
         },
-    })
+    }
 }
 
 /// The SQL of one condition, its parameters pushed in order. `driver` is offered to a
