@@ -2,9 +2,10 @@
 //!
 //! Concurrency: one dedicated writer thread owns the only write connection and takes jobs
 //! from a bounded channel (a full queue makes senders wait, memory does not grow); each
-//! job is one transaction, so a request is written whole or not at all. Loads run on
-//! `spawn_blocking` with a read-only connection from a small pool, at most
-//! [`SqliteTables`]' reader count at once. The database is in WAL mode, so readers never
+//! job is one transaction, so a request is written whole or not at all. Loads run on a
+//! fixed set of reader threads, each owning one read-only connection, fed by one bounded
+//! queue: a fixed number of threads (not the blocking pool's, which grows a thread per
+//! burst and keeps its memory) and no pool lock. The database is in WAL mode, so readers never
 //! wait on the writer; the writer syncs as the store's [`Durability`] says (`FULL` by
 //! default: a write is answered only once it would survive a power loss; `relaxed` is
 //! `synchronous=NORMAL`, which survives a kill of fss only). No SQLite call runs on an
@@ -34,7 +35,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use bytes::Bytes;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::definition::TypeDefinition;
 use crate::error::{Error, Result};
@@ -51,6 +52,8 @@ pub(crate) const DB_FILE: &str = "tables.db";
 const WRITE_QUEUE: usize = 256;
 /// How long a connection waits on a lock held by another connection (mount-time DDL).
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The page cache of each read-only connection, in KiB (as a negative `cache_size`).
+const READER_CACHE_KIB: i64 = -512;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
 
@@ -83,17 +86,20 @@ type Mounted = (Arc<Table>, Arc<ScanCache>);
 /// A write job: runs on the writer thread with the write connection.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// The open database: the writer's queue and the readers' pool.
+/// A read job: runs on a reader thread with its read-only connection.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+/// Read jobs queued before loads wait.
+const READ_QUEUE: usize = 1024;
+
+/// The open database: the writer's queue and the readers' queue.
 struct Db {
     path: PathBuf,
     /// The data folder's key, for the Password columns of every table.
     keystore: Arc<Keystore>,
     /// Sender side of the writer thread's queue; the thread ends when this drops.
     writer: mpsc::Sender<Job>,
-    /// Idle read-only connections.
-    readers: Mutex<Vec<Connection>>,
-    /// Caps loads running at once (and so the pool's size).
-    read_permits: Arc<Semaphore>,
+    /// Sender side of the reader threads' queue; they end when this drops.
+    readers: mpsc::Sender<ReadJob>,
 }
 
 impl SqliteTables {
@@ -409,16 +415,12 @@ impl Db {
                 }
             })
             .map_err(|e| Error::internal(format!("tables writer thread cannot start: {e}")))?;
-        let readers = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(2, 8)
-            * 2;
+        let readers = start_readers(&path)?;
         Ok(Arc::new(Db {
             path,
             keystore,
             writer: tx,
-            readers: Mutex::new(Vec::with_capacity(readers)),
-            read_permits: Arc::new(Semaphore::new(readers)),
+            readers,
         }))
     }
 
@@ -439,37 +441,58 @@ impl Db {
             .map_err(|_| Error::internal("the tables writer dropped a job"))?
     }
 
-    /// Runs `f` with a read-only connection on a blocking thread.
+    /// Runs `f` with a read-only connection on a reader thread.
     async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let permit = Arc::clone(&self.read_permits)
-            .acquire_owned()
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.readers
+            .send(job)
             .await
-            .map_err(|_| Error::internal("the tables readers are closed"))?;
-        let db = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let idle = db
-                .readers
-                .lock()
-                .expect("reader pool lock is never poisoned")
-                .pop();
-            let conn = match idle {
-                Some(c) => c,
-                None => open_connection(&db.path, true)?,
-            };
-            let out = f(&conn);
-            db.readers
-                .lock()
-                .expect("reader pool lock is never poisoned")
-                .push(conn);
-            out
-        })
-        .await
-        .map_err(|e| Error::internal(format!("a table load failed: {e}")))?
+            .map_err(|_| Error::internal("the tables readers have stopped"))?;
+        rx.await
+            .map_err(|_| Error::internal("a table load failed: its reader dropped it"))?
     }
+}
+
+/// Opens one read-only connection per reader (two per core, 4 to 16) and starts their
+/// threads on one queue.
+///
+/// # Errors
+///
+/// A connection cannot be opened or a thread cannot start.
+fn start_readers(path: &Path) -> Result<mpsc::Sender<ReadJob>> {
+    let n = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8)
+        * 2;
+    let (tx, rx) = mpsc::channel::<ReadJob>(READ_QUEUE);
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let conn = open_connection(path, true)?;
+        let rx = Arc::clone(&rx);
+        std::thread::Builder::new()
+            .name(format!("fss-tables-reader-{i}"))
+            .spawn(move || loop {
+                // One thread waits on the queue at a time; the others wait for the lock.
+                let job = rx
+                    .lock()
+                    .expect("reader queue lock is never poisoned: nothing panics under it")
+                    .blocking_recv();
+                let Some(job) = job else {
+                    return;
+                };
+                // A panicking load must not take its reader down; its caller sees the
+                // dropped reply as an internal error.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+            })
+            .map_err(|e| Error::internal(format!("tables reader thread cannot start: {e}")))?;
+    }
+    Ok(tx)
 }
 
 /// Runs blocking `f` in place, first telling a multi-thread tokio runtime (when called
@@ -499,6 +522,12 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(sql_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    if read_only {
+        // A load reads its page's rows (and the columns kept in memory once per write):
+        // a small page cache per reader is enough, and there are several readers.
+        conn.pragma_update(None, "cache_size", READER_CACHE_KIB)
+            .map_err(sql_error)?;
+    }
     Ok(conn)
 }
 
