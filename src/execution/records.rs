@@ -43,8 +43,6 @@ pub struct ExecutionRecord {
     pub operation: &'static str,
     /// The action name, object type or resource path, when known.
     pub name: Arc<str>,
-    /// Start, as RFC 3339 UTC.
-    pub start_time: String,
     /// Duration until the answer, in microseconds.
     pub duration_micros: u64,
     /// `succeeded`, `failed` or `waiting` (answered WAIT, result pending).
@@ -59,8 +57,15 @@ pub struct ExecutionRecord {
     /// Captured bodies, only for debug requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub debug: Option<DebugCapture>,
-    #[serde(skip)]
+    /// Start, answered as RFC 3339 UTC (`startTime`): formatted when a record is read,
+    /// not on the hot path of every request.
+    #[serde(rename = "startTime", serialize_with = "start_time")]
     started_at: SystemTime,
+}
+
+/// Serializes a start as RFC 3339 UTC.
+fn start_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
 }
 
 /// How a callback ended.
@@ -141,7 +146,6 @@ impl ExecutionRecord {
             service,
             operation,
             name,
-            start_time: rfc3339(started_at),
             duration_micros: duration.as_micros().min(u64::MAX as u128) as u64,
             status,
             http_status,
@@ -155,6 +159,11 @@ impl ExecutionRecord {
     /// When the execution started.
     pub fn started_at(&self) -> SystemTime {
         self.started_at
+    }
+
+    /// When the execution started, as RFC 3339 UTC with milliseconds.
+    pub fn start_time(&self) -> String {
+        rfc3339(self.started_at)
     }
 
     /// Cuts every string the record keeps to [`MAX_RECORD_TEXT`].

@@ -1,20 +1,24 @@
 //! The upload sink: bytes from the socket to a temp file with bounded memory.
 //!
-//! The async side coalesces network chunks into [`WRITE_CHUNK`]-sized buffers and hands
-//! them to a blocking writer through a channel of [`CHANNEL_DEPTH`] slots; a full channel
-//! makes the upload wait for the disk instead of growing memory. Finishing flushes and
+//! The async side gathers network chunks, as they came (no copy), into batches of at
+//! least [`WRITE_CHUNK`] bytes and hands them to a blocking writer through a channel of
+//! [`CHANNEL_DEPTH`] slots, which writes each batch with one vectored write; a full
+//! channel makes the upload wait for the disk instead of growing memory. Finishing flushes and
 //! syncs the file; dropping an unfinished sink (or a finished one never persisted)
 //! removes the temp file.
 
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{CHANNEL_DEPTH, WRITE_CHUNK};
 
+/// The most chunks one batch holds: a client sending tiny chunks must not make a batch
+/// of many small handles (each costs more memory than a byte it carries).
+const MAX_BATCH_CHUNKS: usize = 64;
 /// Bytes written between two early syncs of a large upload.
 const SYNC_EVERY: u64 = 32 << 20;
 use crate::error::{Error, Result};
@@ -32,7 +36,8 @@ pub(super) fn is_temp_name(name: &str) -> bool {
 
 /// What the writer receives.
 enum Msg {
-    Data(Bytes),
+    /// Chunks to write in order.
+    Data(Vec<Bytes>),
     /// All bytes were sent: sync and report.
     Finish,
 }
@@ -41,7 +46,9 @@ enum Msg {
 #[derive(Debug)]
 pub(crate) struct Sink {
     tx: Option<mpsc::Sender<Msg>>,
-    buf: BytesMut,
+    /// Chunks not yet sent, and their bytes.
+    batch: Vec<Bytes>,
+    batched: usize,
     writer: Option<JoinHandle<std::io::Result<()>>>,
     temp: TempPath,
     size: u64,
@@ -50,7 +57,7 @@ pub(crate) struct Sink {
 impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Msg::Data(b) => write!(f, "Data({})", b.len()),
+            Msg::Data(b) => write!(f, "Data({})", b.iter().map(Bytes::len).sum::<usize>()),
             Msg::Finish => f.write_str("Finish"),
         }
     }
@@ -65,7 +72,8 @@ impl Sink {
         let writer = tokio::task::spawn_blocking(move || write_all(&folder, &target, rx));
         Sink {
             tx: Some(tx),
-            buf: BytesMut::new(),
+            batch: Vec::new(),
+            batched: 0,
             writer: Some(writer),
             temp: TempPath(Some(path)),
             size: 0,
@@ -84,16 +92,15 @@ impl Sink {
     /// The writer failed (disk full, permissions).
     pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<()> {
         self.size += chunk.len() as u64;
-        if self.buf.is_empty() && chunk.len() >= WRITE_CHUNK {
-            return self.send(Msg::Data(chunk)).await;
+        if chunk.is_empty() {
+            return Ok(());
         }
-        if self.buf.capacity() == 0 {
-            self.buf.reserve(WRITE_CHUNK);
-        }
-        self.buf.extend_from_slice(&chunk);
-        if self.buf.len() >= WRITE_CHUNK {
-            let full = self.buf.split().freeze();
-            return self.send(Msg::Data(full)).await;
+        self.batched += chunk.len();
+        self.batch.push(chunk);
+        if self.batched >= WRITE_CHUNK || self.batch.len() >= MAX_BATCH_CHUNKS {
+            self.batched = 0;
+            let batch = std::mem::take(&mut self.batch);
+            return self.send(Msg::Data(batch)).await;
         }
         Ok(())
     }
@@ -104,8 +111,8 @@ impl Sink {
     ///
     /// The writer failed.
     pub(crate) async fn finish(mut self) -> Result<Finished> {
-        if !self.buf.is_empty() {
-            let rest = self.buf.split().freeze();
+        if !self.batch.is_empty() {
+            let rest = std::mem::take(&mut self.batch);
             self.send(Msg::Data(rest)).await?;
         }
         self.send(Msg::Finish).await?;
@@ -187,8 +194,8 @@ fn write_all(folder: &Path, path: &Path, mut rx: mpsc::Receiver<Msg>) -> std::io
         while let Some(msg) = rx.blocking_recv() {
             match msg {
                 Msg::Data(b) => {
-                    file.write_all(&b)?;
-                    unsynced += b.len() as u64;
+                    write_chunks(&mut file, &b)?;
+                    unsynced += b.iter().map(|c| c.len() as u64).sum::<u64>();
                     if unsynced >= SYNC_EVERY && syncer.as_ref().is_none_or(|h| h.is_finished()) {
                         unsynced = 0;
                         let early = file.try_clone()?;
@@ -217,6 +224,27 @@ fn write_all(folder: &Path, path: &Path, mut rx: mpsc::Receiver<Msg>) -> std::io
         let _ = std::fs::remove_file(path);
     }
     result
+}
+
+/// Writes `chunks` in order with vectored writes: the bytes go from the network's
+/// buffers to the file without being copied into one buffer first.
+fn write_chunks(file: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    "the upload file took no bytes",
+                ))
+            }
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Removes its path on drop, unless taken. Holds `None` once the file was persisted.

@@ -258,25 +258,20 @@ impl SqliteTables {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql_error)?;
+            // Each upsert answers its row as stored (RETURNING): no second lookup.
+            let mut saved = Vec::with_capacity(rows.len());
             for r in &rows {
                 let sql = upsert_sql(r, &table);
                 let mut stmt = tx.prepare_cached(&sql).map_err(sql_error)?;
                 let params = std::iter::once(SqlValue::Text(r.id.clone()))
                     .chain(r.values.iter().map(|(_, v)| v.clone()));
-                stmt.execute(params_from_iter(params)).map_err(sql_error)?;
-            }
-            let by_id = format!("{} WHERE {} = ?", table.select, quote(ID_COLUMN));
-            let mut stmt = tx.prepare_cached(&by_id).map_err(sql_error)?;
-            let mut saved = Vec::with_capacity(rows.len());
-            for r in &rows {
                 let o = stmt
-                    .query_row([&r.id], |row| {
+                    .query_row(params_from_iter(params), |row| {
                         Ok(write::object(&table, |i| row.get_ref(i).map_err(sql_error)))
                     })
                     .map_err(sql_error)??;
                 saved.push(o);
             }
-            drop(stmt);
             bump(&tx, &table)?;
             tx.commit().map_err(sql_error)?;
             Ok(saved)
@@ -627,7 +622,9 @@ impl Drop for Snapshot<'_> {
     }
 }
 
-/// `INSERT ... ON CONFLICT("$externalId") DO UPDATE SET` the columns carried.
+/// `INSERT ... ON CONFLICT("$externalId") DO UPDATE SET` the columns carried, `RETURNING`
+/// the row as stored, in [`Table::select`]'s columns. An object carrying no property
+/// sets its id to itself, so that the row is returned all the same.
 fn upsert_sql(row: &write::RowWrite, table: &Table) -> String {
     let id = quote(ID_COLUMN);
     let mut cols = id.clone();
@@ -643,13 +640,17 @@ fn upsert_sql(row: &write::RowWrite, table: &Table) -> String {
         }
         set.push_str(&format!("{q} = excluded.{q}"));
     }
-    let action = if set.is_empty() {
-        "NOTHING".to_owned()
-    } else {
-        format!("UPDATE SET {set}")
-    };
+    if set.is_empty() {
+        set = format!("{id} = excluded.{id}");
+    }
+    let mut returning = id.clone();
+    for c in &table.columns {
+        returning.push_str(", ");
+        returning.push_str(&c.quoted);
+    }
     format!(
-        "INSERT INTO {} ({cols}) VALUES ({marks}) ON CONFLICT({id}) DO {action}",
+        "INSERT INTO {} ({cols}) VALUES ({marks}) ON CONFLICT({id}) DO UPDATE SET {set} \
+         RETURNING {returning}",
         table.quoted
     )
 }
@@ -717,6 +718,40 @@ mod tests {
                 .unwrap()
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_save_answers_rows_as_stored_also_without_properties() {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = SqliteTables::new(dir.path());
+        let ty = item_type(
+            r#"{"name":"T","properties":[{"name":"Id"},{"name":"Name"},
+                {"name":"N","type":"Number"}]}"#,
+        );
+        tables.prepare("S", &ty, Some("Id")).unwrap();
+        tables
+            .save_rows("S", "T", &objects(&[("a", "first", 12.5)]))
+            .await
+            .unwrap();
+        let bare: MObject = serde_json::from_value(serde_json::json!({
+            "externalId": "a", "developerName": "T", "properties": [] }))
+        .unwrap();
+        let saved = tables.save_rows("S", "T", &[bare]).await.unwrap();
+        let v = serde_json::to_value(&saved).unwrap();
+        assert_eq!(v[0]["externalId"], "a");
+        assert_eq!(v[0]["properties"][1]["contentValue"], "first");
+        assert_eq!(v[0]["properties"][2]["contentValue"], "12.5");
+        // A new row without properties is created and answered too.
+        let new: MObject = serde_json::from_value(serde_json::json!({
+            "externalId": "b", "developerName": "T", "properties": [] }))
+        .unwrap();
+        let saved = tables.save_rows("S", "T", &[new]).await.unwrap();
+        let v = serde_json::to_value(&saved).unwrap();
+        assert_eq!(v[0]["externalId"], "b");
+        assert_eq!(
+            v[0]["properties"][1]["contentValue"],
+            serde_json::Value::Null
+        );
     }
 
     #[tokio::test]
