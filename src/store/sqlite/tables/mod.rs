@@ -706,6 +706,17 @@ mod tests {
         (ids, v["hasMoreResults"].as_bool().unwrap())
     }
 
+    /// A store under `dir` with type `T` (`Id` the key, `Name`, Number `N`) of service `S`.
+    fn tables_of_t(dir: &Path) -> SqliteTables {
+        let tables = SqliteTables::new(dir);
+        let ty = item_type(
+            r#"{"name":"T","properties":[{"name":"Id"},{"name":"Name"},
+                {"name":"N","type":"Number"}]}"#,
+        );
+        tables.prepare("S", &ty, Some("Id")).unwrap();
+        tables
+    }
+
     fn objects(rows: &[(&str, &str, f64)]) -> Vec<MObject> {
         rows.iter()
             .map(|(id, name, n)| {
@@ -723,12 +734,7 @@ mod tests {
     #[tokio::test]
     async fn a_save_answers_rows_as_stored_also_without_properties() {
         let dir = tempfile::tempdir().unwrap();
-        let tables = SqliteTables::new(dir.path());
-        let ty = item_type(
-            r#"{"name":"T","properties":[{"name":"Id"},{"name":"Name"},
-                {"name":"N","type":"Number"}]}"#,
-        );
-        tables.prepare("S", &ty, Some("Id")).unwrap();
+        let tables = tables_of_t(dir.path());
         tables
             .save_rows("S", "T", &objects(&[("a", "first", 12.5)]))
             .await
@@ -757,12 +763,7 @@ mod tests {
     #[tokio::test]
     async fn loads_from_kept_columns_see_every_write_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let tables = SqliteTables::new(dir.path());
-        let ty = item_type(
-            r#"{"name":"T","properties":[{"name":"Id"},{"name":"Name"},
-                {"name":"N","type":"Number"}]}"#,
-        );
-        tables.prepare("S", &ty, Some("Id")).unwrap();
+        let tables = tables_of_t(dir.path());
         let save = |rows: &[(&str, &str, f64)]| {
             let objects = objects(rows);
             let tables = &tables;
