@@ -17,7 +17,14 @@ use fss::{FolderLock, Runtime};
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_ARENAS: libc::c_int = 2;
 
-/// Caps glibc's arenas at [`MALLOC_ARENAS`]; called first, before any thread exists.
+/// Allocations from this size up get their own mapping, returned to the OS when freed.
+/// Fixed, because glibc otherwise raises the threshold to the largest block freed so far:
+/// after the 19 MiB an Argon2 hash takes at start, every buffer below 19 MiB (the record
+/// ring, upload blocks, big answers) would come from the heap and stay there.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_MMAP_THRESHOLD: libc::c_int = 256 << 10;
+
+/// Caps glibc's arenas at [`MALLOC_ARENAS`] and fixes [`MALLOC_MMAP_THRESHOLD`]; called first, before any thread exists.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn limit_arenas() {
@@ -25,6 +32,7 @@ fn limit_arenas() {
     // yet that could be allocating while it changes.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
     }
 }
 

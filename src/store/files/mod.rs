@@ -16,7 +16,8 @@
 //!
 //! Invariants: an upload is written to a hidden temp file in its target folder by a
 //! blocking writer fed through a bounded channel (memory per upload is bounded by
-//! [`CHANNEL_DEPTH`] × [`WRITE_CHUNK`]), flushed and synced, then renamed into place, and
+//! [`sink::BLOCKS`] × [`sink::BLOCK`], written with `O_DIRECT` where the file
+//! system takes it), flushed and synced, then renamed into place, and
 //! only then indexed. A temp file that is not committed — client gone, limit hit, bad
 //! request — is removed when its [`Sink`] is dropped, so nothing partial is ever visible.
 //! Every SQLite call and every fsync runs on the blocking pool.
@@ -49,10 +50,6 @@ pub(crate) use sink::{Finished, Sink};
 
 /// The folder under the data folder that holds stored files.
 const FILES_DIR: &str = "files";
-/// The bytes handed to the writer at once; smaller network chunks are coalesced.
-pub(crate) const WRITE_CHUNK: usize = 256 << 10;
-/// How many chunks may wait for the writer before the upload waits for the disk.
-pub(crate) const CHANNEL_DEPTH: usize = 4;
 /// A temp upload untouched for this long is a crash leftover, removed when a service is
 /// mounted again in the same process (at its first mount every temp file is removed,
 /// unless the folder is shared): no upload goes this long without a write.
