@@ -23,6 +23,8 @@ use serde_json::Value;
 pub const DEFAULT_RECORDS: usize = 10_000;
 /// Default budget of the whole ring, in bytes of what its records keep: 32 MiB.
 pub const DEFAULT_RECORDS_BYTES: usize = 32 << 20;
+/// Record slots reserved up front; a larger ring grows past them as it fills.
+const RESERVED_RECORDS: usize = 1 << 16;
 /// The most bytes of a body kept by debug capture.
 pub const MAX_CAPTURE_BYTES: usize = 64 << 10;
 /// The most bytes of any one string a record keeps (a name, a tracked property, a
@@ -221,6 +223,20 @@ struct Ring {
 }
 
 impl Ring {
+    /// Drops the oldest records until one more of `weight` fits both bounds (or the ring
+    /// is empty: the newest record is always kept). Room is made before the push, so the
+    /// ring never holds more than `capacity` and never outgrows its reservation.
+    fn make_room(&mut self, capacity: usize, max_bytes: usize, weight: usize) {
+        while self.records.len() >= capacity
+            || (self.bytes + weight > max_bytes && !self.records.is_empty())
+        {
+            match self.records.pop_front() {
+                Some((_, w)) => self.bytes -= w,
+                None => break,
+            }
+        }
+    }
+
     /// Drops the oldest records until both bounds hold.
     fn trim(&mut self, capacity: usize, max_bytes: usize) {
         while self.records.len() > capacity || (self.bytes > max_bytes && self.records.len() > 1) {
@@ -240,7 +256,9 @@ impl Records {
             capacity,
             max_bytes,
             ring: Mutex::new(Ring {
-                records: VecDeque::with_capacity(capacity.min(1024)),
+                // The whole ring at once (its pages are touched only as records
+                // arrive): grown by doubling it would end at up to twice the records.
+                records: VecDeque::with_capacity(capacity.min(RESERVED_RECORDS)),
                 bytes: 0,
                 seq: 0,
             }),
@@ -263,10 +281,10 @@ impl Records {
         let weight = record.weight();
         {
             let mut ring = self.ring.lock().expect("records lock is never poisoned");
+            ring.make_room(self.capacity, self.max_bytes, weight);
             ring.bytes += weight;
             ring.seq += 1;
             ring.records.push_back((record, weight));
-            ring.trim(self.capacity, self.max_bytes);
         }
         if self.watchers.load(std::sync::atomic::Ordering::Relaxed) > 0 {
             self.pushed.notify_waiters();
@@ -462,6 +480,23 @@ mod tests {
         let ids: Vec<String> = r.list(|_| true).into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["c", "b"]);
         assert!(r.get("a").is_none());
+    }
+
+    #[test]
+    fn a_full_ring_keeps_its_reservation() {
+        let r = Records::new(100, DEFAULT_RECORDS_BYTES);
+        let reserved = r.ring.lock().unwrap().records.capacity();
+        assert!(reserved >= 100, "{reserved}");
+        for i in 0..350 {
+            r.push(record(&format!("r{i}")));
+        }
+        let ring = r.ring.lock().unwrap();
+        assert_eq!(ring.records.len(), 100);
+        assert_eq!(ring.records.capacity(), reserved, "the ring grew");
+        assert_eq!(
+            ring.records.front().map(|(r, _)| r.id.as_str()),
+            Some("r250")
+        );
     }
 
     #[test]
